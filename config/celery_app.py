@@ -1,0 +1,90 @@
+"""The Celery app, built once from the settings.
+
+Every non-obvious setting carries its reason. Upper floors are named only as strings
+(`task_cls`, `include`), so config/ never imports tasks/.
+Reference: https://docs.celeryq.dev/en/stable/userguide/configuration.html
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from config.queues import TASK_QUEUES, route_task
+from config.settings import settings
+
+#: The task modules, listed explicitly: a worker knows exactly these.
+TASK_MODULES: list[str] = []
+
+
+# One quick retry rides over a dropped connection (a Redis restart, a failover); more would
+# only keep a web request waiting. With Redis down a publish fails in well under 3 s; with a
+# Redis that accepts connections but never answers, in about 3 x REDIS_SOCKET_TIMEOUT.
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+
+
+def _redis_transport_options() -> dict:
+    """Options shared by the broker and the result backend's Redis connections."""
+    return {
+        # kombu's defaults are None: a hung Redis would hang `.delay()` forever
+        # (Celery issues 4296, 4556).
+        "socket_timeout": settings.redis_socket_timeout,
+        "socket_connect_timeout": settings.redis_socket_connect_timeout,
+        # An unacked message comes back once it is older than this: it must outlast the
+        # longest time limit, countdown and backoff (checked in config/settings.py).
+        "visibility_timeout": settings.redis_visibility_timeout,
+    }
+
+
+def build_app() -> Celery:
+    app = Celery("taskplatform", task_cls="tasks.base:PlatformTask", include=TASK_MODULES)
+    app.conf.update(
+        broker_url=settings.broker_url,
+        result_backend=settings.backend_url,
+        # JSON only: a pickle from the broker is remote code execution.
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        # Queues and routes: one table, and a typo must not create a queue nobody reads.
+        task_queues=TASK_QUEUES,
+        task_routes=(route_task,),
+        task_default_queue="maintenance",
+        task_create_missing_queues=False,
+        # Producers never hang: few, short publish retries on top of the socket timeouts.
+        broker_transport_options={
+            **_redis_transport_options(),
+            "unacked_restore_interval": 1,
+        },
+        broker_connection_timeout=settings.redis_socket_connect_timeout,
+        broker_connection_retry_on_startup=True,
+        task_publish_retry=True,
+        task_publish_retry_policy=PUBLISH_RETRY_POLICY,
+        # The Redis result backend subscribes to the result channel before publishing; by
+        # default it retries 20 times a second apart, so `.delay()` would block ~20 s.
+        result_backend_transport_options={
+            **_redis_transport_options(),
+            "retry_policy": PUBLISH_RETRY_POLICY,
+        },
+        redis_socket_timeout=settings.redis_socket_timeout,
+        redis_socket_connect_timeout=settings.redis_socket_connect_timeout,
+        redis_backend_health_check_interval=10,
+        # Job status for web apps: STARTED is visible, results expire.
+        task_track_started=True,
+        result_expires=settings.result_expires,
+        # result_extended would copy the real arguments, secrets included, into Redis.
+        result_extended=False,
+        # Time limits: the soft one raises inside the task first, so it can clean up.
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    return app
+
+
+app = build_app()

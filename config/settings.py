@@ -1,0 +1,176 @@
+"""Settings: the one place that reads the environment.
+
+Every knob of the platform is an environment variable (12-factor), read once into a typed
+`Settings` object. A bad value stops the process at start-up with one line naming the
+variable, instead of a traceback or, worse, a silent fallback. Local defaults for the URLs
+exist only in development and test; production must name every URL.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/taskplatform"
+
+# Celery reads these itself and lets them silently override the configured broker and
+# backend (celery/app/utils.py); `celery -b URL` sets the first. We take URLs only from
+# REDIS_URL / RESULT_BACKEND_URL, so a stray one is refused rather than obeyed.
+CELERY_URL_VARIABLES = (
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_READ_URL",
+    "CELERY_BROKER_WRITE_URL",
+    "CELERY_RESULT_BACKEND",
+)
+
+
+class SettingsError(SystemExit):
+    """A setting is missing or invalid.
+
+    A SystemExit subclass, so a process that cannot be configured stops with one readable
+    line (`celery -A config worker` prints it and exits 1) rather than a traceback.
+    """
+
+
+class Settings(BaseSettings):
+    """Typed view of the environment. Field `redis_url` is variable `REDIS_URL`, and so on."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    app_env: Literal["development", "test", "production"] = "development"
+
+    # Services. None means "not given": development and test fall back to local servers.
+    redis_url: str | None = None
+    result_backend_url: str | None = None
+    database_url: str | None = None
+    sentry_dsn: str | None = None
+    flower_basic_auth: str | None = None
+
+    # Retry policy (seconds and counts). See tasks/base.py for how presets use them.
+    retry_max_retries: int = Field(5, ge=0, le=100)
+    retry_backoff: int = Field(2, ge=1, le=60)
+    retry_backoff_max: int = Field(300, ge=0)
+
+    # Time limits and delivery (seconds). The visibility timeout must outlast all of them.
+    task_soft_time_limit: int = Field(540, ge=1)
+    task_time_limit: int = Field(600, ge=1)
+    max_countdown: int = Field(300, ge=0)
+    redis_visibility_timeout: int = Field(900, ge=1)
+
+    # Producers: a publish returns or raises quickly, and payloads stay small.
+    redis_socket_timeout: float = Field(2.0, gt=0)
+    redis_socket_connect_timeout: float = Field(1.0, gt=0)
+    task_max_payload_bytes: int = Field(256 * 1024, ge=1024)
+    result_expires: int = Field(24 * 3600, ge=60)
+
+    @field_validator("redis_url", "result_backend_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError("must be a redis:// or rediss:// URL with a host")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_database_url(value)
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _user_password_pairs(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for pair in value.split(","):
+            user, _, password = pair.partition(":")
+            if not user or not password:
+                raise ValueError("must be user:password, comma-separated for several users")
+        return value
+
+    @model_validator(mode="after")
+    def _production_names_every_url(self) -> Settings:
+        if self.app_env == "production":
+            for name in ("redis_url", "database_url"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"{name.upper()} must be set when APP_ENV=production")
+        return self
+
+    @model_validator(mode="after")
+    def _delivery_numbers_agree(self) -> Settings:
+        # kombu redelivers an unacked message once it is older than the visibility timeout,
+        # even if a worker still holds it: every wait a job can be in must be shorter.
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ValueError(
+                f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit}) must be below"
+                f" TASK_TIME_LIMIT ({self.task_time_limit})"
+            )
+        for name in ("task_time_limit", "retry_backoff_max", "max_countdown"):
+            if getattr(self, name) >= self.redis_visibility_timeout:
+                raise ValueError(
+                    f"{name.upper()} ({getattr(self, name)}) must be below"
+                    f" REDIS_VISIBILITY_TIMEOUT ({self.redis_visibility_timeout}), or jobs"
+                    " run twice while still held"
+                )
+        return self
+
+    @cached_property
+    def broker_url(self) -> str:
+        return self.redis_url or LOCAL_REDIS_URL
+
+    @cached_property
+    def backend_url(self) -> str:
+        return self.result_backend_url or self.broker_url
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or LOCAL_DATABASE_URL
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URL forms hosting providers hand out and pin the psycopg 3 driver.
+
+    Heroku and friends give `postgres://`; SQLAlchemy knows only `postgresql://`, and a bare
+    `postgresql://` would pick psycopg2, which we do not ship.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("must be a postgres:// or postgresql:// URL")
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        return f"postgresql+psycopg://{rest}"
+    raise ValueError(f"unsupported scheme {scheme!r}: use postgres:// or postgresql://")
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = first.get("loc") or ()
+    message = first["msg"].removeprefix("Value error, ")
+    if location:
+        return f"invalid setting {str(location[0]).upper()}: {message}"
+    return f"invalid settings: {message}"
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment, or stop with one line naming the variable."""
+    for name in CELERY_URL_VARIABLES:
+        if os.environ.get(name):
+            raise SettingsError(
+                f"invalid setting {name}: Celery would let it override REDIS_URL silently;"
+                " unset it and use REDIS_URL / RESULT_BACKEND_URL"
+            )
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(_one_line(error)) from None
+
+
+settings = load_settings()

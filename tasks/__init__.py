@@ -1,0 +1,1 @@
+"""Celery tasks, one module per queue, each a thin wrapper over a plain domain function."""

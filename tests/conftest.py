@@ -1,0 +1,106 @@
+"""Test session set-up: isolate this run on the shared Redis and Postgres, then load the app.
+
+The environment is set here, before `config` is imported, because the app reads its settings
+once at import, as it does in production; worker subprocesses inherit the same environment.
+Missing infrastructure skips the tests that need it locally, and fails the run under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tests import harness
+
+RUN_ID = uuid.uuid4().hex[:12]
+REDIS_SERVER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+DATABASE_NAME = f"taskplatform_test_{RUN_ID}"
+
+_missing: list[str] = []
+try:
+    REDIS_DB = harness.claim_redis_db(REDIS_SERVER_URL, RUN_ID)
+except harness.ServiceMissing as exc:
+    REDIS_DB = None
+    _missing.append(str(exc))
+try:
+    harness.create_database(POSTGRES_ADMIN_URL, DATABASE_NAME)
+    POSTGRES_READY = True
+except harness.ServiceMissing as exc:
+    POSTGRES_READY = False
+    _missing.append(str(exc))
+
+for stray in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+    os.environ.pop(stray, None)
+os.environ.update(
+    APP_ENV="test",
+    REDIS_URL=harness.with_db(REDIS_SERVER_URL, REDIS_DB or 0),
+    DATABASE_URL=harness.database_url(POSTGRES_ADMIN_URL, DATABASE_NAME),
+    # Retries go through the broker at once: backoff is made fast by configuration.
+    RETRY_BACKOFF_MAX="0",
+    RETRY_MAX_RETRIES="3",
+)
+os.environ.pop("RESULT_BACKEND_URL", None)
+
+from celery.contrib.testing.worker import start_worker  # noqa: E402
+
+from config import app  # noqa: E402
+from tests import probe_tasks  # noqa: E402, F401  (registers the probe tasks)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REDIS_DB is not None:
+        harness.release_redis_db(REDIS_SERVER_URL, REDIS_DB)
+    if POSTGRES_READY:
+        harness.drop_database(POSTGRES_ADMIN_URL, DATABASE_NAME)
+
+
+def _require_services() -> None:
+    if _missing:
+        message = "; ".join(_missing)
+        if harness.in_ci():
+            pytest.fail(f"required service missing under CI: {message}")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def services() -> None:
+    """Real Redis and Postgres for this run; skip (or fail under CI) without them."""
+    _require_services()
+
+
+@pytest.fixture
+def redis_client(services: None):
+    """A client on this run's own Redis database (the broker and result backend)."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def embedded_worker():
+    """A worker thread on the platform's own app, consuming every queue (solo pool)."""
+    _require_services()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
+        yield w
+
+
+@pytest.fixture
+def worker_process(services: None):
+    """Start real `celery -A config worker` subprocesses; all are stopped by PID at the end."""
+    started: list[harness.WorkerProcess] = []
+
+    def start(queues: list[str], **kwargs) -> harness.WorkerProcess:
+        worker = harness.WorkerProcess(queues, **kwargs)
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in started:
+        worker.__exit__(None, None, None)

@@ -1,0 +1,214 @@
+"""The real-service test harness: per-run isolation on shared Redis and Postgres, and real
+`celery worker` subprocesses.
+
+Nothing here fakes a service. A run claims a Redis database number of its own (flushed at
+the end) and creates a Postgres database of its own (dropped at the end), so runs never see
+each other's keys or rows and never touch other users of the shared servers.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+CLAIM_KEY = "taskplatform:test-run"
+T = TypeVar("T")
+
+
+def decode_body(message: dict) -> str:
+    """The JSON body of a kombu message as it sits in a Redis list."""
+    body = message["body"]
+    if message.get("properties", {}).get("body_encoding") == "base64":
+        body = base64.b64decode(body).decode()
+    return body
+
+
+class ServiceMissing(RuntimeError):
+    """A shared service the tests need does not answer."""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.05) -> T:
+    """Poll until `predicate()` is truthy; return it, or fail with the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def with_db(url: str, db: int | str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def claim_redis_db(server_url: str, run_id: str) -> int:
+    """Claim an empty Redis database number for this run (1..15; 0 is left to users)."""
+    for db in range(1, 16):
+        client = redis.Redis.from_url(with_db(server_url, db), socket_connect_timeout=2)
+        try:
+            if client.dbsize() == 0 and client.set(CLAIM_KEY, run_id, nx=True, ex=6 * 3600):
+                return db
+        except redis.exceptions.ConnectionError as exc:
+            raise ServiceMissing(f"Redis at {server_url} does not answer: {exc}") from exc
+        finally:
+            client.close()
+    raise ServiceMissing(f"no empty Redis database left on {server_url} for this run")
+
+
+def release_redis_db(server_url: str, db: int) -> None:
+    client = redis.Redis.from_url(with_db(server_url, db))
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def create_database(admin_url: str, name: str) -> None:
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        raise ServiceMissing(f"Postgres at {admin_url} does not answer: {exc}") from exc
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_url(admin_url: str, name: str) -> str:
+    parts = urlsplit(admin_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers: a hung Redis."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.connections: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def __enter__(self) -> int:
+        self.thread.start()
+        return self.sock.getsockname()[1]
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.sock.close()
+        for connection in self.connections:
+            connection.close()
+
+
+class WorkerProcess:
+    """A real `celery -A config worker` in its own process group, killed by PID at the end."""
+
+    def __init__(
+        self,
+        queues: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        pool: str = "solo",
+        concurrency: int = 1,
+        include: list[str] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.name = f"w{uuid.uuid4().hex[:8]}@%h"
+        self.queues = queues
+        handle, path = tempfile.mkstemp(prefix="worker-", suffix=".log")
+        os.close(handle)
+        self.log_path = Path(path)
+        self.args = [
+            sys.executable, "-m", "celery", "-A", "config", "worker",
+            "-Q", ",".join(queues), "-n", self.name, "--pool", pool,
+            "--concurrency", str(concurrency), "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle",
+            *(f"--include={module}" for module in include or ["tests.probe_tasks"]),
+            *(extra_args or []),
+        ]  # fmt: skip
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def hostname(self) -> str:
+        return self.name.replace("%h", socket.gethostname())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def start(self, timeout: float = 30) -> WorkerProcess:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            wait_for(lambda: " ready." in self.log() or self.process.poll() is not None, timeout)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"worker did not start:\n{self.log()}") from None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log()}")
+        return self
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signum)
+
+    def stop(self, timeout: float = 15) -> int | None:
+        """SIGTERM the process group (warm shutdown), then SIGKILL what is left."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        try:
+            self.signal(signal.SIGTERM)
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            return self.process.wait(5)
+        except ProcessLookupError:
+            return self.process.wait(5)
+
+    def __enter__(self) -> WorkerProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        self.log_path.unlink(missing_ok=True)

@@ -1,0 +1,70 @@
+"""Every task of the app uses the shared base task and routes to a declared queue."""
+
+import pytest
+
+from config import app
+from config.queues import QUEUES, UnroutableTaskError
+from tasks.base import PlatformTask
+
+# Celery's built-ins, and the shared tasks the pytest-celery plugin adds to every app while
+# the tests run (they never exist in a deployed worker).
+FOREIGN_PREFIXES = ("celery.", "pytest_celery.")
+
+
+def platform_tasks():
+    app.loader.import_default_modules()
+    return {name: task for name, task in app.tasks.items() if not name.startswith(FOREIGN_PREFIXES)}
+
+
+def test_every_task_uses_the_base_task_and_routes_to_its_prefix_queue():
+    tasks = platform_tasks()
+    assert tasks, "the app registers no tasks"
+    for name, task in tasks.items():
+        assert isinstance(task, PlatformTask), name
+        prefix = name.split(".", 1)[0]
+        assert prefix in QUEUES, name
+        route = app.amqp.router.route({}, name, (), {})
+        assert route["queue"].name == prefix, name
+
+
+def test_a_task_that_sets_retry_numbers_itself_is_refused():
+    app.finalize()
+    with pytest.raises(TypeError, match="retry_preset"):
+
+        @app.task(name="quote.probe_own_numbers", max_retries=9)
+        def own_numbers():
+            return None
+
+
+def test_an_unknown_retry_preset_is_refused():
+    app.finalize()
+    with pytest.raises(TypeError, match="unknown retry_preset"):
+
+        @app.task(name="quote.probe_bad_preset", retry_preset="forever")
+        def bad_preset():
+            return None
+
+
+def test_a_task_name_without_a_queue_prefix_is_refused_at_publish(redis_client):
+    app.finalize()
+
+    @app.task(name="billing.charge_card")
+    def charge_card():
+        return None
+
+    try:
+        with pytest.raises(UnroutableTaskError, match="routes nowhere"):
+            charge_card.delay()
+    finally:
+        app.tasks.pop("billing.charge_card")
+    assert all(redis_client.llen(queue) == 0 for queue in [*QUEUES, "celery"])
+
+
+def test_a_named_preset_sets_the_retry_count():
+    app.finalize()
+
+    @app.task(name="email.probe_patient", retry_preset="patient")
+    def patient():
+        return None
+
+    assert patient.max_retries > app.tasks["quote.probe_flaky"].max_retries

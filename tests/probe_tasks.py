@@ -1,0 +1,88 @@
+"""Small tasks for the tests, one set per behaviour, registered on the platform's app.
+
+They live in tests/ (workers load them with `--include=tests.probe_tasks`), record what
+happened to them in this run's Redis database, and are never part of tasks/.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from functools import cache
+
+import httpx
+import redis
+
+from config import app
+from config.errors import PermanentError, TransientError
+from config.queues import QUEUES
+from config.settings import settings
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.broker_url, decode_responses=True)
+
+
+def _record(key: str, task) -> int:
+    """Append this attempt to the list at `key`; return the attempt number (1-based)."""
+    entry = {
+        "at": time.time(),
+        "retries": task.request.retries,
+        "eta": task.request.eta,
+        "hostname": task.request.hostname,
+    }
+    return _redis().rpush(key, json.dumps(entry))
+
+
+def attempts(key: str) -> list[dict]:
+    return [json.loads(item) for item in _redis().lrange(key, 0, -1)]
+
+
+def _make_echo(queue: str):
+    @app.task(name=f"{queue}.probe_echo", bind=True)
+    def echo(self, value):
+        """Report where it ran: the routing key it came by and the worker's name."""
+        return {
+            "value": value,
+            "routing_key": self.request.delivery_info.get("routing_key"),
+            "hostname": self.request.hostname,
+            "pid_host": socket.gethostname(),
+        }
+
+    return echo
+
+
+ECHO = {queue: _make_echo(queue) for queue in QUEUES}
+
+
+@app.task(name="quote.probe_flaky", bind=True)
+def flaky(self, key: str, failures: int, retry_after: float | None = None) -> int:
+    """Fail transiently `failures` times, then return the number of attempts."""
+    attempt = _record(key, self)
+    if attempt <= failures:
+        raise TransientError(f"flaky attempt {attempt}", retry_after=retry_after)
+    return attempt
+
+
+@app.task(name="quote.probe_permanent", bind=True)
+def permanent(self, key: str, message: str = "bad input") -> None:
+    _record(key, self)
+    raise PermanentError(message)
+
+
+@app.task(name="crm.probe_http_status", bind=True)
+def http_status(self, key: str, status: int) -> None:
+    """Raise what httpx raises for an answer with `status`, as a webhook client would."""
+    _record(key, self)
+    request = httpx.Request("POST", "http://crm.invalid/hook")
+    response = httpx.Response(status, request=request)
+    response.raise_for_status()
+
+
+@app.task(name="search.probe_sleep", bind=True)
+def sleep(self, key: str, seconds: float) -> str:
+    _record(key, self)
+    time.sleep(seconds)
+    return "slept"
