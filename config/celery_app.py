@@ -58,7 +58,11 @@ def build_app() -> Celery:
         # Producers never hang: few, short publish retries on top of the socket timeouts.
         broker_transport_options={
             **_redis_transport_options(),
-            "unacked_restore_interval": 1,
+            # After a whole worker dies, its jobs come back once older than the visibility
+            # timeout AND another worker's restore sweep runs: sweep every interval, not
+            # every interval x 10 (kombu's default throttle).
+            "unacked_restore_interval": settings.redis_unacked_restore_interval,
+            "unacked_restore_throttle": 1,
         },
         broker_connection_timeout=settings.redis_socket_connect_timeout,
         broker_connection_retry_on_startup=True,
@@ -78,6 +82,18 @@ def build_app() -> Celery:
         result_expires=settings.result_expires,
         # result_extended would copy the real arguments, secrets included, into Redis.
         result_extended=False,
+        # Delivery that loses nothing: ack after the task ends, requeue when its process
+        # dies (bounded by the delivery counter in config/delivery.py), reserve one job at a
+        # time, and stop in-flight jobs when the broker connection is lost, since with
+        # acks_late they are redelivered anyway and would otherwise run twice.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Cold shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT on dynos) first waits
+        # this long for running jobs, then requeues what is left: under Heroku's 30 s.
+        worker_soft_shutdown_timeout=settings.worker_soft_shutdown_timeout,
         # Time limits: the soft one raises inside the task first, so it can clean up.
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,

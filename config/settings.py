@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     task_time_limit: int = Field(600, ge=1)
     max_countdown: int = Field(300, ge=0)
     redis_visibility_timeout: int = Field(900, ge=1)
+    redis_unacked_restore_interval: int = Field(10, ge=1)
+    max_deliveries: int = Field(3, ge=1, le=100)
+    worker_soft_shutdown_timeout: float = Field(20.0, ge=0)
 
     # Producers: a publish returns or raises quickly, and payloads stay small.
     redis_socket_timeout: float = Field(2.0, gt=0)
@@ -114,7 +117,12 @@ class Settings(BaseSettings):
                 f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit}) must be below"
                 f" TASK_TIME_LIMIT ({self.task_time_limit})"
             )
-        for name in ("task_time_limit", "retry_backoff_max", "max_countdown"):
+        for name in (
+            "task_time_limit",
+            "retry_backoff_max",
+            "max_countdown",
+            "redis_unacked_restore_interval",
+        ):
             if getattr(self, name) >= self.redis_visibility_timeout:
                 raise ValueError(
                     f"{name.upper()} ({getattr(self, name)}) must be below"

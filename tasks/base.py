@@ -26,6 +26,7 @@ from celery import Task
 from celery.utils.log import get_task_logger
 from kombu.serialization import dumps
 
+from config import delivery
 from config.errors import (
     STATUS_EXCEPTIONS,
     TRANSIENT_EXCEPTIONS,
@@ -122,6 +123,26 @@ class PlatformTask(Task):
                 f" choose one of {', '.join(PRESETS)}"
             )
         cls.max_retries = PRESETS[cls.retry_preset].max_retries
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run one delivery, counting it so a job that kills its worker cannot loop.
+
+        Celery calls this (not `run`) when a base task defines it; the autoretry wrapper sits
+        inside, on `run`. A delivery past MAX_DELIVERIES fails without running, with
+        `DeliveryBoundExceeded` (reason `worker_lost`).
+        """
+        request = self.request
+        if request.id is None or request.is_eager:
+            return super().__call__(*args, **kwargs)  # called as a plain function
+        retries = request.retries or 0
+        count = delivery.count_delivery(request.id, retries)
+        if count is not None and count > settings.max_deliveries:
+            delivery.forget_delivery(request.id, retries)
+            raise delivery.DeliveryBoundExceeded.for_task(self.name, request.id, count - 1)
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            delivery.forget_delivery(request.id, retries)
 
     def retry(  # noqa: PLR0913 - Celery's signature
         self,

@@ -7,6 +7,8 @@ happened to them in this run's Redis database, and are never part of tasks/.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import time
 from functools import cache
@@ -32,6 +34,7 @@ def _record(key: str, task) -> int:
         "retries": task.request.retries,
         "eta": task.request.eta,
         "hostname": task.request.hostname,
+        "pid": os.getpid(),
     }
     return _redis().rpush(key, json.dumps(entry))
 
@@ -83,6 +86,15 @@ def http_status(self, key: str, status: int) -> None:
 
 @app.task(name="search.probe_sleep", bind=True)
 def sleep(self, key: str, seconds: float) -> str:
+    """Record the start, sleep, then record the completion under `<key>:done`."""
     _record(key, self)
     time.sleep(seconds)
+    _record(f"{key}:done", self)
     return "slept"
+
+
+@app.task(name="quote.probe_kill_own_worker", bind=True)
+def kill_own_worker(self, key: str) -> None:
+    """A job that kills the process running it, every time."""
+    _record(key, self)
+    os.kill(os.getpid(), signal.SIGKILL)

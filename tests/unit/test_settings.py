@@ -57,6 +57,14 @@ def test_contradicting_time_limits_are_refused():
     assert "TASK_SOFT_TIME_LIMIT (60) must be below TASK_TIME_LIMIT (30)" in completed.stderr
 
 
+@pytest.mark.parametrize("variable", ["TASK_TIME_LIMIT", "RETRY_BACKOFF_MAX", "MAX_COUNTDOWN"])
+def test_a_wait_as_long_as_the_visibility_timeout_is_refused(variable):
+    # A job held that long would be redelivered while still held, and run twice.
+    completed = start_worker_with({"REDIS_VISIBILITY_TIMEOUT": "900", variable: "900"})
+    assert completed.returncode != 0
+    assert f"{variable} (900) must be below REDIS_VISIBILITY_TIMEOUT (900)" in completed.stderr
+
+
 @pytest.mark.parametrize(
     ("given", "expected"),
     [

@@ -1,0 +1,135 @@
+"""Delivery that loses nothing, proven by killing real `celery worker` processes.
+
+The promise: a pool child's death or a SIGTERM brings the job back at once; a hard kill of
+the whole worker brings it back after the visibility timeout; a job that kills its worker
+every time ends as a failure after MAX_DELIVERIES instead of looping.
+"""
+
+import os
+import signal
+import time
+import uuid
+
+import pytest
+
+from config.delivery import DeliveryBoundExceeded
+from config.settings import settings
+from tasks.base import PayloadError
+from tests import harness
+from tests.probe_tasks import attempts, kill_own_worker, sleep
+
+# A short visibility timeout (and the limits that must sit below it) for the crash tests.
+SHORT_VISIBILITY = {
+    "REDIS_VISIBILITY_TIMEOUT": "10",
+    "TASK_TIME_LIMIT": "8",
+    "TASK_SOFT_TIME_LIMIT": "6",
+    "MAX_COUNTDOWN": "5",
+    "REDIS_UNACKED_RESTORE_INTERVAL": "1",
+}
+
+
+def key() -> str:
+    return f"attempts:{uuid.uuid4().hex}"
+
+
+def started(k: str, count: int = 1, timeout: float = 20) -> list[dict]:
+    return harness.wait_for(lambda: len(runs := attempts(k)) >= count and runs, timeout)
+
+
+def test_a_pool_child_killed_mid_job_is_requeued_at_once_and_completes(worker_process):
+    # Given a prefork worker with two children, running a 2 s job
+    worker_process(["search"], pool="prefork", concurrency=2)
+    k = key()
+    result = sleep.delay(k, 2)
+    (first,) = started(k)
+
+    # When the child running it is SIGKILLed
+    os.kill(first["pid"], signal.SIGKILL)
+    killed_at = time.time()
+
+    # Then the job runs again in another process, long before any visibility timeout
+    assert result.get(timeout=20) == "slept"
+    again = attempts(k)[1]
+    assert again["pid"] != first["pid"]
+    assert again["at"] - killed_at < 10
+    assert len(attempts(f"{k}:done")) == 1
+
+
+def test_a_whole_worker_killed_mid_job_is_completed_by_another_after_the_timeout(
+    worker_process,
+):
+    # Given a worker running a 3 s job, with a 10 s visibility timeout
+    first_worker = worker_process(["search"], env=SHORT_VISIBILITY)
+    k = key()
+    result = sleep.delay(k, 3)
+    (first,) = started(k)
+
+    # When the whole worker is SIGKILLed, and a new worker starts
+    first_worker.signal(signal.SIGKILL)
+    first_worker.process.wait(10)
+    worker_process(["search"], env=SHORT_VISIBILITY)
+
+    # Then the new worker completes it, after the visibility timeout, exactly once
+    assert result.get(timeout=60) == "slept"
+    runs, done = attempts(k), attempts(f"{k}:done")
+    assert len(runs) == 2 and len(done) == 1
+    assert runs[1]["at"] - first["at"] >= 9.5
+    assert done[0]["pid"] == runs[1]["pid"]
+
+
+def test_a_job_that_kills_its_worker_every_time_fails_after_the_bound(worker_process):
+    # Given MAX_DELIVERIES=3 and a job that SIGKILLs the process running it
+    worker_process(["quote"], pool="prefork", concurrency=1, env={"MAX_DELIVERIES": "3"})
+    k = key()
+    result = kill_own_worker.delay(k)
+
+    # Then it ran three times, and the fourth delivery failed it with reason worker_lost
+    with pytest.raises(DeliveryBoundExceeded, match="delivered 3 times"):
+        result.get(timeout=60)
+    assert result.state == "FAILURE"
+    assert len(attempts(k)) == 3
+    assert DeliveryBoundExceeded.reason == "worker_lost"
+
+
+def test_sigterm_mid_job_lets_the_job_finish(worker_process):
+    # Given a worker running a 2 s job
+    worker = worker_process(["search"], pool="prefork", concurrency=1)
+    k = key()
+    result = sleep.delay(k, 2)
+    started(k)
+
+    # When the worker's main process gets SIGTERM (warm shutdown)
+    os.kill(worker.process.pid, signal.SIGTERM)
+
+    # Then the job finishes before the worker exits
+    assert worker.process.wait(30) == 0
+    assert result.get(timeout=5) == "slept"
+    assert len(attempts(k)) == 1
+    assert len(attempts(f"{k}:done")) == 1
+
+
+def test_sigterm_on_a_dyno_requeues_the_job_at_once_for_another_worker(worker_process):
+    # Given a dyno-style worker: SIGTERM remapped to a cold shutdown with a 1 s soft wait
+    dyno = {"REMAP_SIGTERM": "SIGQUIT", "WORKER_SOFT_SHUTDOWN_TIMEOUT": "1"}
+    worker = worker_process(["search"], pool="prefork", concurrency=1, env=dyno)
+    k = key()
+    result = sleep.delay(k, 8)
+    started(k)
+
+    # When the platform sends SIGTERM to every process of the dyno
+    worker.signal(signal.SIGTERM)
+    worker.process.wait(20)
+    stopped_at = time.time()
+
+    # Then another worker gets the job at once (default 900 s visibility: no waiting it out)
+    worker_process(["search"])
+    assert result.get(timeout=30) == "slept"
+    runs = attempts(k)
+    assert len(runs) == 2  # the first run was cut short and requeued
+    assert runs[1]["at"] - stopped_at < 10
+    assert len(attempts(f"{k}:done")) == 1
+
+
+def test_a_countdown_longer_than_the_visibility_timeout_is_refused(services):
+    with pytest.raises(PayloadError, match="MAX_COUNTDOWN"):
+        sleep.apply_async((key(), 0), countdown=settings.redis_visibility_timeout + 1)
