@@ -4,13 +4,22 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint clean
+EMBEDDED ?= 0
+LOCAL_DIR ?= $(CURDIR)/.local
+FLOWER_PORT ?= 5555
+
+.PHONY: run test lint clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
+
+## run: the platform in the foreground (workers, beat, Flower); Ctrl-C stops it
+run: $(INSTALLED)
+	@$(BIN)/python -m devstack.run --embedded=$(EMBEDDED) --local-dir=$(LOCAL_DIR) \
+		--flower-port=$(FLOWER_PORT)
 
 ## test: lint, then the whole suite against real Redis, Postgres and workers
 test: $(INSTALLED) lint

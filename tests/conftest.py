@@ -2,26 +2,67 @@
 
 The environment is set here, before `config` is imported, because the app reads its settings
 once at import, as it does in production; worker subprocesses inherit the same environment.
-Missing infrastructure skips the tests that need it locally, and fails the run under CI=true.
+Where no Redis or Postgres answers (a fresh machine), the run starts embedded servers of its
+own (devstack/servers.py) on free ports; TEST_SERVICES=embedded forces that. Missing
+infrastructure (no server and no binary) skips the tests that need it locally, and fails
+the run under CI=true.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
+from devstack import servers
 from tests import harness
 
 RUN_ID = uuid.uuid4().hex[:12]
-REDIS_SERVER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-DATABASE_NAME = f"taskplatform_test_{RUN_ID}"
+EMBEDDED_DIR = Path(tempfile.mkdtemp(prefix="taskplatform-test-"))
+EMBEDDED_DIR.chmod(0o755)  # as root, Postgres runs as an unprivileged user who must reach it
+EMBEDDED_SERVERS: list = []
+
+
+def _redis_server_url() -> str:
+    """TEST_REDIS_URL, else the local Redis when it answers, else an embedded one."""
+    if os.environ.get("TEST_REDIS_URL"):
+        return os.environ["TEST_REDIS_URL"]
+    if os.environ.get("TEST_SERVICES") != "embedded" and servers.port_answers(6379):
+        return "redis://127.0.0.1:6379/0"
+    server = servers.RedisServer(EMBEDDED_DIR / "redis").start()
+    EMBEDDED_SERVERS.append(server)
+    return server.url
+
+
+def _postgres_admin_url() -> str:
+    """TEST_POSTGRES_ADMIN_URL, else the local Postgres when it answers, else an embedded one."""
+    if os.environ.get("TEST_POSTGRES_ADMIN_URL"):
+        return os.environ["TEST_POSTGRES_ADMIN_URL"]
+    if os.environ.get("TEST_SERVICES") != "embedded" and servers.port_answers(5432):
+        return "postgresql://postgres@127.0.0.1:5432/postgres"
+    server = servers.PostgresServer(EMBEDDED_DIR / "postgres").start()
+    EMBEDDED_SERVERS.append(server)
+    return server.url()
+
 
 _missing: list[str] = []
+try:
+    REDIS_SERVER_URL = _redis_server_url()
+except Exception as exc:  # no server and no binary: reported per test below
+    REDIS_SERVER_URL = "redis://127.0.0.1:6379/0"
+    _missing.append(f"no Redis: {exc}")
+try:
+    POSTGRES_ADMIN_URL = _postgres_admin_url()
+except Exception as exc:
+    POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+    _missing.append(f"no Postgres: {exc}")
+DATABASE_NAME = f"taskplatform_test_{RUN_ID}"
+
 try:
     REDIS_DB = harness.claim_redis_db(REDIS_SERVER_URL, RUN_ID)
 except harness.ServiceMissing as exc:
@@ -49,7 +90,10 @@ os.environ.pop("RESULT_BACKEND_URL", None)
 from celery.contrib.testing.worker import start_worker  # noqa: E402
 
 from config import app  # noqa: E402
-from tests import probe_tasks  # noqa: E402, F401  (registers the probe tasks)
+from config.queues import QUEUES  # noqa: E402
+from tests import probe_tasks  # noqa: E402  (registers the probe tasks)
+
+probe_tasks.IN_TEST_RUNNER = True
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -57,6 +101,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         harness.release_redis_db(REDIS_SERVER_URL, REDIS_DB)
     if POSTGRES_READY:
         harness.drop_database(POSTGRES_ADMIN_URL, DATABASE_NAME)
+    gc.collect()  # AsyncResult.__del__ unsubscribes: let it while the server still answers
+    for server in reversed(EMBEDDED_SERVERS):
+        server.stop()
+    shutil.rmtree(EMBEDDED_DIR, ignore_errors=True)
 
 
 def _require_services() -> None:
@@ -85,8 +133,14 @@ def redis_client(services: None):
 
 @pytest.fixture(scope="module")
 def embedded_worker():
-    """A worker thread on the platform's own app, consuming every queue (solo pool)."""
+    """A worker thread on the platform's own app, consuming every queue (solo pool).
+
+    Queues are emptied first: a job another module left behind is not this module's.
+    """
     _require_services()
+    with app.connection_for_write() as connection:
+        for queue in QUEUES:
+            connection.default_channel.queue_purge(queue)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
         yield w
 

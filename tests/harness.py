@@ -9,6 +9,7 @@ each other's keys or rows and never touch other users of the shared servers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -45,12 +46,6 @@ class ServiceMissing(RuntimeError):
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.05) -> T:
@@ -194,17 +189,16 @@ class WorkerProcess:
         os.killpg(self.process.pid, signum)
 
     def stop(self, timeout: float = 15) -> int | None:
-        """SIGTERM the process group (warm shutdown), then SIGKILL what is left."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        try:
-            self.signal(signal.SIGTERM)
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            return self.process.wait(5)
-        except ProcessLookupError:
-            return self.process.wait(5)
+        """SIGTERM the main process (warm shutdown: acks complete), then SIGKILL the group."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout)
+        with contextlib.suppress(ProcessLookupError):
+            self.signal(signal.SIGKILL)  # pool children or anything else left behind
+        return self.process.wait(5)
 
     def __enter__(self) -> WorkerProcess:
         return self.start()

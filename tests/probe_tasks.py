@@ -21,6 +21,10 @@ from config.errors import PermanentError, TransientError
 from config.queues import QUEUES
 from config.settings import settings
 
+#: Set by conftest in the pytest process: a probe that kills its process must never kill
+#: the test runner itself (the embedded worker runs jobs in-process).
+IN_TEST_RUNNER = False
+
 
 @cache
 def _redis() -> redis.Redis:
@@ -95,6 +99,8 @@ def sleep(self, key: str, seconds: float) -> str:
 
 @app.task(name="quote.probe_kill_own_worker", bind=True)
 def kill_own_worker(self, key: str) -> None:
-    """A job that kills the process running it, every time."""
+    """A job that kills the process running it, every time (but never the test runner)."""
     _record(key, self)
+    if IN_TEST_RUNNER:
+        raise PermanentError("refusing to kill the test runner; run me on a worker process")
     os.kill(os.getpid(), signal.SIGKILL)

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from config.queues import QUEUES
+from devstack.servers import free_port
 from tasks.base import PayloadError
 from tests import harness
 from tests.probe_tasks import ECHO
@@ -44,7 +45,7 @@ def run_publisher(env: dict[str, str]) -> dict:
 
 def test_delay_raises_within_3_seconds_when_nothing_listens_on_the_broker_port(services):
     # Given a web app whose REDIS_URL points at a port where nothing listens
-    port = harness.free_port()
+    port = free_port()
     outcome = run_publisher({"REDIS_URL": f"redis://127.0.0.1:{port}/0"})
 
     # Then .delay() raises a clear error, well within 3 seconds
@@ -55,7 +56,7 @@ def test_delay_raises_within_3_seconds_when_nothing_listens_on_the_broker_port(s
 
 def test_delay_raises_within_3_seconds_when_only_the_broker_is_down(services):
     # Given the result backend answers but the broker does not
-    port = harness.free_port()
+    port = free_port()
     outcome = run_publisher(
         {
             "REDIS_URL": f"redis://127.0.0.1:{port}/0",
