@@ -8,12 +8,18 @@ Reference: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 
+from config.logs import install_redaction
 from config.queues import TASK_QUEUES, route_task
+from config.sentry import init_sentry
 from config.settings import settings
 
 #: The task modules, listed explicitly: a worker knows exactly these.
 TASK_MODULES: list[str] = []
+
+#: Modules every worker imports for their signal handlers and hooks.
+WORKER_MODULES = ["deadletters.capture"]
 
 
 # One quick retry rides over a dropped connection (a Redis restart, a failover); more would
@@ -43,6 +49,11 @@ def _redis_transport_options() -> dict:
 def build_app() -> Celery:
     app = Celery("taskplatform", task_cls="tasks.base:PlatformTask", include=TASK_MODULES)
     app.conf.update(
+        imports=WORKER_MODULES,
+        # Dead letters for what Celery would drop: bodies that do not decode (the consumer)
+        # and bytes that are not a message at all (the transport); see deadletters/.
+        worker_consumer="deadletters.capture:DeadLetterConsumer",
+        broker_transport="deadletters.transport:Transport",
         broker_url=settings.broker_url,
         result_backend=settings.backend_url,
         # JSON only: a pickle from the broker is remote code execution.
@@ -103,4 +114,11 @@ def build_app() -> Celery:
     return app
 
 
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _redact_worker_logs(logger=None, **_kwargs) -> None:
+    install_redaction(logger)
+
+
+init_sentry()
 app = build_app()

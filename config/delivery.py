@@ -14,10 +14,10 @@ than the longest gap between a crash and its redelivery.
 from __future__ import annotations
 
 import logging
-from functools import cache
 
 import redis
 
+from config import redis_client
 from config.settings import settings
 
 logger = logging.getLogger(__name__)
@@ -41,17 +41,6 @@ class DeliveryBoundExceeded(Exception):
         )
 
 
-@cache
-def _client() -> redis.Redis:
-    # redis-py's pool notices a fork and reconnects in the child, so one client per
-    # process is safe under prefork.
-    return redis.Redis.from_url(
-        settings.broker_url,
-        socket_timeout=settings.redis_socket_timeout,
-        socket_connect_timeout=settings.redis_socket_connect_timeout,
-    )
-
-
 def delivery_key(task_id: str, retries: int) -> str:
     return f"{KEY_PREFIX}:{task_id}:{retries}"
 
@@ -63,7 +52,7 @@ def count_delivery(task_id: str, retries: int) -> int | None:
     """
     key = delivery_key(task_id, retries)
     try:
-        pipe = _client().pipeline()
+        pipe = redis_client.client().pipeline()
         pipe.incr(key)
         pipe.expire(key, 2 * settings.redis_visibility_timeout)
         deliveries, _ = pipe.execute()
@@ -76,12 +65,12 @@ def count_delivery(task_id: str, retries: int) -> int | None:
 def forget_delivery(task_id: str, retries: int) -> None:
     """The attempt ended without a crash: its count is no longer needed."""
     try:
-        _client().delete(delivery_key(task_id, retries))
+        redis_client.client().delete(delivery_key(task_id, retries))
     except redis.RedisError as exc:
         logger.warning("delivery counter not cleared for %s: %s", task_id, exc)
 
 
 def deliveries(task_id: str, retries: int) -> int:
     """Deliveries counted so far for one attempt (0 when none is pending)."""
-    value = _client().get(delivery_key(task_id, retries))
+    value = redis_client.client().get(delivery_key(task_id, retries))
     return int(value) if value else 0

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from config.settings import settings
+
 MASK = "[REDACTED]"
 
-#: A key is sensitive when its normalised name contains one of these.
+#: A key is sensitive when its normalised name contains one of these, or one of REDACT_KEYS.
 SENSITIVE_KEY_PARTS: tuple[str, ...] = (
     "password",
     "passwd",
@@ -30,7 +32,7 @@ SENSITIVE_KEY_PARTS: tuple[str, ...] = (
     "credential",
 )
 
-_KEY_PATTERN = "|".join(re.escape(part) for part in SENSITIVE_KEY_PARTS)
+_KEY_PATTERN = "|".join(re.escape(part) for part in SENSITIVE_KEY_PARTS + settings.redacted_keys)
 # `password=hunter2`, `"token": "abc"`, `Authorization: Bearer x`, `api_key='k'`
 _ASSIGNMENT = re.compile(
     rf"""(?ix)
@@ -46,7 +48,7 @@ _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@
 
 def is_sensitive_key(key: object) -> bool:
     normalised = str(key).lower().replace("-", "_")
-    return any(part in normalised for part in SENSITIVE_KEY_PARTS)
+    return any(part in normalised for part in SENSITIVE_KEY_PARTS + settings.redacted_keys)
 
 
 def redact_text(text: str) -> str:

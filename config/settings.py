@@ -9,6 +9,7 @@ exist only in development and test; production must name every URL.
 from __future__ import annotations
 
 import os
+import tempfile
 from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
@@ -68,6 +69,18 @@ class Settings(BaseSettings):
     max_deliveries: int = Field(3, ge=1, le=100)
     worker_soft_shutdown_timeout: float = Field(20.0, ge=0)
 
+    # Dead letters and the database.
+    database_connect_timeout: int = Field(3, ge=1, le=60)
+    deadletter_write_timeout: float = Field(2.0, gt=0, le=30)
+    deadletter_encryption_key: str | None = None
+    deadletter_spool_file: str = Field(
+        default_factory=lambda: os.path.join(tempfile.gettempdir(), "taskplatform-spool.jsonl")
+    )
+    deadletter_alert_after: int = Field(3600, ge=0)
+    redact_keys: str = ""
+    ops_email: str | None = None
+    smtp_url: str | None = None
+
     # Producers: a publish returns or raises quickly, and payloads stay small.
     redis_socket_timeout: float = Field(2.0, gt=0)
     redis_socket_connect_timeout: float = Field(1.0, gt=0)
@@ -99,6 +112,39 @@ class Settings(BaseSettings):
             if not user or not password:
                 raise ValueError("must be user:password, comma-separated for several users")
         return value
+
+    @field_validator("deadletter_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from cryptography.fernet import Fernet
+
+        try:
+            for key in value.split(","):
+                Fernet(key.strip())
+        except ValueError as exc:
+            raise ValueError(
+                "must be Fernet keys (comma-separated, newest first); make one with"
+                " `python -c 'from cryptography.fernet import Fernet;"
+                " print(Fernet.generate_key().decode())'`"
+            ) from exc
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+            raise ValueError("must be smtp://, smtp+starttls:// or smtps://host[:port]")
+        return value
+
+    @cached_property
+    def redacted_keys(self) -> tuple[str, ...]:
+        """Extra key names to mask (REDACT_KEYS), on top of config/redaction.py's list."""
+        return tuple(k.strip().lower() for k in self.redact_keys.split(",") if k.strip())
 
     @model_validator(mode="after")
     def _production_names_every_url(self) -> Settings:

@@ -98,6 +98,21 @@ def flower_credentials(local_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def deadletter_key(local_dir: Path) -> str | None:
+    """DEADLETTER_ENCRYPTION_KEY, or in development a key generated once into LOCAL_DIR, so
+    dead letters of the demo can be replayed. Elsewhere no key means nothing is sealed."""
+    if settings.deadletter_encryption_key or settings.app_env != "development":
+        return settings.deadletter_encryption_key
+    from cryptography.fernet import Fernet
+
+    path = local_dir / "deadletter-key"
+    if not path.exists():
+        local_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode() + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
@@ -126,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             "FLOWER_ADDRESS": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
         }
+        key = deadletter_key(local_dir)
+        if key:
+            env["DEADLETTER_ENCRYPTION_KEY"] = key
         bin_dir = Path(sys.executable).parent
         env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
         user, _, password = env["FLOWER_BASIC_AUTH"].split(",")[0].partition(":")

@@ -7,7 +7,8 @@ from sqlalchemy import create_engine, pool
 
 from config.settings import settings
 
-if context.config.config_file_name is not None:
+# A caller that has its own logging (the test suite) sets configure_logger=False.
+if context.config.config_file_name and context.config.attributes.get("configure_logger", True):
     fileConfig(context.config.config_file_name, disable_existing_loggers=False)
 
 

@@ -136,6 +136,7 @@ class PlatformTask(Task):
             return super().__call__(*args, **kwargs)  # called as a plain function
         retries = request.retries or 0
         count = delivery.count_delivery(request.id, retries)
+        request.deliveries = count  # for the dead letter's attempt count
         if count is not None and count > settings.max_deliveries:
             delivery.forget_delivery(request.id, retries)
             raise delivery.DeliveryBoundExceeded.for_task(self.name, request.id, count - 1)

@@ -79,6 +79,9 @@ for stray in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
     os.environ.pop(stray, None)
 os.environ.update(
     APP_ENV="test",
+    # Dead letters seal the real arguments, so replays can be tested.
+    DEADLETTER_ENCRYPTION_KEY="q1Rb2i9Lq6wW2Kk4d1I0tEJ7QxG6PZ2N3q8j0R4Z7mI=",
+    DEADLETTER_SPOOL_FILE=str(EMBEDDED_DIR / "deadletter-spool.jsonl"),
     REDIS_URL=harness.with_db(REDIS_SERVER_URL, REDIS_DB or 0),
     DATABASE_URL=harness.database_url(POSTGRES_ADMIN_URL, DATABASE_NAME),
     # Retries go through the broker at once: backoff is made fast by configuration.
@@ -94,6 +97,10 @@ from config.queues import QUEUES  # noqa: E402
 from tests import probe_tasks  # noqa: E402  (registers the probe tasks)
 
 probe_tasks.IN_TEST_RUNNER = True
+
+
+if POSTGRES_READY:
+    harness.migrate(os.environ["DATABASE_URL"])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

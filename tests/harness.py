@@ -105,6 +105,16 @@ def database_url(admin_url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def migrate(database_url: str) -> None:
+    """Bring a database to the head revision, as the Procfile's release line does."""
+    subprocess.run(
+        [str(Path(sys.executable).parent / "alembic"), "-c",
+         str(ROOT / "migrations" / "alembic.ini"), "upgrade", "head"],
+        env={**os.environ, "DATABASE_URL": database_url}, cwd=ROOT, check=True,
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
 class SilentServer:
     """A TCP server that accepts connections and never answers: a hung Redis."""
 
@@ -206,3 +216,32 @@ class WorkerProcess:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
         self.log_path.unlink(missing_ok=True)
+
+
+def letters_for(task_id: str) -> list:
+    """Dead-letter rows of a task id, straight from Postgres."""
+    from sqlalchemy import select
+
+    from config import database
+    from deadletters.model import DeadLetter
+
+    with database.session() as db:
+        return list(db.scalars(select(DeadLetter).where(DeadLetter.task_id == task_id)))
+
+
+def wait_for_letter(task_id: str, timeout: float = 30):
+    """The dead letter of a task id, once it has been written (capture runs after FAILURE)."""
+    return wait_for(lambda: letters_for(task_id), timeout)[0]
+
+
+def letters_where(**conditions) -> list:
+    from sqlalchemy import select
+
+    from config import database
+    from deadletters.model import DeadLetter
+
+    query = select(DeadLetter)
+    for column, value in conditions.items():
+        query = query.where(getattr(DeadLetter, column) == value)
+    with database.session() as db:
+        return list(db.scalars(query.order_by(DeadLetter.id)))

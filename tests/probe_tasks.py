@@ -6,6 +6,7 @@ happened to them in this run's Redis database, and are never part of tasks/.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from functools import cache
 
 import httpx
 import redis
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from config import app
 from config.errors import PermanentError, TransientError
@@ -104,3 +106,33 @@ def kill_own_worker(self, key: str) -> None:
     if IN_TEST_RUNNER:
         raise PermanentError("refusing to kill the test runner; run me on a worker process")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.task(name="search.probe_stubborn_sleep", bind=True)
+def stubborn_sleep(self, key: str, seconds: float) -> str:
+    """Ignore the soft time limit and sleep on, so the hard limit has to stop it."""
+    _record(key, self)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.05)
+        except SoftTimeLimitExceeded:
+            continue
+    return "slept"
+
+
+@app.task(name="crm.probe_reject", bind=True)
+def reject(self, key: str) -> None:
+    _record(key, self)
+    raise Reject("not for us", requeue=False)
+
+
+@app.task(name="crm.probe_login", bind=True)
+def login(self, key: str, user: str, password: str) -> str:
+    """Fail while `<key>:fail` is set, with the password in the error as careless code would;
+    on success record a hash of the password it was given."""
+    _record(key, self)
+    if _redis().get(f"{key}:fail"):
+        raise PermanentError(f"login refused for {user}: password={password}")
+    _redis().set(f"{key}:password_sha", hashlib.sha256(password.encode()).hexdigest())
+    return "logged in"

@@ -1,0 +1,80 @@
+"""Telling ops that dead letters wait: a plain function the beat schedule runs.
+
+Unresolved dead letters older than DEADLETTER_ALERT_AFTER seconds always produce a log line;
+also a Sentry message when SENTRY_DSN is set, and an email to OPS_EMAIL (through SMTP_URL)
+when that is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+
+import sentry_sdk
+from sqlalchemy import Engine
+
+from config import database, smtp
+from config.settings import settings
+from deadletters import repository
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AlertReport:
+    unresolved: int = 0
+    summary: str = ""
+    sent_to: list[str] = field(default_factory=list)
+
+
+def summarise(by_task: Counter, by_reason: Counter, older_than: timedelta) -> str:
+    tasks = ", ".join(f"{name} x{n}" for name, n in by_task.most_common(5))
+    reasons = ", ".join(f"{name} x{n}" for name, n in by_reason.most_common())
+    total = sum(by_task.values())
+    return (
+        f"{total} unresolved dead letter{'s' if total != 1 else ''} older than"
+        f" {int(older_than.total_seconds())} s: {tasks} (reasons: {reasons});"
+        " see `celery -A config deadletters list --unresolved`"
+    )
+
+
+def alert_unresolved(
+    older_than: timedelta | None = None, engine: Engine | None = None
+) -> AlertReport:
+    if older_than is None:
+        older_than = timedelta(seconds=settings.deadletter_alert_after)
+    with database.session(engine) as db:
+        waiting = repository.unresolved_older_than(db, older_than)
+        by_task = Counter(letter.task_name for letter in waiting)
+        by_reason = Counter(letter.reason for letter in waiting)
+    report = AlertReport(unresolved=len(waiting))
+    if not waiting:
+        return report
+    report.summary = summarise(by_task, by_reason, older_than)
+    logger.warning("dead-letter alert: %s", report.summary)
+    report.sent_to.append("log")
+    if settings.sentry_dsn:
+        sentry_sdk.capture_message(report.summary, level="warning")
+        report.sent_to.append("sentry")
+    if settings.ops_email:
+        try:
+            _email(settings.ops_email, report.summary)
+            report.sent_to.append(settings.ops_email)
+        except Exception as exc:
+            logger.error("dead-letter alert email to %s failed: %s", settings.ops_email, exc)
+    return report
+
+
+def _email(to: str, summary: str) -> None:
+    if not settings.smtp_url:
+        raise RuntimeError("OPS_EMAIL is set but SMTP_URL is not")
+    message = EmailMessage()
+    message["Subject"] = f"[taskplatform {settings.app_env}] unresolved dead letters"
+    message["From"] = f"taskplatform@{settings.app_env}.invalid"
+    message["To"] = to
+    message.set_content(summary + "\n")
+    with smtp.connect(settings.smtp_url) as client:
+        client.send_message(message)

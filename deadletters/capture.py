@@ -1,0 +1,214 @@
+"""Every failure path ends in a dead letter: the signal handlers and worker hooks.
+
+Loaded by every worker (the app's `imports`). Paths covered:
+- `task_failure`: retries exhausted, permanent errors, soft and hard time limits, the
+  delivery bound (worker lost), `Reject(requeue=False)`;
+- `task_unknown`: a message for a task no worker knows (Celery would discard it);
+- `task_rejected`: a message the worker refuses (a disallowed content type such as pickle);
+- `DeadLetterConsumer.on_decode_error`: a message whose body does not decode (Celery only
+  logs and acks it);
+- bytes that are not a message at all: deadletters/transport.py.
+
+Each handler is small and reports its own failure loudly: Celery swallows exceptions
+raised in signal handlers, and a silent failure here would be a lost job.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import uuid
+from typing import Any
+
+from billiard.exceptions import WorkerLostError
+from celery.exceptions import Reject, SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import task_failure, task_rejected, task_success, task_unknown, worker_ready
+from celery.worker.consumer import Consumer
+
+from config import database
+from config.delivery import DeliveryBoundExceeded
+from config.errors import is_transient
+from config.queues import UnroutableTaskError, queue_for
+from deadletters import letters, repository, spool
+
+logger = logging.getLogger(__name__)
+
+
+def reason_for(exc: BaseException) -> str:
+    """Why a job that raised `exc` ended as a dead letter."""
+    if isinstance(exc, DeliveryBoundExceeded | WorkerLostError):
+        return "worker_lost"
+    if isinstance(exc, TimeLimitExceeded | SoftTimeLimitExceeded):
+        return "time_limit"
+    if isinstance(exc, Reject):
+        return "rejected"
+    if is_transient(exc):
+        return "exhausted"
+    return "permanent"
+
+
+def _queue_of(task_name: str, delivery_info: dict | None) -> str | None:
+    routing_key = (delivery_info or {}).get("routing_key")
+    if routing_key:
+        return routing_key
+    try:
+        return queue_for(task_name)
+    except UnroutableTaskError:
+        return None
+
+
+def letter_for_failure(task: Any, task_id: str, exc: BaseException, args, kwargs, einfo):
+    request = task.request
+    delivery_info = request.delivery_info or {}
+    return letters.from_job(
+        task_id=task_id,
+        task_name=task.name,
+        queue=_queue_of(task.name, delivery_info),
+        args=args,
+        kwargs=kwargs,
+        embed={
+            "callbacks": request.callbacks,
+            "errbacks": request.errbacks,
+            "chain": request.chain,
+            "chord": request.chord,
+        },
+        headers=request.headers or {},
+        properties={
+            "priority": delivery_info.get("priority"),
+            "exchange": delivery_info.get("exchange"),
+            "routing_key": delivery_info.get("routing_key"),
+        },
+        exception_type=type(exc).__name__,
+        exception_message=str(exc),
+        traceback=getattr(einfo, "traceback", None),
+        attempts=(request.retries or 0) + (getattr(request, "deliveries", None) or 1),
+        reason=reason_for(exc),
+        hostname=request.hostname or socket.gethostname(),
+    )
+
+
+def _keep(letter: letters.Letter) -> None:
+    where = spool.keep(letter)
+    logger.warning(
+        "dead letter %s: %s[%s] reason=%s", where, letter.task_name, letter.task_id, letter.reason
+    )
+
+
+@task_failure.connect
+def on_task_failure(sender=None, task_id=None, exception=None, args=None, kwargs=None,
+                    einfo=None, **_: Any) -> None:  # fmt: skip
+    try:
+        _keep(letter_for_failure(sender, task_id, exception, args, kwargs, einfo))
+    except Exception:
+        logger.critical("DEAD LETTER CAPTURE FAILED for %s[%s]", sender, task_id, exc_info=True)
+
+
+def _decoded_body(message) -> tuple[list, dict, dict]:
+    body = message.decode()
+    if isinstance(body, list | tuple) and len(body) == 3:
+        args, kwargs, embed = body
+        return list(args or []), dict(kwargs or {}), dict(embed or {})
+    return [], {}, {}
+
+
+@task_unknown.connect
+def on_task_unknown(sender=None, name=None, id=None, message=None, exc=None, **_: Any) -> None:
+    try:
+        headers = dict(message.headers or {})
+        args, kwargs, embed = _decoded_body(message)
+        letter = letters.from_job(
+            task_id=id or headers.get("id") or str(uuid.uuid4()),
+            task_name=name or headers.get("task") or "(unknown)",
+            queue=_queue_of(name or "", message.delivery_info),
+            args=args,
+            kwargs=kwargs,
+            embed=embed,
+            headers={k: v for k, v in headers.items() if k not in _PROTOCOL_HEADERS},
+            properties=dict(message.delivery_info or {}),
+            exception_type="NotRegistered",
+            exception_message=f"no worker knows the task {name!r}",
+            traceback=None,
+            attempts=(headers.get("retries") or 0) + 1,
+            reason="unknown_task",
+            hostname=socket.gethostname(),
+        )
+        _keep(letter)
+    except Exception:
+        logger.critical("DEAD LETTER CAPTURE FAILED for unknown task %s[%s]", name, id,
+                        exc_info=True)  # fmt: skip
+
+
+def raw_letter(message, reason: str, exc: BaseException | None, default_error: str):
+    headers = dict(message.headers or {})
+    return letters.from_raw(
+        task_id=headers.get("id") or str(uuid.uuid4()),
+        task_name=headers.get("task") or "(undecodable)",
+        queue=(message.delivery_info or {}).get("routing_key"),
+        raw=message.body if message.body is not None else b"",
+        headers=headers,
+        exception_type=type(exc).__name__ if exc else default_error,
+        exception_message=str(exc) if exc else f"{default_error}: {message.content_type}",
+        reason=reason,
+        hostname=socket.gethostname(),
+    )
+
+
+@task_rejected.connect
+def on_task_rejected(sender=None, message=None, exc=None, **_: Any) -> None:
+    try:
+        _keep(raw_letter(message, "rejected", exc, "ContentDisallowed"))
+    except Exception:
+        logger.critical("DEAD LETTER CAPTURE FAILED for a rejected message", exc_info=True)
+
+
+class DeadLetterConsumer(Consumer):
+    """The worker's consumer, which dead-letters a message whose body does not decode before
+    Celery logs and acks it (named by the app's `worker_consumer`)."""
+
+    def on_decode_error(self, message, exc) -> None:
+        try:
+            _keep(raw_letter(message, "undecodable", exc, "DecodeError"))
+        except Exception:
+            logger.critical("DEAD LETTER CAPTURE FAILED for an undecodable message",
+                            exc_info=True)  # fmt: skip
+        super().on_decode_error(message, exc)
+
+
+@task_success.connect
+def on_replay_success(sender=None, **_: Any) -> None:
+    """A replay that succeeds resolves the dead letter it came from."""
+    replay_of = (getattr(sender.request, "headers", None) or {}).get("replay_of")
+    if replay_of is None:
+        return
+    try:
+        with database.session() as db:
+            repository.resolve(
+                db, [int(replay_of)], by=f"replay {sender.request.id}", note="replay succeeded"
+            )
+    except Exception:
+        logger.error("could not resolve dead letter %s after its replay succeeded", replay_of,
+                     exc_info=True)  # fmt: skip
+
+
+@worker_ready.connect
+def drain_on_start(**_: Any) -> None:
+    """A worker that starts drains what an earlier one on this host had to spool to file."""
+
+    def drain() -> None:
+        try:
+            spool.drain()
+        except Exception as exc:
+            logger.warning("dead-letter spool not drained at start-up: %s", exc)
+
+    threading.Thread(target=drain, name="deadletter-drain", daemon=True).start()
+
+
+# Task-protocol headers Celery sets itself; a replay sets its own.
+_PROTOCOL_HEADERS = frozenset(
+    {
+        "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries",
+        "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin",
+        "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",
+    }
+)  # fmt: skip

@@ -1,0 +1,158 @@
+"""Never lost: where a dead letter goes when Postgres cannot take it, and the drain back.
+
+`keep` tries, in order: Postgres (short timeouts), a Redis list, an append-only local file,
+and, if even that fails, the log (the whole redacted letter, at CRITICAL). Each step that
+fails is logged loudly: Celery swallows exceptions in signal handlers, so silence would
+mean loss. `drain` moves spooled letters into Postgres; it is safe to run often and
+concurrently, because a crash mid-drain leaves the letter in a `draining` list or file that
+the next drain replays, and the insert ignores a task id already stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from sqlalchemy import Engine
+
+from config import database, redis_client
+from config.settings import settings
+from deadletters import repository
+from deadletters.letters import Letter
+
+logger = logging.getLogger(__name__)
+
+SPOOL_KEY = "taskplatform:deadletters:spool"
+DRAINING_KEY = "taskplatform:deadletters:draining"
+#: Spooled items that are not a dead letter at all (hand-edited, truncated): kept aside.
+UNREADABLE_KEY = "taskplatform:deadletters:unreadable"
+
+
+def keep(letter: Letter, engine: Engine | None = None) -> str:
+    """Store a dead letter somewhere durable; say where: stored, spooled, filed or logged."""
+    try:
+        repository.insert_quickly(
+            engine or database.engine(), letter, settings.deadletter_write_timeout
+        )
+        return "stored"
+    except Exception as exc:
+        logger.error(
+            "dead letter for %s[%s] not written to Postgres (%s: %s); spooling it",
+            letter.task_name, letter.task_id, type(exc).__name__, exc,
+        )  # fmt: skip
+    try:
+        redis_client.client().rpush(SPOOL_KEY, letter.to_json())
+        return "spooled"
+    except Exception as exc:
+        logger.critical(
+            "dead letter for %s[%s] not spooled to Redis either (%s); appending to %s",
+            letter.task_name, letter.task_id, exc, settings.deadletter_spool_file,
+        )  # fmt: skip
+    try:
+        append_to_file(Path(settings.deadletter_spool_file), letter)
+        return "filed"
+    except Exception as exc:
+        logger.critical(
+            "DEAD LETTER NOT STORED ANYWHERE (%s); its content follows so it is not lost: %s",
+            exc, letter.to_json(),
+        )  # fmt: skip
+        return "logged"
+
+
+def append_to_file(path: Path, letter: Letter) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as spool:
+        spool.write(letter.to_json() + "\n")
+        spool.flush()
+        os.fsync(spool.fileno())
+
+
+@dataclass
+class DrainReport:
+    stored: int = 0
+    already_stored: int = 0
+    left: int = 0
+
+    def __str__(self) -> str:
+        return f"stored {self.stored}, already stored {self.already_stored}, left {self.left}"
+
+
+def drain(
+    engine: Engine | None = None,
+    client: redis.Redis | None = None,
+    spool_file: Path | None = None,
+    limit: int = 10_000,
+) -> DrainReport:
+    """Move spooled dead letters into Postgres. Stops at the first insert that fails."""
+    engine = engine or database.engine()
+    client = client or redis_client.client()
+    report = DrainReport()
+    _drain_redis(engine, client, report, limit)
+    _drain_file(engine, spool_file or Path(settings.deadletter_spool_file), report)
+    report.left += client.llen(SPOOL_KEY) + client.llen(DRAINING_KEY)
+    if report.stored or report.left:
+        logger.info("dead-letter spool drain: %s", report)
+    return report
+
+
+def _insert(engine: Engine, letter: Letter, report: DrainReport) -> None:
+    if repository.insert_quickly(engine, letter, settings.deadletter_write_timeout):
+        report.stored += 1
+    else:
+        report.already_stored += 1
+
+
+def _drain_redis(engine: Engine, client: redis.Redis, report: DrainReport, limit: int) -> None:
+    for _ in range(limit):
+        # A letter left in DRAINING by a drain that died is retried first.
+        item = client.lindex(DRAINING_KEY, 0) or client.lmove(
+            SPOOL_KEY, DRAINING_KEY, "LEFT", "RIGHT"
+        )
+        if item is None:
+            return
+        try:
+            letter = Letter.from_json(item)
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.critical(
+                "unreadable item in the dead-letter spool (%s); kept aside in %s",
+                exc,
+                UNREADABLE_KEY,
+            )
+            client.lmove(DRAINING_KEY, UNREADABLE_KEY, "LEFT", "RIGHT")
+            continue
+        try:
+            _insert(engine, letter, report)
+        except Exception as exc:
+            logger.error("dead-letter drain stopped: Postgres refused a letter (%s)", exc)
+            client.lmove(DRAINING_KEY, SPOOL_KEY, "LEFT", "LEFT")
+            return
+        client.lrem(DRAINING_KEY, 1, item)
+
+
+def _drain_file(engine: Engine, path: Path, report: DrainReport) -> None:
+    draining = path.with_name(path.name + ".draining")
+    if path.exists() and not draining.exists():
+        path.rename(draining)  # atomic: writers from now on start a new file
+    if not draining.exists():
+        return
+    lines = [line for line in draining.read_text(encoding="utf-8").splitlines() if line]
+    for index, line in enumerate(lines):
+        try:
+            letter = Letter.from_json(line)
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.critical("unreadable line in %s (%s); kept aside in .unreadable", draining, exc)
+            with open(path.with_name(path.name + ".unreadable"), "a", encoding="utf-8") as bad:
+                bad.write(line + "\n")
+            continue
+        try:
+            _insert(engine, letter, report)
+        except Exception as exc:
+            logger.error("dead-letter drain stopped on %s (%s)", draining, exc)
+            with open(path, "a", encoding="utf-8") as spool:
+                spool.writelines(rest + "\n" for rest in lines[index:])
+            report.left += len(lines) - index
+            break
+    draining.unlink()

@@ -1,0 +1,113 @@
+"""Building a dead letter: what is shown is redacted, the real arguments only sealed."""
+
+from types import SimpleNamespace
+
+import pytest
+from billiard.exceptions import WorkerLostError
+from celery.exceptions import Reject, SoftTimeLimitExceeded, TimeLimitExceeded
+
+from config.delivery import DeliveryBoundExceeded
+from config.errors import PermanentError, TransientError
+from deadletters import payload
+from deadletters.capture import reason_for
+from deadletters.cli import parse_duration
+from deadletters.letters import Letter, from_job, from_raw
+from deadletters.replay import ReplayError, original_message
+from deadletters.transport import envelope
+
+
+def letter(**overrides) -> Letter:
+    fields = dict(
+        task_id="t-1", task_name="crm.capture_lead", queue="crm", args=["ana@example.com"],
+        kwargs={"api_key": "k-123", "source": "web"}, embed={}, headers={"replay_of": "7"},
+        properties={"priority": 0}, exception_type="PermanentError",
+        exception_message="refused: token=abc123", traceback="Traceback ... token=abc123",
+        attempts=2, reason="permanent", hostname="w1",
+    )  # fmt: skip
+    fields.update(overrides)
+    return from_job(**fields)
+
+
+def test_shown_arguments_and_texts_are_redacted():
+    made = letter()
+    assert made.kwargs == {"api_key": "[REDACTED]", "source": "web"}
+    assert made.redacted is True
+    assert "abc123" not in made.exception_message + made.traceback
+    assert made.replay_of == 7
+
+
+def test_the_real_arguments_are_sealed_and_open_again():
+    made = letter()
+    assert "k-123" not in made.payload_sealed
+    assert payload.unseal(made.payload_sealed)["kwargs"]["api_key"] == "k-123"
+
+
+def test_a_letter_survives_the_spool_format():
+    made = letter()
+    assert Letter.from_json(made.to_json()) == made
+
+
+def row_like(made: Letter, letter_id: int = 1, sealed: bool = True) -> SimpleNamespace:
+    data = made.row()
+    if not sealed:
+        data["payload_sealed"] = None
+    return SimpleNamespace(id=letter_id, **data)
+
+
+def test_replay_uses_the_sealed_arguments():
+    assert original_message(row_like(letter()))["kwargs"]["api_key"] == "k-123"
+
+
+def test_replay_refuses_redacted_arguments_that_were_not_sealed():
+    with pytest.raises(ReplayError, match="redacted and no DEADLETTER_ENCRYPTION_KEY"):
+        original_message(row_like(letter(), sealed=False))
+
+
+def test_replay_of_unredacted_arguments_needs_no_seal():
+    plain = letter(kwargs={"source": "web"}, exception_message="x", traceback=None)
+    assert original_message(row_like(plain, sealed=False))["kwargs"] == {"source": "web"}
+
+
+def test_raw_bytes_are_never_replayable():
+    raw = from_raw(task_id="u-1", task_name="(undecodable)", queue="crm", raw=b"\xff hi",
+                   headers=None, exception_type="NotAMessage", exception_message="x",
+                   reason="undecodable", hostname=None)  # fmt: skip
+    assert raw.message["raw_size"] == 4
+    with pytest.raises(ReplayError, match="not replayable"):
+        original_message(row_like(raw))
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (DeliveryBoundExceeded("x"), "worker_lost"),
+        (WorkerLostError("x"), "worker_lost"),
+        (TimeLimitExceeded(2), "time_limit"),
+        (SoftTimeLimitExceeded(), "time_limit"),
+        (Reject("no", requeue=False), "rejected"),
+        (TransientError("later"), "exhausted"),
+        (ConnectionError(), "exhausted"),
+        (PermanentError("bad"), "permanent"),
+        (ValueError("bad"), "permanent"),
+    ],
+)
+def test_reasons(exc, reason):
+    assert reason_for(exc) == reason
+
+
+@pytest.mark.parametrize(
+    "item",
+    [b"hello", b"\xff\xfe", b"[1, 2]", b'{"body": "x"}', b'{"body": "x", "properties": {}}'],
+)
+def test_what_is_not_a_kombu_envelope(item):
+    assert envelope(item) is None
+
+
+def test_a_kombu_envelope():
+    item = b'{"body": "e30=", "properties": {"delivery_info": {}, "delivery_tag": "1"}}'
+    assert envelope(item)["body"] == "e30="
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30d", 2592000), ("2h", 7200), ("0s", 0)])
+def test_durations(text, seconds):
+    assert parse_duration(text).total_seconds() == seconds
