@@ -7,6 +7,7 @@ INSTALLED := $(VENV)/.installed
 EMBEDDED ?= 0
 LOCAL_DIR ?= $(CURDIR)/.local
 FLOWER_PORT ?= 5555
+DEMO ?= 1
 
 .PHONY: run test lint clean
 
@@ -19,7 +20,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 ## run: the platform in the foreground (workers, beat, Flower); Ctrl-C stops it
 run: $(INSTALLED)
 	@$(BIN)/python -m devstack.run --embedded=$(EMBEDDED) --local-dir=$(LOCAL_DIR) \
-		--flower-port=$(FLOWER_PORT)
+		--flower-port=$(FLOWER_PORT) --demo=$(DEMO)
 
 ## test: lint, then the whole suite against real Redis, Postgres and workers
 test: $(INSTALLED) lint

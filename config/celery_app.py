@@ -16,7 +16,7 @@ from config.sentry import init_sentry
 from config.settings import settings
 
 #: The task modules, listed explicitly: a worker knows exactly these.
-TASK_MODULES: list[str] = []
+TASK_MODULES: list[str] = ["tasks.quote", "tasks.email", "tasks.crm", "tasks.search"]
 
 #: Modules every worker imports for their signal handlers and hooks.
 WORKER_MODULES = ["deadletters.capture"]

@@ -40,7 +40,8 @@ _ASSIGNMENT = re.compile(
     (?P<value>"[^"]*"|'[^']*'|(?:bearer|basic)\s+\S+|[^\s,;&}}\]]+)
     """
 )
-# 13 to 19 digits, optionally grouped by spaces or dashes: card numbers.
+# 13 to 19 digits, optionally grouped by spaces or dashes, that pass the Luhn check: card
+# numbers (and not every long id or timestamp).
 _CARD_NUMBER = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 # user:password@ in URLs.
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@", re.I)
@@ -55,7 +56,17 @@ def redact_text(text: str) -> str:
     """Mask secrets inside free text: assignments, bearer tokens, URL passwords, card numbers."""
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{MASK}@", text)
     text = _ASSIGNMENT.sub(lambda m: f"{m['key']}{MASK}", text)
-    return _CARD_NUMBER.sub(MASK, text)
+    return _CARD_NUMBER.sub(lambda m: MASK if _luhn(m.group()) else m.group(), text)
+
+
+def _luhn(candidate: str) -> bool:
+    digits = [int(c) for c in candidate if c.isdigit()]
+    checksum = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        checksum += digit
+    return checksum % 10 == 0
 
 
 def redact(value: Any) -> Any:

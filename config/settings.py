@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
@@ -81,6 +82,13 @@ class Settings(BaseSettings):
     ops_email: str | None = None
     smtp_url: str | None = None
 
+    # Domain tasks.
+    smtp_from: str = "Task Platform <platform@localhost>"
+    crm_webhook_url: str | None = None
+    crm_webhook_timeout: float = Field(5.0, gt=0, le=60)
+    quote_usd_rate: Decimal = Field(Decimal("56.00"), gt=0)
+    quote_cache_ttl: int = Field(3600, ge=0)
+
     # Producers: a publish returns or raises quickly, and payloads stay small.
     redis_socket_timeout: float = Field(2.0, gt=0)
     redis_socket_connect_timeout: float = Field(1.0, gt=0)
@@ -129,6 +137,16 @@ class Settings(BaseSettings):
                 " `python -c 'from cryptography.fernet import Fernet;"
                 " print(Fernet.generate_key().decode())'`"
             ) from exc
+        return value
+
+    @field_validator("crm_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @field_validator("smtp_url")

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from config.settings import LOCAL_DATABASE_URL, LOCAL_REDIS_URL, settings
-from devstack.servers import PostgresServer, RedisServer, port_answers
+from devstack.servers import PostgresServer, RedisServer, free_port, port_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The Procfile's long-running processes, Flower first so it gets the base port.
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedded", default="0", help="1: always use embedded servers")
     parser.add_argument("--local-dir", default=str(ROOT / ".local"), help="embedded data")
     parser.add_argument("--flower-port", type=int, default=5555)
+    parser.add_argument("--demo", default="1", help="0: no demo producer")
     args = parser.parse_args(argv)
     local_dir = Path(args.local_dir).resolve()
 
@@ -144,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         key = deadletter_key(local_dir)
         if key:
             env["DEADLETTER_ENCRYPTION_KEY"] = key
+        demo = None
+        if args.demo == "1":
+            demo = {"smtp": free_port(), "crm": free_port()}
+            env.setdefault("SMTP_URL", f"smtp://127.0.0.1:{demo['smtp']}")
+            env.setdefault("CRM_WEBHOOK_URL", f"http://127.0.0.1:{demo['crm']}/hooks/leads")
         bin_dir = Path(sys.executable).parent
         env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
         user, _, password = env["FLOWER_BASIC_AUTH"].split(",")[0].partition(":")
@@ -154,32 +160,53 @@ def main(argv: list[str] | None = None) -> int:
             print(f"login:     {user} / {password}", flush=True)
         for note in stack.notes:
             print(f"note:      {note}", flush=True)
+        if demo:
+            print(
+                f"demo:      on (mail sink on {env['SMTP_URL']}, CRM webhook on"
+                f" {env['CRM_WEBHOOK_URL']}); make run DEMO=0 turns it off",
+                flush=True,
+            )
 
         subprocess.run(
             [str(bin_dir / "alembic"), "-c", str(ROOT / "migrations" / "alembic.ini"),
              "upgrade", "head"],
             env=env, check=True, cwd=ROOT,
         )  # fmt: skip
-        return run_processes(env, args.flower_port)
+        return run_processes(env, args.flower_port, demo)
     finally:
         stack.stop()
 
 
-def run_processes(env: dict[str, str], base_port: int) -> int:
-    """honcho in the foreground; SIGINT/SIGTERM stop every process, then us."""
-    honcho = subprocess.Popen(
-        [str(Path(sys.executable).parent / "honcho"), "start", "-f", str(ROOT / "Procfile"),
-         "-d", str(ROOT), "-p", str(base_port), *PROCESSES],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
+def run_processes(env: dict[str, str], base_port: int, demo: dict | None) -> int:
+    """honcho in the foreground (and the demo beside it); SIGINT/SIGTERM stop them all."""
+    children = [
+        subprocess.Popen(
+            [str(Path(sys.executable).parent / "honcho"), "start", "-f", str(ROOT / "Procfile"),
+             "-d", str(ROOT), "-p", str(base_port), *PROCESSES],
+            env=env, cwd=ROOT,
+        )
+    ]  # fmt: skip
+    if demo:
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "devstack.demo", "--smtp-port", str(demo["smtp"]),
+                 "--crm-port", str(demo["crm"])],
+                env=env, cwd=ROOT,
+            )
+        )  # fmt: skip
 
     def forward(signum: int, _frame: object) -> None:
-        if honcho.poll() is None:
-            honcho.send_signal(signal.SIGTERM)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    return honcho.wait()
+    code = children[0].wait()
+    forward(signal.SIGTERM, None)
+    for child in children[1:]:
+        child.wait(30)
+    return code
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ the run under CI=true.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -150,6 +151,14 @@ def embedded_worker():
             connection.default_channel.queue_purge(queue)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
         yield w
+
+
+@contextlib.contextmanager
+def module_worker(queues: list[str], **kwargs):
+    """A real worker subprocess for a whole test module (use inside a module fixture)."""
+    _require_services()
+    with harness.WorkerProcess(queues, **kwargs) as worker:
+        yield worker
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -64,14 +65,21 @@ class FakeSentry:
 
 
 class SmtpSink:
-    """A real SMTP server on loopback that keeps every message it receives."""
+    """A real SMTP server on loopback that keeps every message it receives.
 
-    def __init__(self) -> None:
+    `replies` scripts the answers to DATA, one per message ("451 try later", "550 no such
+    user"); once they run out it accepts everything.
+    """
+
+    def __init__(self, replies: list[str] | None = None) -> None:
         self.messages: list[dict] = []
+        self.replies = list(replies or [])
         owner = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802
+                if owner.replies:
+                    return owner.replies.pop(0)
                 owner.messages.append(
                     {
                         "from": envelope.mail_from,
@@ -94,3 +102,44 @@ class SmtpSink:
 
     def __exit__(self, *exc_info: object) -> None:
         self.controller.stop()
+
+
+class FakeCrm:
+    """A CRM webhook: answers POSTs with the scripted statuses, then 200, and records each."""
+
+    def __init__(self, statuses: list[int] | None = None, headers: dict | None = None) -> None:
+        self.requests: list[dict] = []
+        self.statuses = list(statuses or [])
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = owner.statuses.pop(0) if owner.statuses else 200
+                owner.requests.append(
+                    {"headers": dict(self.headers), "body": body.decode(), "status": status,
+                     "at": time.time()}
+                )  # fmt: skip
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/leads"
+
+    def __enter__(self) -> FakeCrm:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from tests import harness
+from tests.conftest import module_worker
 from tests.fakes import FakeSentry, SmtpSink
 from tests.probe_tasks import login
 
@@ -32,13 +33,8 @@ def cli_json(*args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def crm_worker():
-    from tests.conftest import _require_services
-
-    _require_services()
-    worker = harness.WorkerProcess(["crm"], pool="prefork", concurrency=2)
-    worker.start()
-    yield worker
-    worker.__exit__(None, None, None)
+    with module_worker(["crm"], pool="prefork", concurrency=2) as worker:
+        yield worker
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from config import app
 from deadletters import spool
 from deadletters.letters import from_job
 from tests import harness
+from tests.conftest import module_worker
 from tests.probe_tasks import flaky, kill_own_worker, login, permanent, reject, stubborn_sleep
 
 WORKER_ENV = {"MAX_DELIVERIES": "2"}
@@ -22,14 +23,13 @@ WORKER_ENV = {"MAX_DELIVERIES": "2"}
 @pytest.fixture(scope="module")
 def capture_worker():
     """One prefork worker on every queue, with a delivery bound of 2."""
-    from tests.conftest import _require_services
-
-    _require_services()
-    queues = ["quote", "email", "crm", "search", "maintenance"]
-    worker = harness.WorkerProcess(queues, pool="prefork", concurrency=2, env=WORKER_ENV)
-    worker.start()
-    yield worker
-    worker.__exit__(None, None, None)
+    with module_worker(
+        ["quote", "email", "crm", "search", "maintenance"],
+        pool="prefork",
+        concurrency=2,
+        env=WORKER_ENV,
+    ) as worker:
+        yield worker
 
 
 def key() -> str:

@@ -40,3 +40,9 @@ def test_secrets_inside_text_are_masked():
 def test_ordinary_text_and_numbers_pass_unchanged():
     text = "quote 2024-0012 for 3 seats at 45000 PHP, order 12345"
     assert redact_text(text) == text
+
+
+def test_long_numbers_that_are_not_card_numbers_pass_unchanged():
+    text = "message <179543673591.19038.17114400851840456868@taskplatform> id 1234567890123"
+    assert redact_text(text) == text
+    assert redact_text("card 4111-1111-1111-1111") == f"card {MASK}"

@@ -1,0 +1,1 @@
+"""Leads: validated, stored once per email address, and pushed to the CRM once."""

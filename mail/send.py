@@ -1,0 +1,165 @@
+"""Sending one message exactly once per idempotency key.
+
+At-least-once delivery means a job can run twice; a customer must not get two emails. Each
+send first claims its key in `sent_emails` (UNIQUE), in a transaction of its own, then talks
+to SMTP, then marks the row sent. A second run of the same key finds the claim:
+- `sent`: nothing to do, it answers `already_sent`;
+- `sending`, claimed recently: another attempt is at it; retry later (transient);
+- `sending`, claimed longer ago than a task may run: an attempt died mid-send and the mail
+  may or may not have left; rather than risk a duplicate it fails permanently, so the job
+  becomes a dead letter for a person to decide.
+A failed send releases its claim, so the retry can claim again.
+Connection errors, timeouts and SMTP 4xx are transient; SMTP 5xx are permanent.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from config.errors import PermanentError, TransientError
+from mail.render import render
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class InvalidMessage(PermanentError):
+    """A message that cannot be sent as given."""
+
+
+def recipients_of(message: dict[str, Any]) -> list[str]:
+    to = message.get("to")
+    addresses = [to] if isinstance(to, str) else list(to or [])
+    if not addresses:
+        raise InvalidMessage("a message needs at least one recipient in 'to'")
+    bad = [address for address in addresses if not isinstance(address, str) or
+           not EMAIL.match(address)]  # fmt: skip
+    if bad:
+        raise InvalidMessage(f"not an email address: {', '.join(map(str, bad))}")
+    return [address.strip().lower() for address in addresses]
+
+
+def build(message: dict[str, Any], sender: str) -> EmailMessage:
+    """The MIME message: a template (`template` + `context`) or a plain `subject` + `body`."""
+    recipients = recipients_of(message)
+    if "template" in message:
+        rendered = render(message["template"], dict(message.get("context") or {}))
+    elif "subject" in message and "body" in message:
+        rendered = render("notice", {"subject": message["subject"], "body": message["body"],
+                                     "name": message.get("name")})  # fmt: skip
+    else:
+        raise InvalidMessage("a message needs 'template' (and 'context'), or 'subject' and 'body'")
+    mime = EmailMessage()
+    mime["Subject"] = rendered.subject
+    mime["From"] = sender
+    mime["To"] = ", ".join(recipients)
+    if message.get("reply_to"):
+        mime["Reply-To"] = message["reply_to"]
+    mime["Message-ID"] = make_msgid(domain="taskplatform")
+    mime.set_content(rendered.text)
+    mime.add_alternative(rendered.html, subtype="html")
+    return mime
+
+
+def send(
+    engine: Engine,
+    connect: Callable[[], smtplib.SMTP],
+    message: dict[str, Any],
+    idempotency_key: str,
+    sender: str,
+    stale_after: timedelta,
+) -> dict[str, Any]:
+    """Send `message` once for `idempotency_key`; what happened, as a JSON-ready dict."""
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise InvalidMessage("an idempotency key of 1 to 255 characters is required")
+    mime = build(message, sender)
+    recipients = recipients_of(message)
+    claim = _claim(engine, idempotency_key, recipients, str(mime["Subject"]), stale_after)
+    if claim == "sent":
+        return {"status": "already_sent", "idempotency_key": idempotency_key}
+    if claim == "in_progress":
+        raise TransientError(f"mail {idempotency_key} is being sent by another attempt",
+                             retry_after=30)  # fmt: skip
+    if claim == "unknown":
+        raise PermanentError(
+            f"mail {idempotency_key}: an earlier attempt died while sending and may have"
+            " delivered it; not sending again (check the mail log, then resolve or replay)"
+        )
+    try:
+        with connect() as client:
+            client.send_message(mime)
+    except BaseException as exc:
+        _release(engine, idempotency_key)
+        raise _classified(exc) from exc
+    _mark_sent(engine, idempotency_key, str(mime["Message-ID"]))
+    return {"status": "sent", "idempotency_key": idempotency_key,
+            "message_id": str(mime["Message-ID"]), "recipients": recipients}  # fmt: skip
+
+
+def _classified(exc: BaseException) -> BaseException:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(code >= 500 for code in codes):
+            return PermanentError(f"all recipients refused: {exc.recipients}")
+        return TransientError(f"recipients refused for now: {exc.recipients}")
+    if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPServerDisconnected):
+        return TransientError(f"SMTP connection failed: {exc}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text_ = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) \
+            else str(exc.smtp_error)  # fmt: skip
+        if 400 <= exc.smtp_code < 500:
+            return TransientError(f"SMTP {exc.smtp_code}: {text_}")
+        return PermanentError(f"SMTP {exc.smtp_code}: {text_}")
+    if isinstance(exc, OSError | TimeoutError):
+        return TransientError(f"SMTP server unreachable: {exc}")
+    return exc
+
+
+def _claim(engine: Engine, key: str, recipients: list[str], subject: str,
+           stale_after: timedelta) -> str:  # fmt: skip
+    with engine.begin() as db:
+        claimed = db.execute(
+            text(
+                "INSERT INTO sent_emails (idempotency_key, status, recipients, subject)"
+                " VALUES (:key, 'sending', :recipients, :subject)"
+                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+            ),
+            {"key": key, "recipients": recipients, "subject": subject},
+        ).first()
+        if claimed:
+            return "claimed"
+        status, claimed_at = db.execute(
+            text("SELECT status, claimed_at FROM sent_emails WHERE idempotency_key = :key"),
+            {"key": key},
+        ).one()
+    if status == "sent":
+        return "sent"
+    if datetime.now(UTC) - claimed_at < stale_after:
+        return "in_progress"
+    return "unknown"
+
+
+def _release(engine: Engine, key: str) -> None:
+    with engine.begin() as db:
+        db.execute(
+            text("DELETE FROM sent_emails WHERE idempotency_key = :key AND status = 'sending'"),
+            {"key": key},
+        )
+
+
+def _mark_sent(engine: Engine, key: str, message_id: str) -> None:
+    with engine.begin() as db:
+        db.execute(
+            text(
+                "UPDATE sent_emails SET status = 'sent', sent_at = now(), message_id = :mid"
+                " WHERE idempotency_key = :key"
+            ),
+            {"key": key, "mid": message_id},
+        )

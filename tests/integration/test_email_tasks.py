@@ -1,0 +1,79 @@
+"""email: real mail through a real SMTP server (aiosmtpd), sent once per idempotency key."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from config import database
+from tasks.email import send_candidate_matches, send_email
+from tests import harness
+from tests.fakes import SmtpSink
+
+
+def message(to: str = "ana@example.com") -> dict:
+    return {"to": to, "subject": "Your quote is ready", "body": "See the attachment.",
+            "name": "Ana"}  # fmt: skip
+
+
+def test_a_redelivered_job_sends_once(worker_process):
+    with SmtpSink() as mail:
+        worker_process(["email"], env={"SMTP_URL": mail.url})
+        key = f"quote-ready:{uuid.uuid4()}"
+
+        first = send_email.delay(message(), key).get(timeout=20)
+        again = send_email.delay(message(), key).get(timeout=20)  # the same job, delivered again
+
+        assert first["status"] == "sent" and again["status"] == "already_sent"
+        (received,) = mail.messages
+        assert received["to"] == ["ana@example.com"]
+        assert "Subject: Your quote is ready" in received["data"]
+        assert "Hi Ana," in received["data"] and "text/html" in received["data"]
+
+
+def test_smtp_4xx_is_retried_and_5xx_is_a_dead_letter(worker_process):
+    with SmtpSink(replies=["451 4.3.0 try again later"]) as mail:
+        worker_process(["email"], env={"SMTP_URL": mail.url})
+        assert send_email.delay(message(), f"k:{uuid.uuid4()}").get(timeout=20)["status"] == "sent"
+        assert len(mail.messages) == 1
+
+        mail.replies = ["550 5.1.1 no such user"]
+        result = send_email.delay(message("nobody@example.com"), f"k:{uuid.uuid4()}")
+        letter = harness.wait_for_letter(result.id)
+        assert (letter.reason, letter.exception_type) == ("permanent", "PermanentError")
+        assert "SMTP 550" in letter.exception_message and letter.attempts == 1
+        assert len(mail.messages) == 1
+
+
+def test_candidate_matches_are_mailed_to_the_lead(worker_process):
+    with database.engine().begin() as db:
+        lead_id = db.execute(
+            text("INSERT INTO leads (email, name, company, source) VALUES"
+                 " (:e, 'Ben Ong', 'Ong Logistics', 'web') RETURNING id"),
+            {"e": f"ben-{uuid.uuid4().hex[:6]}@example.com"},
+        ).scalar()  # fmt: skip
+        ids = db.execute(text("SELECT id FROM candidates ORDER BY id LIMIT 3")).scalars().all()
+    with SmtpSink() as mail:
+        worker_process(["email"], env={"SMTP_URL": mail.url})
+        result = send_candidate_matches.delay(lead_id, list(ids)).get(timeout=20)
+        again = send_candidate_matches.delay(lead_id, list(reversed(ids))).get(timeout=20)
+        assert (result["status"], again["status"]) == ("sent", "already_sent")
+        (received,) = mail.messages
+        assert "3 candidates for Ong Logistics" in received["data"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [({"to": "not-an-address", "subject": "s", "body": "b"}, "not an email address"),
+     ({"to": "a@example.com"}, "needs 'template'"),
+     ({"to": "a@example.com", "template": "nope", "context": {}}, "no mail template")],
+)  # fmt: skip
+def test_an_invalid_message_fails_at_once(worker_process, bad, error):
+    with SmtpSink() as mail:
+        worker_process(["email"], env={"SMTP_URL": mail.url})
+        result = send_email.delay(bad, f"k:{uuid.uuid4()}")
+        letter = harness.wait_for_letter(result.id)
+        assert letter.reason == "permanent" and error in letter.exception_message
+        assert mail.messages == []

@@ -1,0 +1,55 @@
+"""search: full-text search over the seeded candidates, with ranking, filters and pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.search import reindex_candidates, search_candidates
+from tests import harness
+from tests.conftest import module_worker
+
+
+@pytest.fixture(scope="module")
+def search_worker():
+    with module_worker(["search"]) as worker:
+        yield worker
+
+
+def run(query: dict) -> dict:
+    return search_candidates.delay(query).get(timeout=20)
+
+
+def test_matches_are_ranked_best_first(search_worker):
+    found = run({"q": "xero payroll"})
+    assert found["total"] > 0
+    ranks = [r["rank"] for r in found["results"]]
+    assert ranks == sorted(ranks, reverse=True) and ranks[0] > 0
+    assert found["results"][0]["role"] in ("accountant", "bookkeeper")
+
+
+def test_filters_narrow_the_matches(search_worker):
+    found = run({"role": "software developer", "skills": ["python"], "min_years": 5,
+                 "availability": ["immediate", "two_weeks"], "per_page": 100})  # fmt: skip
+    assert found["results"]
+    for person in found["results"]:
+        assert person["role"] == "software developer" and "python" in person["skills"]
+        assert person["years_experience"] >= 5
+        assert person["availability"] in ("immediate", "two_weeks")
+
+
+def test_pages_do_not_overlap(search_worker):
+    first = run({"q": "developer", "per_page": 5, "page": 1})
+    second = run({"q": "developer", "per_page": 5, "page": 2})
+    assert first["total"] == second["total"] > 10
+    assert not {r["id"] for r in first["results"]} & {r["id"] for r in second["results"]}
+
+
+def test_an_invalid_query_is_a_dead_letter(search_worker):
+    result = search_candidates.delay({"availability": ["tomorrow"]})
+    letter = harness.wait_for_letter(result.id)
+    assert letter.reason == "permanent" and "availability must be among" in letter.exception_message
+
+
+def test_reindex_rebuilds_every_vector(search_worker):
+    assert reindex_candidates.delay().get(timeout=60) == {"reindexed": 240}
+    assert run({"q": "figma"})["total"] > 0

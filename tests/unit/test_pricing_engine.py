@@ -1,0 +1,298 @@
+"""Pricing a quote: the cost lines, the tier and workspace, and rounding once at the end."""
+
+import json
+import re
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from config.errors import PermanentError
+from pricing.contributions import RULES_2025, ContributionRulesError, InvalidSalary
+from pricing.engine import InvalidPricingRates, PricingRates, price_quote
+from pricing.requests import InvalidQuoteRequest, QuoteRequest, RoleLine
+
+IN_2025 = date(2025, 6, 15)
+SALARIES = {
+    ("accountant", "senior"): Decimal("40000"),
+    ("graphic designer", "junior"): Decimal("18000"),
+    ("virtual assistant", "mid"): Decimal("10000.20"),
+    ("bookkeeper", "mid"): Decimal("20000.61"),
+}
+
+
+class UnknownRole(PermanentError):
+    pass
+
+
+def salary_for(title: str, level: str) -> Decimal:
+    try:
+        return SALARIES[(title, level)]
+    except KeyError:
+        raise UnknownRole(f"no salary for {level} {title}") from None
+
+
+def request(*roles: RoleLine, workspace: str = "wfh", tier: str = "standard") -> QuoteRequest:
+    return QuoteRequest(roles=tuple(roles), workspace=workspace, tier=tier)
+
+
+def quote(req: QuoteRequest, rates: PricingRates | None = None, on: date = IN_2025) -> dict:
+    return price_quote(req, salary_for, rates or PricingRates(), on)
+
+
+def money_values(node):
+    """Every string in the output that is not an identifier or a date."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key not in {"request", "title", "level", "effective_rules", "currency"}:
+                yield from money_values(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from money_values(value)
+    elif isinstance(node, str):
+        yield node
+
+
+TWO_SENIOR_ACCOUNTANTS_IN_OFFICE = request(
+    RoleLine("accountant", "senior", 2), workspace="office", tier="standard"
+)
+
+
+# -- the cost of a line ---------------------------------------------------------------------
+
+
+def test_a_line_adds_salary_employer_contributions_fee_and_workspace():
+    # Given two senior accountants at 40,000 in the office, standard tier
+    (line,) = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE)["lines"]
+    # Then each item is per head x 2: MSC 35,000, PhilHealth on 40,000, Pag-IBIG capped
+    assert line["monthly_salary"] == "40000.00"
+    assert line["items"] == {
+        "salary": "80000.00",
+        "sss_employer": "7000.00",
+        "ec": "60.00",
+        "philhealth_employer": "2000.00",
+        "pagibig_employer": "400.00",
+        "service_fee": "24000.00",
+        "workspace": "24000.00",
+    }
+    assert line["total_php"] == "137460.00"
+    assert line["total_usd"] == "2454.64"  # 137,460 / 56 = 2,454.6428...
+
+
+def test_employee_shares_are_shown_but_not_charged():
+    (line,) = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE)["lines"]
+    assert line["employee_deductions"] == {
+        "sss_employee": "3500.00",
+        "philhealth_employee": "2000.00",
+        "pagibig_employee": "400.00",
+        "total": "5900.00",
+    }
+    assert sum(Decimal(value) for value in line["items"].values()) == Decimal("137460")
+
+
+@pytest.mark.parametrize(
+    ("tier", "fee"), [("standard", "12000.00"), ("premium", "13800.00"), ("enterprise", "15600.00")]
+)
+def test_the_tier_multiplies_the_service_fee_only(tier, fee):
+    (line,) = quote(request(RoleLine("accountant", "senior", 1), tier=tier))["lines"]
+    assert line["items"]["service_fee"] == fee
+    assert line["items"]["salary"] == "40000.00"
+    assert line["items"]["workspace"] == "2500.00"
+
+
+@pytest.mark.parametrize(
+    ("workspace", "seat"), [("wfh", "2500.00"), ("hybrid", "6000.00"), ("office", "12000.00")]
+)
+def test_the_workspace_is_a_seat_cost_per_head(workspace, seat):
+    (line,) = quote(request(RoleLine("accountant", "senior", 1), workspace=workspace))["lines"]
+    assert line["items"]["workspace"] == seat
+
+
+def test_the_salary_table_is_asked_for_each_title_and_level():
+    asked = []
+
+    def recording(title: str, level: str) -> Decimal:
+        asked.append((title, level))
+        return salary_for(title, level)
+
+    req = request(RoleLine("accountant", "senior", 2), RoleLine("graphic designer", "junior", 1))
+    price_quote(req, recording, PricingRates(), IN_2025)
+    assert asked == [("accountant", "senior"), ("graphic designer", "junior")]
+
+
+# -- the whole quote ------------------------------------------------------------------------
+
+
+def test_the_quote_carries_its_request_rules_currency_and_rate():
+    result = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE)
+    assert result["request"] == TWO_SENIOR_ACCOUNTANTS_IN_OFFICE.to_dict()
+    assert result["effective_rules"] == "2025-01-01"
+    assert result["currency"] == "PHP"
+    assert result["usd_rate"] == "56.00"
+
+
+def test_totals_sum_the_lines_per_item():
+    # Given two lines
+    req = request(RoleLine("accountant", "senior", 2), RoleLine("graphic designer", "junior", 1))
+    result = quote(req)
+    # Then per-item totals and the monthly total add them up
+    totals = result["totals"]
+    assert totals["per_item"]["salary"] == "98000.00"
+    assert totals["per_item"]["workspace"] == "7500.00"
+    assert totals["monthly_php"] == "{:.2f}".format(
+        sum(Decimal(line["total_php"]) for line in result["lines"])
+    )
+    assert totals["employee_deductions"]["total"] == "{:.2f}".format(
+        sum(Decimal(line["employee_deductions"]["total"]) for line in result["lines"])
+    )
+
+
+def test_every_amount_is_a_string_with_two_decimals_and_the_quote_is_json():
+    req = request(RoleLine("accountant", "senior", 2), RoleLine("virtual assistant", "mid", 3))
+    result = quote(req)
+    amounts = list(money_values(result))
+    assert amounts
+    assert all(re.fullmatch(r"\d+\.\d\d", amount) for amount in amounts)
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_the_usd_rate_can_be_overridden():
+    rates = PricingRates(php_per_usd=Decimal("50"))
+    result = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, rates)
+    assert result["usd_rate"] == "50.00"
+    assert result["totals"]["monthly_usd"] == "2749.20"  # 137,460 / 50
+
+
+def test_a_finer_usd_rate_is_shown_as_set():
+    rates = PricingRates(php_per_usd=Decimal("56.125"))
+    assert quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, rates)["usd_rate"] == "56.125"
+
+
+# -- rounding once, at the end --------------------------------------------------------------
+
+
+def test_a_line_is_rounded_once_not_per_head():
+    # Given 2 VAs at 10,000.20: PhilHealth per head is 250.005
+    (line,) = quote(request(RoleLine("virtual assistant", "mid", 2)))["lines"]
+    # Then 2 x 250.005 = 500.01 exactly; rounding per head first would give 500.02
+    assert line["items"]["philhealth_employer"] == "500.01"
+
+
+def test_the_total_is_the_rounded_exact_total_not_the_sum_of_rounded_items():
+    # Given one premium VA at 10,000.20: PhilHealth 250.005, fee 3,450.069, exact total 17,410.274
+    (line,) = quote(request(RoleLine("virtual assistant", "mid", 1), tier="premium"))["lines"]
+    # Then the shown items round up to a sum one centavo above the shown total, by design
+    assert line["items"]["philhealth_employer"] == "250.01"
+    assert line["items"]["service_fee"] == "3450.07"
+    assert line["total_php"] == "17410.27"
+    assert sum(Decimal(value) for value in line["items"].values()) == Decimal("17410.28")
+
+
+def test_usd_is_converted_from_the_exact_php_not_the_rounded_php():
+    # Given a premium bookkeeper at 20,000.61: exact total 32,130.8357
+    (line,) = quote(request(RoleLine("bookkeeper", "mid", 1), tier="premium"))["lines"]
+    # Then 32,130.8357 / 56 = 573.7649... -> 573.76; 32,130.84 / 56 would give 573.77
+    assert line["total_php"] == "32130.84"
+    assert line["total_usd"] == "573.76"
+
+
+def test_half_a_centavo_rounds_up():
+    # 10,000.20 x 2.5% = 250.005 -> 250.01 (half up, not half even)
+    (line,) = quote(request(RoleLine("virtual assistant", "mid", 1)))["lines"]
+    assert line["employee_deductions"]["philhealth_employee"] == "250.01"
+
+
+# -- rules by date --------------------------------------------------------------------------
+
+
+def test_the_rules_of_the_quote_date_apply():
+    # Given a test-only 2026 rule set with a 3% employer PhilHealth share
+    rules_2026 = replace(
+        RULES_2025,
+        effective_from=date(2026, 1, 1),
+        philhealth=replace(RULES_2025.philhealth, employer_rate=Decimal("0.03")),
+    )
+    req = request(RoleLine("accountant", "senior", 1))
+    # When priced in 2026 against a table holding both
+    result = price_quote(
+        req, salary_for, PricingRates(), date(2026, 2, 1), rule_sets=(RULES_2025, rules_2026)
+    )
+    # Then the 2026 rules are named and used
+    assert result["effective_rules"] == "2026-01-01"
+    assert result["lines"][0]["items"]["philhealth_employer"] == "1200.00"
+
+
+def test_a_date_before_any_rules_is_an_error():
+    with pytest.raises(ContributionRulesError):
+        quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, on=date(2024, 12, 31))
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def test_an_unknown_role_error_from_the_salary_table_propagates():
+    with pytest.raises(UnknownRole, match="no salary for lead astronaut"):
+        quote(request(RoleLine("astronaut", "lead", 1)))
+
+
+def test_a_float_salary_is_refused():
+    def float_salary(title: str, level: str) -> Decimal:
+        return 40000.0  # type: ignore[return-value]
+
+    with pytest.raises(InvalidSalary, match="senior accountant"):
+        price_quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, float_salary, PricingRates(), IN_2025)
+
+
+def test_the_request_must_be_a_quote_request():
+    with pytest.raises(InvalidQuoteRequest):
+        price_quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE.to_dict(), salary_for, PricingRates(), IN_2025)
+
+
+# -- rates ----------------------------------------------------------------------------------
+
+
+def test_default_rates():
+    rates = PricingRates()
+    assert dict(rates.tier_multipliers) == {
+        "standard": Decimal("1.00"),
+        "premium": Decimal("1.15"),
+        "enterprise": Decimal("1.30"),
+    }
+    assert rates.service_fee_rate == Decimal("0.30")
+    assert dict(rates.workspace_seat_php) == {
+        "wfh": Decimal("2500"),
+        "hybrid": Decimal("6000"),
+        "office": Decimal("12000"),
+    }
+    assert rates.php_per_usd == Decimal("56.00")
+
+
+def test_rates_do_not_change_when_the_source_dict_does():
+    seats = {"wfh": Decimal("1"), "hybrid": Decimal("2"), "office": Decimal("3")}
+    rates = PricingRates(workspace_seat_php=seats)
+    seats["office"] = Decimal("999")
+    assert rates.workspace_seat_php["office"] == Decimal("3")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"service_fee_rate": 0.3}, "service fee rate must be a Decimal"),
+        ({"service_fee_rate": Decimal("-0.1")}, "0 or more"),
+        ({"php_per_usd": Decimal("0")}, "more than 0"),
+        ({"php_per_usd": 56}, "PHP per USD must be a Decimal"),
+        ({"tier_multipliers": {"standard": Decimal("1")}}, "must cover exactly"),
+        (
+            {"workspace_seat_php": {"wfh": 2500, "hybrid": 6000, "office": 12000}},
+            "workspace seat wfh must be a Decimal",
+        ),
+    ],
+)
+def test_invalid_rates_are_refused(overrides, message):
+    with pytest.raises(InvalidPricingRates, match=message):
+        PricingRates(**overrides)
+
+
+def test_rate_errors_are_permanent():
+    assert issubclass(InvalidPricingRates, PermanentError)
