@@ -7,6 +7,8 @@ Reference: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
@@ -16,10 +18,16 @@ from config.sentry import init_sentry
 from config.settings import settings
 
 #: The task modules, listed explicitly: a worker knows exactly these.
-TASK_MODULES: list[str] = ["tasks.quote", "tasks.email", "tasks.crm", "tasks.search"]
+TASK_MODULES: list[str] = [
+    "tasks.quote",
+    "tasks.email",
+    "tasks.crm",
+    "tasks.search",
+    "tasks.maintenance",
+]
 
 #: Modules every worker imports for their signal handlers and hooks.
-WORKER_MODULES = ["deadletters.capture"]
+WORKER_MODULES = ["deadletters.capture", "housekeeping.task_stats"]
 
 
 # One quick retry rides over a dropped connection (a Redis restart, a failover); more would
@@ -110,6 +118,13 @@ def build_app() -> Celery:
         task_time_limit=settings.task_time_limit,
         timezone="UTC",
         enable_utc=True,
+        # Beat: the top-level beat_schedule.py holds the entries; one leader at a time.
+        beat_schedule=import_module("beat_schedule").beat_schedule(settings.beat_test_interval),
+        beat_scheduler="config.beat:PlatformScheduler",
+        beat_max_loop_interval=settings.beat_max_interval,
+        redbeat_redis_url=settings.broker_url,
+        redbeat_lock_timeout=settings.beat_lock_timeout,
+        redbeat_key_prefix="taskplatform:redbeat",
     )
     return app
 

@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     quote_usd_rate: Decimal = Field(Decimal("56.00"), gt=0)
     quote_cache_ttl: int = Field(3600, ge=0)
 
+    # Beat: one leader (a Redis lock), and the housekeeping it schedules.
+    beat_max_interval: float = Field(10.0, gt=0)
+    beat_lock_timeout: int = Field(45, ge=2)
+    beat_test_interval: float | None = Field(None, gt=0)
+    deadletter_alert_threshold: int = Field(10, ge=1)
+    deadletter_retention_days: int = Field(30, ge=1)
+    email_record_retention_days: int = Field(90, ge=1)
+
     # Producers: a publish returns or raises quickly, and payloads stay small.
     redis_socket_timeout: float = Field(2.0, gt=0)
     redis_socket_connect_timeout: float = Field(1.0, gt=0)
@@ -170,6 +178,17 @@ class Settings(BaseSettings):
             for name in ("redis_url", "database_url"):
                 if getattr(self, name) is None:
                     raise ValueError(f"{name.upper()} must be set when APP_ENV=production")
+        return self
+
+    @model_validator(mode="after")
+    def _beat_numbers_agree(self) -> Settings:
+        if self.beat_test_interval is not None and self.app_env == "production":
+            raise ValueError("BEAT_TEST_INTERVAL replaces every crontab: not in production")
+        if self.beat_lock_timeout <= self.beat_max_interval:
+            raise ValueError(
+                f"BEAT_LOCK_TIMEOUT ({self.beat_lock_timeout}) must exceed BEAT_MAX_INTERVAL"
+                f" ({self.beat_max_interval}): the leader extends its lock once per interval"
+            )
         return self
 
     @model_validator(mode="after")

@@ -150,3 +150,12 @@ def unresolved_older_than(db: Session, age: timedelta) -> list[DeadLetter]:
         .order_by(DeadLetter.failed_at)
     )
     return list(db.scalars(query))
+
+
+def unresolved_by_queue(db: Session) -> dict[str, int]:
+    query = (
+        select(DeadLetter.queue, func.count(DeadLetter.id))
+        .where(DeadLetter.resolved_at.is_(None))
+        .group_by(DeadLetter.queue)
+    )
+    return {queue: n for queue, n in db.execute(query) if queue is not None}

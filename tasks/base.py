@@ -16,6 +16,7 @@ setting the retry options themselves on a task is refused, so the numbers live h
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -187,6 +188,8 @@ class PlatformTask(Task):
         """
         check_payload(self.name, args, kwargs)
         check_delay(self.name, options)
+        # When it was queued: the queue-health snapshot reports the oldest waiting message.
+        options["headers"] = {**(options.get("headers") or {}), "enqueued_at": time.time()}
         options.setdefault("argsrepr", short_repr(args or ()))
         options.setdefault("kwargsrepr", short_repr(kwargs or {}))
         try:

@@ -146,6 +146,8 @@ class SilentServer:
 class WorkerProcess:
     """A real `celery -A config worker` in its own process group, killed by PID at the end."""
 
+    ready_marker = " ready."
+
     def __init__(
         self,
         queues: list[str],
@@ -186,7 +188,10 @@ class WorkerProcess:
                 start_new_session=True,
             )  # fmt: skip
         try:
-            wait_for(lambda: " ready." in self.log() or self.process.poll() is not None, timeout)
+            wait_for(
+                lambda: self.ready_marker in self.log() or self.process.poll() is not None,
+                timeout,
+            )
         except TimeoutError:
             self.stop()
             raise RuntimeError(f"worker did not start:\n{self.log()}") from None
@@ -216,6 +221,25 @@ class WorkerProcess:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
         self.log_path.unlink(missing_ok=True)
+
+
+class BeatProcess(WorkerProcess):
+    """A real `celery -A config beat` (redbeat, one leader), with a fast test schedule."""
+
+    ready_marker = "beat: Starting..."
+    FAST = {"BEAT_TEST_INTERVAL": "1", "BEAT_MAX_INTERVAL": "1", "BEAT_LOCK_TIMEOUT": "3"}
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__([], env={**self.FAST, **(env or {})})
+        self.args = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel",
+                     "INFO"]  # fmt: skip
+
+    def leads(self) -> bool:
+        return "beat: Acquired lock" in self.log()
+
+    def sent(self, task: str = "") -> int:
+        return sum(1 for line in self.log().splitlines()
+                   if "Sending due task" in line and task in line)  # fmt: skip
 
 
 def letters_for(task_id: str) -> list:

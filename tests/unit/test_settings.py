@@ -80,3 +80,11 @@ def test_hosting_provider_database_urls_use_psycopg_3(given, expected):
 def test_a_database_url_of_another_kind_is_refused():
     with pytest.raises(ValueError, match="unsupported scheme 'postgresql\\+psycopg2'"):
         normalise_database_url("postgresql+psycopg2://u@db/app")
+
+
+def test_beat_test_interval_is_refused_in_production():
+    completed = start_worker_with(
+        {"APP_ENV": "production", "REDIS_URL": "redis://r:6379/0",
+         "DATABASE_URL": "postgres://db/x", "BEAT_TEST_INTERVAL": "1"}
+    )  # fmt: skip
+    assert "BEAT_TEST_INTERVAL replaces every crontab" in completed.stderr

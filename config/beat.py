@@ -1,0 +1,37 @@
+"""Beat with exactly one leader: celery-redbeat's scheduler, which sends only while it holds a
+Redis lock. A second beat process waits for the lock and takes over when the leader dies
+(within BEAT_LOCK_TIMEOUT + BEAT_MAX_INTERVAL seconds).
+
+The leader also writes who it is and when it last ticked, for `celery -A config schedule`,
+the doctor and the metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+
+from redbeat import RedBeatScheduler
+
+from config import redis_client
+
+LEADER_KEY = "taskplatform:beat:leader"
+
+
+class PlatformScheduler(RedBeatScheduler):
+    def tick(self, *args, **kwargs):
+        next_in = super().tick(*args, **kwargs)
+        me = {"hostname": socket.gethostname(), "pid": os.getpid(), "ticked_at": time.time()}
+        # The lock lives in the same Redis: if this write fails, redbeat reports that.
+        with contextlib.suppress(Exception):
+            redis_client.client().set(LEADER_KEY, json.dumps(me), ex=int(self.lock_timeout))
+        return next_in
+
+
+def leader() -> dict | None:
+    """The current leader's hostname, pid and last tick, or None when no beat leads."""
+    raw = redis_client.client().get(LEADER_KEY)
+    return json.loads(raw) if raw else None

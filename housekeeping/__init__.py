@@ -1,0 +1,1 @@
+"""Housekeeping that beat schedules: queue-health snapshots, purges, digests and alerts."""

@@ -1,0 +1,54 @@
+"""Nightly purge: data past its retention goes, so nothing grows without bound.
+
+Sent-mail records after EMAIL_RECORD_RETENTION_DAYS, resolved dead letters after
+DEADLETTER_RETENTION_DAYS, queue-health snapshots after QUEUE_HEALTH_RETENTION_DAYS, and in
+Redis any cached quote or job result that somehow has no expiry (each is written with one).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import redis
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from config.settings import settings
+from deadletters import repository
+from pricing.cache import KEY_PREFIX as QUOTE_PREFIX
+
+QUEUE_HEALTH_RETENTION_DAYS = 30
+RESULT_PREFIX = "celery-task-meta-"
+
+
+def purge_expired(engine: Engine, client: redis.Redis) -> dict[str, int]:
+    """Delete what is past retention; how many of each kind went."""
+    done: dict[str, int] = {}
+    with engine.begin() as db:
+        done["sent_emails"] = db.execute(
+            text("DELETE FROM sent_emails WHERE claimed_at < now() - make_interval(days => :d)"),
+            {"d": settings.email_record_retention_days},
+        ).rowcount
+        done["queue_health"] = db.execute(
+            text("DELETE FROM queue_health WHERE taken_at < now() - make_interval(days => :d)"),
+            {"d": QUEUE_HEALTH_RETENTION_DAYS},
+        ).rowcount
+        done["dead_letters"] = repository.purge_resolved(
+            Session(bind=db), timedelta(days=settings.deadletter_retention_days)
+        )
+    done["cached_quotes"] = _drop_unexpiring(client, QUOTE_PREFIX, delete=True)
+    done["results"] = _drop_unexpiring(client, RESULT_PREFIX, delete=False)
+    return done
+
+
+def _drop_unexpiring(client: redis.Redis, prefix: str, delete: bool) -> int:
+    """Keys under `prefix` with no TTL: deleted, or given the result expiry."""
+    count = 0
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        if client.ttl(key) == -1:
+            if delete:
+                client.delete(key)
+            else:
+                client.expire(key, settings.result_expires)
+            count += 1
+    return count

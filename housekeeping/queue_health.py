@@ -1,0 +1,131 @@
+"""Queue-health snapshots: what waits, what runs, what finished, per queue and task.
+
+Flower shows none of this for Redis: queue depth, the age of the oldest waiting message (from
+the `enqueued_at` header the base task sets at publish), in-flight (unacked) jobs attributed
+by routing key, dead letters per queue, and per task the jobs done and failed with their
+runtime since the last snapshot. One snapshot is a set of rows with one `taken_at`: per
+queue a row with task `(queue)` for the totals, and a row per task seen.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter, defaultdict
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from config.queues import QUEUES
+from deadletters import repository
+from housekeeping.task_stats import STATS_KEY
+
+QUEUE_ROW = "(queue)"
+#: At most this many waiting messages per queue are read to attribute them to tasks.
+SAMPLE = 5_000
+UNACKED_KEY = "unacked"
+
+SUMMARY_SQL = """
+WITH latest AS (SELECT max(taken_at) AS at FROM queue_health)
+SELECT task_name,
+       coalesce(sum(pending) FILTER (WHERE taken_at = latest.at), 0) AS pending,
+       coalesce(sum(in_flight) FILTER (WHERE taken_at = latest.at), 0) AS in_flight,
+       sum(done) AS done,
+       sum(failed) AS failed,
+       round(sum(runtime_ms)::numeric / nullif(sum(done + failed), 0), 1) AS avg_runtime_ms
+FROM queue_health, latest
+WHERE taken_at > now() - make_interval(hours => :hours) AND task_name <> '(queue)'
+GROUP BY task_name
+ORDER BY task_name
+"""
+
+
+def _headers(raw: bytes | str) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return {}
+    return message.get("headers") or {} if isinstance(message, dict) else {}
+
+
+def _take_stats(client: redis.Redis) -> dict[str, Counter]:
+    """Read and reset the per-task counters in one step (RENAME is atomic)."""
+    taken = f"{STATS_KEY}:taken:{uuid.uuid4().hex}"
+    try:
+        client.rename(STATS_KEY, taken)
+    except redis.ResponseError:  # no counters since the last snapshot
+        return {}
+    stats: dict[str, Counter] = defaultdict(Counter)
+    for key, value in client.hgetall(taken).items():
+        task_name, _, metric = key.decode().partition("\t")
+        stats[task_name][metric] += int(value)
+    client.delete(taken)
+    return stats
+
+
+def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any]]:
+    """The rows of one snapshot, from Redis alone."""
+    now = time.time() if now is None else now
+    rows: list[dict[str, Any]] = []
+    in_flight: dict[str, Counter] = defaultdict(Counter)
+    for raw in client.hvals(UNACKED_KEY):
+        try:
+            message, _exchange, routing_key = json.loads(raw)
+        except (ValueError, TypeError):
+            continue
+        in_flight[routing_key][(message.get("headers") or {}).get("task", "(unknown)")] += 1
+    stats = _take_stats(client)
+    for queue in QUEUES:
+        depth = client.llen(queue)
+        pending = Counter(_headers(raw).get("task", "(unknown)")
+                          for raw in client.lrange(queue, -SAMPLE, -1))  # fmt: skip
+        if depth > sum(pending.values()):
+            pending["(not sampled)"] += depth - sum(pending.values())
+        oldest = client.lindex(queue, -1)
+        enqueued_at = _headers(oldest).get("enqueued_at") if oldest else None
+        age = max(0.0, now - float(enqueued_at)) if enqueued_at else None
+        tasks = (
+            set(pending)
+            | set(in_flight[queue])
+            | {name for name in stats if name.split(".", 1)[0] == queue}
+        )
+        rows.append({"queue": queue, "task_name": QUEUE_ROW, "pending": depth,
+                     "in_flight": sum(in_flight[queue].values()), "oldest_age_seconds": age,
+                     "done": 0, "failed": 0, "runtime_ms": 0})  # fmt: skip
+        for task_name in sorted(tasks):
+            counters = stats.get(task_name, Counter())
+            rows.append({"queue": queue, "task_name": task_name, "pending": pending[task_name],
+                         "in_flight": in_flight[queue][task_name], "oldest_age_seconds": None,
+                         "done": counters["done"], "failed": counters["failed"],
+                         "runtime_ms": counters["runtime_ms"]})  # fmt: skip
+    return rows
+
+
+def snapshot(engine: Engine, client: redis.Redis) -> int:
+    """Measure and store one snapshot; the number of rows written."""
+    rows = measure(client)
+    with engine.begin() as db:
+        dead = repository.unresolved_by_queue(Session(bind=db))
+        taken_at = db.execute(text("SELECT now()")).scalar()
+        for row in rows:
+            row["dead_letters"] = dead.get(row["queue"], 0) if row["task_name"] == QUEUE_ROW else 0
+            row["taken_at"] = taken_at
+        db.execute(
+            text(
+                "INSERT INTO queue_health (taken_at, queue, task_name, pending, in_flight,"
+                " oldest_age_seconds, done, failed, runtime_ms, dead_letters) VALUES"
+                " (:taken_at, :queue, :task_name, :pending, :in_flight, :oldest_age_seconds,"
+                " :done, :failed, :runtime_ms, :dead_letters)"
+            ),
+            rows,
+        )
+    return len(rows)
+
+
+def summary(engine: Engine, hours: int = 24) -> list[dict[str, Any]]:
+    """Per task: pending and in flight now; done, failed and average runtime over `hours`."""
+    with engine.connect() as db:
+        return [dict(row) for row in db.execute(text(SUMMARY_SQL), {"hours": hours}).mappings()]

@@ -1,0 +1,51 @@
+"""Queue `maintenance`: beat's housekeeping (beat_schedule.py says when and why)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from config import app, database, redis_client
+from deadletters import alerts, spool
+from housekeeping import digest, purge, queue_health
+from tasks.email import send_email
+
+logger = logging.getLogger(__name__)
+
+
+@app.task(name="maintenance.drain_deadletter_spool", retry_preset="no_retry")
+def drain_deadletter_spool() -> dict:
+    """Move dead letters spooled while Postgres was away into Postgres."""
+    return spool.drain().__dict__
+
+
+@app.task(name="maintenance.check_deadletter_threshold", retry_preset="no_retry")
+def check_deadletter_threshold() -> dict:
+    return digest.check_threshold(database.engine(), redis_client.client())
+
+
+@app.task(name="maintenance.deadletter_digest")
+def deadletter_digest() -> dict:
+    """Every unresolved dead letter, once a day."""
+    return alerts.alert_unresolved(timedelta(0)).__dict__
+
+
+@app.task(name="maintenance.snapshot_queue_health", retry_preset="no_retry")
+def snapshot_queue_health() -> dict:
+    return {"rows": queue_health.snapshot(database.engine(), redis_client.client())}
+
+
+@app.task(name="maintenance.purge_expired")
+def purge_expired() -> dict:
+    return purge.purge_expired(database.engine(), redis_client.client())
+
+
+@app.task(name="maintenance.weekly_ops_digest")
+def weekly_ops_digest() -> dict:
+    """Mail the week's summary to OPS_EMAIL (once per ISO week), or log it without one."""
+    message, key = digest.weekly(database.engine())
+    if not message["to"]:
+        logger.info("weekly ops digest (no OPS_EMAIL set): %s", message["context"])
+        return {"status": "logged", "idempotency_key": key}
+    send_email.delay(message, key)
+    return {"status": "queued", "idempotency_key": key}

@@ -1,0 +1,101 @@
+"""Each housekeeping job does its work against real Redis and Postgres."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import text
+
+from config import database, redis_client
+from deadletters import spool
+from deadletters.letters import from_job
+from housekeeping import digest, purge, queue_health
+from mail.render import render
+from pricing.cache import KEY_PREFIX
+from tests import harness
+from tests.probe_tasks import ECHO, attempts, sleep
+
+
+def test_a_snapshot_reports_waiting_running_and_finished_jobs(worker_process, redis_client):
+    # Given two jobs waiting in `quote`, one running on a `search` worker, one finished
+    redis_client.delete("quote", queue_health.STATS_KEY)
+    ECHO["quote"].delay(1)
+    ECHO["quote"].delay(2)
+    worker_process(["search"], pool="prefork", concurrency=1)
+    assert sleep.delay(f"k:{uuid.uuid4()}", 0.2).get(timeout=20) == "slept"
+    k = f"k:{uuid.uuid4()}"
+    running = sleep.delay(k, 4)
+    harness.wait_for(lambda: attempts(k), 20)
+
+    # When a snapshot is taken
+    queue_health.snapshot(database.engine(), redis_client_raw())
+
+    # Then one query answers per task: pending and in flight now, done and runtime
+    rows = {row["task_name"]: row for row in queue_health.summary(database.engine())}
+    assert rows["quote.probe_echo"]["pending"] == 2
+    assert rows["search.probe_sleep"]["in_flight"] == 1
+    assert rows["search.probe_sleep"]["done"] >= 1
+    assert rows["search.probe_sleep"]["avg_runtime_ms"] >= 150
+    with database.engine().connect() as db:
+        quote = db.execute(text(
+            "SELECT pending, oldest_age_seconds FROM queue_health WHERE queue = 'quote'"
+            " AND task_name = '(queue)' ORDER BY taken_at DESC LIMIT 1")).one()  # fmt: skip
+    assert quote.pending == 2 and 0 <= quote.oldest_age_seconds < 60
+    running.get(timeout=20)
+    redis_client.delete("quote")
+
+
+def redis_client_raw():
+    return redis_client.client()
+
+
+def test_the_purge_drops_only_what_is_past_retention(services, redis_client):
+    old, new = f"old-{uuid.uuid4()}", f"new-{uuid.uuid4()}"
+    with database.engine().begin() as db:
+        for key, age in ((old, 400), (new, 1)):
+            db.execute(text(
+                "INSERT INTO sent_emails (idempotency_key, status, recipients, subject,"
+                " claimed_at, sent_at) VALUES (:k, 'sent', ARRAY['a@example.com'], 's',"
+                " now() - make_interval(days => :d), now())"), {"k": key, "d": age})  # fmt: skip
+    letter = from_job(task_id=f"resolved-{uuid.uuid4()}", task_name="quote.generate_quote",
+                      queue="quote", args=[], kwargs={}, embed={}, headers={}, properties={},
+                      exception_type="X", exception_message="x", traceback=None, attempts=1,
+                      reason="permanent", hostname="h")  # fmt: skip
+    spool.keep(letter)
+    with database.engine().begin() as db:
+        db.execute(text("UPDATE dead_letters SET resolved_at = now() - interval '400 days'"
+                        " WHERE task_id = :t"), {"t": letter.task_id})  # fmt: skip
+    redis_client.set(KEY_PREFIX + "no-ttl", "{}")
+    redis_client.set(KEY_PREFIX + "with-ttl", "{}", ex=600)
+
+    done = purge.purge_expired(database.engine(), redis_client_raw())
+
+    assert done["sent_emails"] >= 1 and done["dead_letters"] >= 1 and done["cached_quotes"] == 1
+    with database.engine().connect() as db:
+        keys = set(db.execute(text("SELECT idempotency_key FROM sent_emails")).scalars())
+    assert old not in keys and new in keys
+    assert harness.letters_for(letter.task_id) == []
+    assert redis_client.exists(KEY_PREFIX + "with-ttl") and not redis_client.exists(
+        KEY_PREFIX + "no-ttl"
+    )
+
+
+def test_the_threshold_alerts_once_per_crossing(services, redis_client):
+    redis_client.delete(digest.ABOVE_KEY)
+    spool.keep(from_job(task_id=f"t-{uuid.uuid4()}", task_name="crm.capture_lead",
+                        queue="crm", args=[], kwargs={}, embed={}, headers={}, properties={},
+                        exception_type="X", exception_message="x", traceback=None,
+                        attempts=1, reason="permanent", hostname="h"))  # fmt: skip
+    engine, client = database.engine(), redis_client_raw()
+    assert digest.check_threshold(engine, client, threshold=1)["alerted"] is True
+    assert digest.check_threshold(engine, client, threshold=1)["alerted"] is False
+    assert digest.check_threshold(engine, client, threshold=10**9)["alerted"] is False
+    assert digest.check_threshold(engine, client, threshold=1)["alerted"] is True
+
+
+def test_the_weekly_digest_summarises_the_week(services):
+    queue_health.snapshot(database.engine(), redis_client_raw())
+    message, key = digest.weekly(database.engine())
+    assert key.startswith("ops-digest:") and message["template"] == "ops_digest"
+    rendered = render(message["template"], message["context"])
+    assert "Dead letters this week" in rendered.text and "done" in rendered.subject
