@@ -12,7 +12,7 @@ from importlib import import_module
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
-from config.logs import install_redaction
+from config.logs import install_json, install_redaction
 from config.queues import TASK_QUEUES, route_task
 from config.sentry import init_sentry
 from config.settings import settings
@@ -27,7 +27,7 @@ TASK_MODULES: list[str] = [
 ]
 
 #: Modules every worker imports for their signal handlers and hooks.
-WORKER_MODULES = ["deadletters.capture", "housekeeping.task_stats"]
+WORKER_MODULES = ["deadletters.capture", "housekeeping.task_stats", "housekeeping.watchdog"]
 
 
 # One quick retry rides over a dropped connection (a Redis restart, a failover); more would
@@ -96,6 +96,9 @@ def build_app() -> Celery:
         redis_socket_timeout=settings.redis_socket_timeout,
         redis_socket_connect_timeout=settings.redis_socket_connect_timeout,
         redis_backend_health_check_interval=10,
+        # Flower (and the metrics) see every state, from sent to done.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
         # Job status for web apps: STARTED is visible, results expire.
         task_track_started=True,
         result_expires=settings.result_expires,
@@ -132,6 +135,8 @@ def build_app() -> Celery:
 @after_setup_logger.connect
 @after_setup_task_logger.connect
 def _redact_worker_logs(logger=None, **_kwargs) -> None:
+    if settings.logs_as_json:
+        install_json(logger)
     install_redaction(logger)
 
 

@@ -48,7 +48,8 @@ def init_sentry() -> bool:
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.app_env,
-        integrations=[CeleryIntegration(monitor_beat_tasks=False)],
+        # Beat entries report as Sentry cron monitors (Sentry skips sub-minute schedules).
+        integrations=[CeleryIntegration(monitor_beat_tasks=True)],
         include_local_variables=False,
         send_default_pii=False,
         before_send=before_send,

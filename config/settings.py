@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     sentry_dsn: str | None = None
     flower_basic_auth: str | None = None
+    flower_auth_provider: str | None = None
+    flower_db: str = Field(
+        default_factory=lambda: os.path.join(tempfile.gettempdir(), "taskplatform-flower.db")
+    )
 
     # Retry policy (seconds and counts). See tasks/base.py for how presets use them.
     retry_max_retries: int = Field(5, ge=0, le=100)
@@ -88,6 +92,16 @@ class Settings(BaseSettings):
     crm_webhook_timeout: float = Field(5.0, gt=0, le=60)
     quote_usd_rate: Decimal = Field(Decimal("56.00"), gt=0)
     quote_cache_ttl: int = Field(3600, ge=0)
+
+    # Operations.
+    watchdog_idle_seconds: float = Field(120.0, ge=0)
+    metrics_port: int = Field(9808, ge=1, le=65535)
+    flower_url: str | None = None
+    dyno: str | None = None
+    remap_sigterm: str | None = None
+
+    # Logs: JSON lines by default; `text` reads better on a terminal (development's default).
+    log_format: Literal["json", "text"] | None = None
 
     # Beat: one leader (a Redis lock), and the housekeeping it schedules.
     beat_max_interval: float = Field(10.0, gt=0)
@@ -213,6 +227,10 @@ class Settings(BaseSettings):
                     " run twice while still held"
                 )
         return self
+
+    @cached_property
+    def logs_as_json(self) -> bool:
+        return (self.log_format or ("text" if self.app_env == "development" else "json")) == "json"
 
     @cached_property
     def broker_url(self) -> str:

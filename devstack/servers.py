@@ -52,9 +52,13 @@ def _wait(predicate, timeout: float, what: str) -> None:
 class RedisServer:
     """`redis-server` on 127.0.0.1:`port`, with an append-only file in `data_dir`."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, config: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.config = {"appendonly": "yes", "save": "", "maxmemory-policy": "noeviction",
+                       **(config or {})}  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,8 +73,7 @@ class RedisServer:
                 binaries.redis_server(),
                 "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.data_dir.resolve()),
-                "--appendonly", "yes", "--save", "",
-                "--maxmemory-policy", "noeviction",
+                *(part for key, value in self.config.items() for part in (f"--{key}", value)),
             ],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

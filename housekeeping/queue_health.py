@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -66,10 +67,17 @@ def _take_stats(client: redis.Redis) -> dict[str, Counter]:
     return stats
 
 
-def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any]]:
-    """The rows of one snapshot, from Redis alone."""
+@dataclass
+class QueueState:
+    depth: int
+    oldest_age_seconds: float | None
+    pending: Counter
+    in_flight: Counter
+
+
+def queue_states(client: redis.Redis, now: float | None = None) -> dict[str, QueueState]:
+    """Depth, oldest waiting age, and waiting and in-flight jobs per task, for every queue."""
     now = time.time() if now is None else now
-    rows: list[dict[str, Any]] = []
     in_flight: dict[str, Counter] = defaultdict(Counter)
     for raw in client.hvals(UNACKED_KEY):
         try:
@@ -77,7 +85,7 @@ def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any
         except (ValueError, TypeError):
             continue
         in_flight[routing_key][(message.get("headers") or {}).get("task", "(unknown)")] += 1
-    stats = _take_stats(client)
+    states = {}
     for queue in QUEUES:
         depth = client.llen(queue)
         pending = Counter(_headers(raw).get("task", "(unknown)")
@@ -87,18 +95,30 @@ def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any
         oldest = client.lindex(queue, -1)
         enqueued_at = _headers(oldest).get("enqueued_at") if oldest else None
         age = max(0.0, now - float(enqueued_at)) if enqueued_at else None
+        states[queue] = QueueState(depth, age, pending, in_flight[queue])
+    return states
+
+
+def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any]]:
+    """The rows of one snapshot, from Redis alone (taking the per-task counters)."""
+    states = queue_states(client, now)
+    stats = _take_stats(client)
+    rows: list[dict[str, Any]] = []
+    for queue, state in states.items():
         tasks = (
-            set(pending)
-            | set(in_flight[queue])
+            set(state.pending)
+            | set(state.in_flight)
             | {name for name in stats if name.split(".", 1)[0] == queue}
         )
-        rows.append({"queue": queue, "task_name": QUEUE_ROW, "pending": depth,
-                     "in_flight": sum(in_flight[queue].values()), "oldest_age_seconds": age,
+        rows.append({"queue": queue, "task_name": QUEUE_ROW, "pending": state.depth,
+                     "in_flight": sum(state.in_flight.values()),
+                     "oldest_age_seconds": state.oldest_age_seconds,
                      "done": 0, "failed": 0, "runtime_ms": 0})  # fmt: skip
         for task_name in sorted(tasks):
             counters = stats.get(task_name, Counter())
-            rows.append({"queue": queue, "task_name": task_name, "pending": pending[task_name],
-                         "in_flight": in_flight[queue][task_name], "oldest_age_seconds": None,
+            rows.append({"queue": queue, "task_name": task_name,
+                         "pending": state.pending[task_name],
+                         "in_flight": state.in_flight[task_name], "oldest_age_seconds": None,
                          "done": counters["done"], "failed": counters["failed"],
                          "runtime_ms": counters["runtime_ms"]})  # fmt: skip
     return rows

@@ -27,7 +27,8 @@ from celery import Task
 from celery.utils.log import get_task_logger
 from kombu.serialization import dumps
 
-from config import delivery
+from config import correlation, delivery
+from config.correlation import correlation_id
 from config.errors import (
     STATUS_EXCEPTIONS,
     TRANSIENT_EXCEPTIONS,
@@ -47,6 +48,7 @@ __all__ = [
     "PlatformTask",
     "RetryPreset",
     "TransientError",
+    "correlation_id",
 ]
 
 logger = get_task_logger(__name__)
@@ -141,9 +143,11 @@ class PlatformTask(Task):
         if count is not None and count > settings.max_deliveries:
             delivery.forget_delivery(request.id, retries)
             raise delivery.DeliveryBoundExceeded.for_task(self.name, request.id, count - 1)
+        token = correlation.set_current((request.headers or {}).get(correlation.HEADER))
         try:
             return super().__call__(*args, **kwargs)
         finally:
+            correlation.reset(token)
             delivery.forget_delivery(request.id, retries)
 
     def retry(  # noqa: PLR0913 - Celery's signature
@@ -189,7 +193,10 @@ class PlatformTask(Task):
         check_payload(self.name, args, kwargs)
         check_delay(self.name, options)
         # When it was queued: the queue-health snapshot reports the oldest waiting message.
-        options["headers"] = {**(options.get("headers") or {}), "enqueued_at": time.time()}
+        headers = {**(options.get("headers") or {}), "enqueued_at": time.time()}
+        if correlation.current() and correlation.HEADER not in headers:
+            headers[correlation.HEADER] = correlation.current()
+        options["headers"] = headers
         options.setdefault("argsrepr", short_repr(args or ()))
         options.setdefault("kwargsrepr", short_repr(kwargs or {}))
         try:

@@ -88,6 +88,8 @@ os.environ.update(
     # Retries go through the broker at once: backoff is made fast by configuration.
     RETRY_BACKOFF_MAX="0",
     RETRY_MAX_RETRIES="3",
+    # The stuck-worker watchdog exits its process: only the test of it turns it on.
+    WATCHDOG_IDLE_SECONDS="0",
 )
 os.environ.pop("RESULT_BACKEND_URL", None)
 

@@ -17,11 +17,14 @@ from functools import cache
 import httpx
 import redis
 from celery.exceptions import Reject, SoftTimeLimitExceeded
+from celery.utils.log import get_task_logger
 
 from config import app
 from config.errors import PermanentError, TransientError
 from config.queues import QUEUES
 from config.settings import settings
+
+logger = get_task_logger(__name__)
 
 #: Set by conftest in the pytest process: a probe that kills its process must never kill
 #: the test runner itself (the embedded worker runs jobs in-process).
@@ -70,9 +73,17 @@ ECHO = {queue: _make_echo(queue) for queue in QUEUES}
 def flaky(self, key: str, failures: int, retry_after: float | None = None) -> int:
     """Fail transiently `failures` times, then return the number of attempts."""
     attempt = _record(key, self)
+    logger.info("flaky attempt %s of %s", attempt, key)
     if attempt <= failures:
         raise TransientError(f"flaky attempt {attempt}", retry_after=retry_after)
     return attempt
+
+
+@app.task(name="quote.probe_spawn", bind=True)
+def spawn(self, key: str) -> str:
+    """Queue a child job (a flaky one that succeeds at once) and return its id."""
+    logger.info("spawning a child for %s", key)
+    return flaky.delay(f"{key}:child", failures=0).id
 
 
 @app.task(name="quote.probe_permanent", bind=True)

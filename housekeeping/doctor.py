@@ -1,0 +1,123 @@
+"""`celery -A config doctor`: check a deployment, one line per problem, non-zero on any.
+
+Checks what the platform's promises rest on: Redis and Postgres reachable, migrations at
+head, the visibility timeout above every wait, a worker for every queue, Redis that never
+evicts and keeps an append-only file, Flower behind auth, dynos that shut down softly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import httpx
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from config import database, redis_client
+from config.queues import QUEUES
+from config.settings import settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini"
+
+
+def check_redis() -> list[str]:
+    client = redis_client.client()
+    try:
+        client.ping()
+    except Exception as exc:
+        return [f"redis: unreachable at {settings.broker_url.split('@')[-1]} ({exc})"]
+    problems = []
+    config = client.config_get("maxmemory-policy") | client.config_get("appendonly")
+    if config.get("maxmemory-policy", b"noeviction") not in (b"noeviction", "noeviction"):
+        policy = config["maxmemory-policy"]
+        policy = policy.decode() if isinstance(policy, bytes) else policy
+        problems.append(f"redis: maxmemory-policy is {policy}; queued jobs can be evicted"
+                        " (set noeviction)")  # fmt: skip
+    if config.get("appendonly") in (b"no", "no"):
+        problems.append("redis: appendonly is off; a Redis restart loses every queued job"
+                        " (set appendonly yes)")  # fmt: skip
+    return problems
+
+
+def check_postgres() -> list[str]:
+    try:
+        with database.engine().connect() as db:
+            current = db.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0]
+        if "alembic_version" in first:
+            return ["postgres: no migrations applied (run the release line)"]
+        return [f"postgres: unreachable or unreadable ({first})"]
+    head = ScriptDirectory.from_config(Config(str(MIGRATIONS))).get_current_head()
+    if current != head:
+        return [f"postgres: migrations at {current}, head is {head} (run the release line)"]
+    return []
+
+
+def check_limits() -> list[str]:
+    problems = []
+    for name in ("task_time_limit", "retry_backoff_max", "max_countdown"):
+        if getattr(settings, name) >= settings.redis_visibility_timeout:
+            problems.append(f"settings: {name.upper()} is not below REDIS_VISIBILITY_TIMEOUT")
+    if settings.task_soft_time_limit >= settings.task_time_limit:
+        problems.append("settings: TASK_SOFT_TIME_LIMIT is not below TASK_TIME_LIMIT")
+    return problems
+
+
+def check_workers(app) -> list[str]:
+    replies = app.control.inspect(timeout=2.0).active_queues() or {}
+    consumed = {queue["name"] for queues in replies.values() for queue in queues}
+    missing = [queue for queue in QUEUES if queue not in consumed]
+    if not replies:
+        return ["workers: none answered; every queue is unconsumed"]
+    return [f"workers: no running worker consumes queue {queue!r}" for queue in missing]
+
+
+def check_flower() -> list[str]:
+    if not settings.flower_url:
+        return []
+    try:
+        response = httpx.get(settings.flower_url.rstrip("/") + "/api/workers", timeout=5)
+    except httpx.HTTPError as exc:
+        return [f"flower: unreachable at {settings.flower_url} ({exc})"]
+    if response.status_code == 200:
+        return [f"flower: {settings.flower_url} answers without auth"]
+    return []
+
+
+def check_dyno() -> list[str]:
+    if settings.dyno and (settings.remap_sigterm or "").upper() != "SIGQUIT":
+        return [f"dyno {settings.dyno}: REMAP_SIGTERM is not SIGQUIT; a restart waits for"
+                " running jobs past the 30 s grace and they are killed"]  # fmt: skip
+    return []
+
+
+def diagnose(app) -> list[str]:
+    checks: list[Callable[[], list[str]]] = [
+        check_redis, check_postgres, check_limits, lambda: check_workers(app), check_flower,
+        check_dyno,
+    ]  # fmt: skip
+    problems: list[str] = []
+    for check in checks:
+        try:
+            problems += check()
+        except Exception as exc:
+            problems.append(f"doctor: a check failed to run ({type(exc).__name__}: {exc})")
+    return problems
+
+
+@click.command(name="doctor")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> None:
+    """Check this deployment; one line per problem, exit 1 if there is any."""
+    problems = diagnose(ctx.obj.app)
+    if as_json:
+        click.echo(json.dumps({"problems": problems}, indent=2))
+    else:
+        click.echo("\n".join(problems) if problems else "ok: no problems found")
+    ctx.exit(1 if problems else 0)

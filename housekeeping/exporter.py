@@ -1,0 +1,103 @@
+"""The metrics Flower does not give, for Prometheus: `python -m housekeeping.exporter`.
+
+Read fresh from Redis and Postgres at each scrape: per queue its depth, the age of its
+oldest waiting message and its in-flight (unacked) jobs; dead letters by reason (unresolved);
+the dead-letter spool; and beat's last tick. Runs as its own Procfile process on
+METRICS_PORT. Dashboards and alert rules for these names are in deploy/.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from prometheus_client import start_http_server
+from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import text
+
+from config import database, redis_client
+from config.beat import leader
+from config.settings import settings
+from deadletters.spool import DRAINING_KEY, SPOOL_KEY
+from housekeeping.queue_health import queue_states
+
+logger = logging.getLogger(__name__)
+
+
+FINISHED_SQL = (
+    "SELECT queue, sum(done), sum(failed) FROM queue_health"
+    " WHERE taken_at > now() - interval '15 minutes' GROUP BY queue"
+)
+
+
+class PlatformCollector(Collector):
+    def collect(self):
+        client = redis_client.client()
+        depth = GaugeMetricFamily("taskplatform_queue_depth", "Jobs waiting", labels=["queue"])
+        age = GaugeMetricFamily("taskplatform_queue_oldest_age_seconds",
+                                "Age of the oldest waiting job", labels=["queue"])  # fmt: skip
+        flight = GaugeMetricFamily("taskplatform_queue_in_flight",
+                                   "Jobs delivered and not yet acknowledged",
+                                   labels=["queue"])  # fmt: skip
+        for queue, state in queue_states(client).items():
+            depth.add_metric([queue], state.depth)
+            age.add_metric([queue], state.oldest_age_seconds or 0.0)
+            flight.add_metric([queue], sum(state.in_flight.values()))
+        yield from (depth, age, flight)
+
+        done = GaugeMetricFamily(
+            "taskplatform_jobs_done_15m",
+            "Jobs that succeeded in the last 15 minutes",
+            labels=["queue"],
+        )
+        failed = GaugeMetricFamily("taskplatform_jobs_failed_15m",
+                                   "Jobs that finally failed in the last 15 minutes",
+                                   labels=["queue"])  # fmt: skip
+        letters = GaugeMetricFamily("taskplatform_dead_letters_unresolved",
+                                    "Unresolved dead letters", labels=["reason"])  # fmt: skip
+        try:
+            with database.engine().connect() as db:
+                rows = db.execute(text(
+                    "SELECT reason, count(*) FROM dead_letters WHERE resolved_at IS NULL"
+                    " GROUP BY reason")).all()  # fmt: skip
+                finished = db.execute(text(FINISHED_SQL)).all()
+            for reason, count in rows:
+                letters.add_metric([reason], count)
+            for queue, ok, bad in finished:
+                done.add_metric([queue], ok or 0)
+                failed.add_metric([queue], bad or 0)
+            up = 1
+        except Exception as exc:
+            logger.warning("metrics: Postgres unreadable: %s", exc)
+            up = 0
+        yield from (letters, done, failed)
+        yield GaugeMetricFamily("taskplatform_postgres_up", "Postgres answered", value=up)
+
+        spooled = client.llen(SPOOL_KEY) + client.llen(DRAINING_KEY)
+        yield GaugeMetricFamily(
+            "taskplatform_deadletter_spool_size", "Dead letters waiting for Postgres", value=spooled
+        )
+        current = leader()
+        yield GaugeMetricFamily(
+            "taskplatform_beat_last_tick_age_seconds",
+            "Seconds since the beat leader last ticked (absent leader: -1)",
+            value=time.time() - current["ticked_at"] if current else -1,
+        )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    REGISTRY.register(PlatformCollector())
+    start_http_server(settings.metrics_port)
+    logger.info("metrics on :%s/metrics", settings.metrics_port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The stuck-worker watchdog.
+
+Celery workers have been seen to stop consuming after a Redis reconnect while still
+answering pings (Celery issues 8030, 8091, 10205). A worker whose queues hold waiting
+messages, but which has received nothing for WATCHDOG_IDLE_SECONDS while idle, logs an
+error and exits non-zero, so the process manager restarts it. Loaded by every worker (the
+app's `imports`); WATCHDOG_IDLE_SECONDS=0 turns it off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from celery.signals import task_received, worker_ready
+from celery.worker import state
+
+from config import redis_client
+from config.settings import settings
+
+logger = logging.getLogger(__name__)
+
+EXIT_STUCK = 3
+_last_received = time.monotonic()
+
+
+@task_received.connect
+def _received(**_: Any) -> None:
+    global _last_received
+    _last_received = time.monotonic()
+
+
+def stuck(queues: list[str], idle_for: float, waiting: dict[str, int], busy: bool) -> bool:
+    """Waiting messages, nothing received for too long, nothing running: not consuming."""
+    return not busy and idle_for >= settings.watchdog_idle_seconds and any(waiting.values())
+
+
+def _watch(queues: list[str]) -> None:
+    interval = max(1.0, settings.watchdog_idle_seconds / 4)
+    while True:
+        time.sleep(interval)
+        try:
+            waiting = {queue: redis_client.client().llen(queue) for queue in queues}
+        except Exception as exc:  # Redis away: the consumer's own reconnect handles that
+            logger.warning("watchdog could not read queue lengths: %s", exc)
+            continue
+        busy = bool(state.active_requests or state.reserved_requests)
+        idle_for = time.monotonic() - _last_received
+        if stuck(queues, idle_for, waiting, busy):
+            logger.error(
+                "watchdog: queues %s hold %s waiting messages but this worker has received"
+                " nothing for %.0f s while idle; exiting so it is restarted",
+                ",".join(queues), sum(waiting.values()), idle_for,
+            )  # fmt: skip
+            logging.shutdown()
+            os._exit(EXIT_STUCK)
+
+
+@worker_ready.connect
+def start_watchdog(sender: Any = None, **_: Any) -> None:
+    if not settings.watchdog_idle_seconds or sender is None:
+        return
+    queues = [queue.name for queue in sender.task_consumer.queues]
+    global _last_received
+    _last_received = time.monotonic()
+    threading.Thread(target=_watch, args=(queues,), name="watchdog", daemon=True).start()

@@ -1,0 +1,136 @@
+"""Flower over HTTP and in headless Chromium: behind auth, showing every queue's workers and
+a finished task."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devstack.servers import free_port
+from tests import harness
+from tests.conftest import module_worker
+from tests.probe_tasks import ECHO
+
+ARTIFACTS = harness.ROOT / "test-artifacts"
+LOGIN = ("ops", f"pw-{uuid.uuid4().hex[:8]}")
+
+
+def start_flower(env: dict[str, str], port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "flower", "--conf=config/flower.py",
+         "--address=127.0.0.1", f"--port={port}"],
+        cwd=harness.ROOT, env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), **env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def test_flower_refuses_to_start_without_auth_outside_development(services):
+    flower = start_flower({"APP_ENV": "test", "FLOWER_BASIC_AUTH": ""}, free_port())
+    output, _ = flower.communicate(timeout=60)
+    assert flower.returncode != 0
+    assert "invalid setting FLOWER_BASIC_AUTH: Flower refuses to start without auth" in output
+
+
+@pytest.fixture(scope="module")
+def flower():
+    """Flower with basic auth and persistent history, two worker dynos, one finished task."""
+    port = free_port()
+    env = {"FLOWER_BASIC_AUTH": ":".join(LOGIN),
+           "FLOWER_DB": str(Path(tempfile.mkdtemp()) / "flower.db")}  # fmt: skip
+    with module_worker(["quote"]) as quote, module_worker(["email", "crm", "search",
+                                                          "maintenance"]) as main:  # fmt: skip
+        process = start_flower(env, port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            harness.wait_for(lambda: _status(f"{base}/healthcheck") == 200, 60)
+            result = ECHO["quote"].delay("seen in flower")
+            result.get(timeout=20)
+            yield {"url": base, "workers": (quote.hostname, main.hostname), "task": result.id}
+        finally:
+            process.terminate()
+            process.wait(20)
+
+
+def _status(url: str, auth=None) -> int:
+    try:
+        return httpx.get(url, auth=auth, timeout=5).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def test_flower_api_needs_the_login_and_lists_every_worker(flower):
+    assert _status(f"{flower['url']}/api/workers") == 401
+    assert _status(f"{flower['url']}/api/workers", auth=("ops", "wrong")) == 401
+    workers = httpx.get(f"{flower['url']}/api/workers", params={"refresh": 1}, auth=LOGIN,
+                        timeout=30).json()  # fmt: skip
+    assert set(flower["workers"]) <= set(workers)
+
+    def seen() -> dict:
+        tasks = httpx.get(f"{flower['url']}/api/tasks", auth=LOGIN, timeout=10).json()
+        return tasks.get(flower["task"])
+
+    task = harness.wait_for(seen, 30)
+    assert task["state"] == "SUCCESS" and task["name"] == "quote.probe_echo"
+
+
+def chromium() -> tuple[str, str] | None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+def test_flower_in_headless_chromium(flower):
+    found = chromium()
+    if found is None:
+        if harness.in_ci():
+            pytest.fail("chromium and chromedriver are missing: .ci/run installs them")
+        pytest.skip("chromium and chromedriver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = found[0]
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tempfile.mkdtemp()}",
+        "--window-size=1400,900",
+    ):
+        options.add_argument(flag)  # fmt: skip
+    browser = webdriver.Chrome(service=Service(found[1]), options=options)
+    try:
+        # Logging in: every request carries the basic-auth credentials
+        token = base64.b64encode(":".join(LOGIN).encode()).decode()
+        browser.execute_cdp_cmd("Network.enable", {})
+        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders",
+                                {"headers": {"Authorization": f"Basic {token}"}})  # fmt: skip
+        browser.get(f"{flower['url']}/workers")
+        wait = WebDriverWait(browser, 30)
+        for hostname in flower["workers"]:
+            wait.until(lambda b, h=hostname: h in b.find_element(By.TAG_NAME, "body").text)
+        browser.get(f"{flower['url']}/task/{flower['task']}")
+        wait.until(lambda b: "SUCCESS" in b.find_element(By.TAG_NAME, "body").text)
+        assert "quote.probe_echo" in browser.find_element(By.TAG_NAME, "body").text
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.get(f"{flower['url']}/workers")
+        wait.until(lambda b: flower["workers"][0] in b.find_element(By.TAG_NAME, "body").text)
+        browser.save_screenshot(str(ARTIFACTS / "flower-workers.png"))
+        assert (ARTIFACTS / "flower-workers.png").stat().st_size > 10_000
+    finally:
+        browser.quit()

@@ -1,0 +1,64 @@
+"""Logs are JSON lines that say which job they are about, with a correlation id that follows
+the job into its retries and child jobs; Sentry gets one event per job that finally failed."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from config.correlation import correlation_id
+from tests import harness
+from tests.fakes import FakeSentry
+from tests.probe_tasks import flaky, spawn
+
+
+def json_lines(log: str) -> list[dict]:
+    lines = []
+    for line in log.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue
+    return lines
+
+
+def test_the_correlation_id_follows_retries_and_child_jobs(worker_process):
+    worker = worker_process(["quote"])
+    k = f"k:{uuid.uuid4().hex}"
+
+    # Given a web request that queues work under its request id
+    with correlation_id("req-7f3a"):
+        retried = flaky.delay(k, failures=2)
+        parent = spawn.delay(f"{k}:p")
+    assert retried.get(timeout=20) == 3
+    child_id = parent.get(timeout=20)
+    harness.wait_for(lambda: f"{k}:p:child" in worker.log(), 20)
+
+    # Then every line about those jobs is JSON naming the job and the correlation id
+    lines = json_lines(worker.log())
+    attempts = [x for x in lines if x["message"].startswith("flaky attempt")
+                and x["message"].endswith(f"of {k}")]  # fmt: skip
+    assert [x["attempt"] for x in attempts] == [1, 2, 3]
+    for line in attempts:
+        assert line["correlation_id"] == "req-7f3a"
+        assert (line["task_id"], line["task_name"], line["queue"]) == (
+            retried.id, "quote.probe_flaky", "quote",
+        )  # fmt: skip
+    (child,) = [x for x in lines if x.get("task_id") == child_id and "flaky attempt" in
+                x["message"]]  # fmt: skip
+    assert child["correlation_id"] == "req-7f3a"
+
+
+def test_one_sentry_event_per_job_that_finally_failed(worker_process):
+    with FakeSentry() as sentry:
+        worker_process(["quote"], env={"SENTRY_DSN": sentry.dsn})
+        result = flaky.delay(f"k:{uuid.uuid4().hex}", failures=100)  # 3 retries, then fails
+        harness.wait_for_letter(result.id)
+        harness.wait_for(lambda: sentry.events(), 20)
+        ok = flaky.delay(f"k:{uuid.uuid4().hex}", failures=1)  # retried, then succeeds
+        assert ok.get(timeout=20) == 2
+        time.sleep(2)  # time for a second event to arrive, were one sent
+        events = sentry.events()
+        assert len(events) == 1
+        assert "flaky attempt 4" in events[0] and result.id in events[0]

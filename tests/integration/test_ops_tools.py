@@ -1,0 +1,169 @@
+"""The doctor, the watchdog and the metrics exporter, against real services and workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from celery import Celery
+
+from config.queues import QUEUES
+from deadletters import spool
+from devstack.servers import RedisServer, free_port
+from tests import harness
+from tests.probe_tasks import ECHO, sleep
+
+
+def celery_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", *args], cwd=harness.ROOT,
+        env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), **(env or {})},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def good_redis(services):
+    """A private Redis configured as production should be: AOF on, no eviction."""
+    server = RedisServer(Path(tempfile.mkdtemp(prefix="doctor-redis-"))).start()
+    yield server.url
+    server.stop()
+
+
+class OpenDashboard:
+    """Something answering 200 to anyone, like a Flower without auth."""
+
+    def __enter__(self) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+
+
+def test_doctor_finds_each_problem(services):
+    # Given a Redis that keeps no append-only file and evicts, no worker, an open Flower and
+    # a dyno without REMAP_SIGTERM
+    bad = RedisServer(
+        Path(tempfile.mkdtemp(prefix="doctor-redis-")),
+        config={"appendonly": "no", "maxmemory-policy": "allkeys-lru"},
+    ).start()
+    try:
+        with OpenDashboard() as flower:
+            done = celery_cli(
+                "doctor",
+                env={
+                    "REDIS_URL": bad.url,
+                    "FLOWER_URL": flower,
+                    "DYNO": "worker.1",
+                    "REMAP_SIGTERM": "",
+                },
+            )
+    finally:
+        bad.stop()
+    assert done.returncode == 1
+    lines = done.stdout.strip().splitlines()
+    assert any(line.startswith("redis: appendonly is off") for line in lines)
+    assert any(line.startswith("redis: maxmemory-policy is allkeys-lru") for line in lines)
+    assert "workers: none answered; every queue is unconsumed" in lines
+    assert any(line.startswith("flower: ") and "answers without auth" in line for line in lines)
+    assert any(line.startswith("dyno worker.1: REMAP_SIGTERM") for line in lines)
+    assert not any(line.startswith("postgres") for line in lines)  # migrated, at head
+
+
+def test_doctor_is_content_with_a_healthy_deployment(good_redis):
+    env = {"REDIS_URL": good_redis}
+    with harness.WorkerProcess(list(QUEUES), env=env):
+        done = celery_cli("doctor", env=env)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok: no problems found"), done.stdout
+
+
+def test_doctor_names_an_unconsumed_queue_and_a_database_behind(good_redis):
+    env = {"REDIS_URL": good_redis, "DATABASE_URL": harness.database_url(
+        harness.os.environ["DATABASE_URL"], "postgres")}  # fmt: skip
+    with harness.WorkerProcess(["quote", "email", "crm", "search"], env=env):
+        done = celery_cli("doctor", env=env)
+    assert done.returncode == 1
+    assert "workers: no running worker consumes queue 'maintenance'" in done.stdout
+    assert "postgres: no migrations applied (run the release line)" in done.stdout
+
+
+def test_the_watchdog_restarts_a_worker_that_stopped_consuming(services, redis_client):
+    # Given a worker that stops consuming its queue while answering pings (as after a bad
+    # Redis reconnect), and a job waiting in that queue
+    worker = harness.WorkerProcess(["quote"], env={"WATCHDOG_IDLE_SECONDS": "3"}).start()
+    try:
+        app = Celery(broker=harness.os.environ["REDIS_URL"])
+        app.control.cancel_consumer("quote", destination=[worker.hostname], reply=True)
+        app.close()
+        ECHO["quote"].delay("waiting")
+
+        # Then the watchdog exits it non-zero, so the process manager restarts it
+        assert worker.process.wait(30) == 3
+        assert "watchdog: queues quote hold 1 waiting messages" in worker.log()
+    finally:
+        worker.__exit__(None, None, None)
+        redis_client.delete("quote")
+
+
+def test_the_watchdog_leaves_a_busy_worker_alone(services):
+    worker = harness.WorkerProcess(["search"], pool="prefork", concurrency=1,
+                                   env={"WATCHDOG_IDLE_SECONDS": "2"}).start()  # fmt: skip
+    try:
+        busy = sleep.delay(f"k:{uuid.uuid4()}", 6)
+        waiting = sleep.delay(f"k:{uuid.uuid4()}", 0)
+        assert busy.get(timeout=30) == "slept" and waiting.get(timeout=30) == "slept"
+        assert worker.process.poll() is None
+    finally:
+        worker.__exit__(None, None, None)
+
+
+def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
+    # Given two waiting quote jobs, a spooled dead letter and an unresolved one
+    redis_client.delete("quote", spool.SPOOL_KEY)
+    ECHO["quote"].delay(1)
+    ECHO["quote"].delay(2)
+    redis_client.rpush(spool.SPOOL_KEY, "{}")
+    port = free_port()
+    exporter = subprocess.Popen(
+        [sys.executable, "-m", "housekeeping.exporter"], cwd=harness.ROOT,
+        env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), "METRICS_PORT": str(port)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+
+        def scrape() -> str:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            except httpx.HTTPError:
+                return ""
+
+        metrics = harness.wait_for(scrape, 30)
+        assert 'taskplatform_queue_depth{queue="quote"} 2.0' in metrics
+        assert 'taskplatform_queue_in_flight{queue="quote"} 0.0' in metrics
+        assert "taskplatform_deadletter_spool_size 1.0" in metrics
+        assert "taskplatform_postgres_up 1.0" in metrics
+        prefix = 'taskplatform_queue_oldest_age_seconds{queue="quote"}'
+        age = [line for line in metrics.splitlines() if line.startswith(prefix)]
+        assert 0 <= float(age[0].split()[-1]) < 60
+    finally:
+        exporter.terminate()
+        exporter.wait(10)
+        redis_client.delete("quote", spool.SPOOL_KEY)
