@@ -51,12 +51,24 @@ def flower():
         base = f"http://127.0.0.1:{port}"
         try:
             harness.wait_for(lambda: _status(f"{base}/healthcheck") == 200, 60)
-            result = ECHO["quote"].delay("seen in flower")
-            result.get(timeout=20)
-            yield {"url": base, "workers": (quote.hostname, main.hostname), "task": result.id}
+            task_id = harness.wait_for(lambda: _finished_task_seen_by(base), 90, interval=0)
+            yield {"url": base, "workers": (quote.hostname, main.hostname), "task": task_id}
         finally:
             process.terminate()
             process.wait(20)
+
+
+def _finished_task_seen_by(base: str) -> str | None:
+    """Run a task; its id once Flower shows it (Flower's event receiver connects a moment
+    after its web server answers, and misses what finishes before)."""
+    result = ECHO["quote"].delay("seen in flower")
+    result.get(timeout=20)
+    for _ in range(50):
+        tasks = httpx.get(f"{base}/api/tasks", auth=LOGIN, timeout=10).json()
+        if (tasks.get(result.id) or {}).get("state") == "SUCCESS":
+            return result.id
+        harness.time.sleep(0.1)
+    return None
 
 
 def _status(url: str, auth=None) -> int:
@@ -73,11 +85,8 @@ def test_flower_api_needs_the_login_and_lists_every_worker(flower):
                         timeout=30).json()  # fmt: skip
     assert set(flower["workers"]) <= set(workers)
 
-    def seen() -> dict:
-        tasks = httpx.get(f"{flower['url']}/api/tasks", auth=LOGIN, timeout=10).json()
-        return tasks.get(flower["task"])
-
-    task = harness.wait_for(seen, 30)
+    tasks = httpx.get(f"{flower['url']}/api/tasks", auth=LOGIN, timeout=10).json()
+    task = tasks[flower["task"]]
     assert task["state"] == "SUCCESS" and task["name"] == "quote.probe_echo"
 
 
