@@ -17,29 +17,23 @@ from aiosmtpd.controller import Controller
 from devstack.servers import free_port
 
 
-class FakeSentry:
-    """An HTTP server accepting Sentry envelopes; `dsn` points an SDK at it."""
+class LocalHttp:
+    """An HTTP server on a free loopback port, answering through `answer` (override it)."""
 
     def __init__(self) -> None:
-        self.bodies: list[str] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                encoding = self.headers.get("Content-Encoding", "")
-                if encoding == "gzip":
-                    raw = gzip.decompress(raw)
-                elif encoding == "deflate":
-                    raw = zlib.decompress(raw)
-                elif encoding == "br":
-                    import brotli  # only if the SDK picked it
-
-                    raw = brotli.decompress(raw)
-                owner.bodies.append(raw.decode("utf-8", errors="replace"))
-                self.send_response(200)
+            def _serve(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, headers = owner.answer(self.command, dict(self.headers), body)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(b"{}")
+
+            do_GET = do_POST = _serve  # noqa: N815
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -48,20 +42,48 @@ class FakeSentry:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
-    def dsn(self) -> str:
-        return f"http://publickey@127.0.0.1:{self.server.server_address[1]}/1"
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def events(self) -> list[str]:
-        """Envelopes that carry an error or message event (not sessions or check-ins)."""
-        return [body for body in self.bodies if '"type":"event"' in body.replace(" ", "")]
+    def answer(self, method: str, headers: dict, body: bytes) -> tuple[int, dict]:
+        return 200, {}
 
-    def __enter__(self) -> FakeSentry:
+    def __enter__(self):
         self.thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeSentry(LocalHttp):
+    """Accepts Sentry envelopes; `dsn` points an SDK at it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[str] = []
+
+    def answer(self, method: str, headers: dict, body: bytes) -> tuple[int, dict]:
+        encoding = headers.get("Content-Encoding", "")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        elif encoding == "br":
+            import brotli  # only if the SDK picked it
+
+            body = brotli.decompress(body)
+        self.bodies.append(body.decode("utf-8", errors="replace"))
+        return 200, {}
+
+    @property
+    def dsn(self) -> str:
+        return self.base_url.replace("http://", "http://publickey@") + "/1"
+
+    def events(self) -> list[str]:
+        """Envelopes that carry an error or message event (not sessions or check-ins)."""
+        return [body for body in self.bodies if '"type":"event"' in body.replace(" ", "")]
 
 
 class SmtpSink:
@@ -104,42 +126,22 @@ class SmtpSink:
         self.controller.stop()
 
 
-class FakeCrm:
-    """A CRM webhook: answers POSTs with the scripted statuses, then 200, and records each."""
+class FakeCrm(LocalHttp):
+    """A CRM webhook: answers with the scripted statuses, then 200, and records each call."""
 
     def __init__(self, statuses: list[int] | None = None, headers: dict | None = None) -> None:
+        super().__init__()
         self.requests: list[dict] = []
         self.statuses = list(statuses or [])
-        owner = self
+        self.headers = headers or {}
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = owner.statuses.pop(0) if owner.statuses else 200
-                owner.requests.append(
-                    {"headers": dict(self.headers), "body": body.decode(), "status": status,
-                     "at": time.time()}
-                )  # fmt: skip
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    def answer(self, method: str, headers: dict, body: bytes) -> tuple[int, dict]:
+        status = self.statuses.pop(0) if self.statuses else 200
+        self.requests.append(
+            {"headers": headers, "body": body.decode(), "status": status, "at": time.time()}
+        )
+        return status, self.headers
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/leads"
-
-    def __enter__(self) -> FakeCrm:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return self.base_url + "/hooks/leads"

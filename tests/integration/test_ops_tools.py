@@ -5,9 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ from config.queues import QUEUES
 from deadletters import spool
 from devstack.servers import RedisServer, free_port
 from tests import harness
+from tests.fakes import LocalHttp
 from tests.probe_tasks import ECHO, sleep
 
 
@@ -37,25 +36,8 @@ def good_redis(services):
     server.stop()
 
 
-class OpenDashboard:
+class OpenDashboard(LocalHttp):
     """Something answering 200 to anyone, like a Flower without auth."""
-
-    def __enter__(self) -> str:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.shutdown()
 
 
 def test_doctor_finds_each_problem(services):
@@ -71,7 +53,7 @@ def test_doctor_finds_each_problem(services):
                 "doctor",
                 env={
                     "REDIS_URL": bad.url,
-                    "FLOWER_URL": flower,
+                    "FLOWER_URL": flower.base_url,
                     "DYNO": "worker.1",
                     "REMAP_SIGTERM": "",
                 },
