@@ -15,8 +15,8 @@ if not (settings.flower_basic_auth or settings.flower_auth_provider):
             "invalid setting FLOWER_BASIC_AUTH: Flower refuses to start without auth"
             f" when APP_ENV={settings.app_env}; set user:password (or FLOWER_AUTH_PROVIDER)"
         )
-else:
-    basic_auth = settings.flower_basic_auth.split(",") if settings.flower_basic_auth else None
+elif settings.flower_basic_auth:
+    basic_auth = settings.flower_basic_auth.split(",")
 
 persistent = True
 db = settings.flower_db
