@@ -95,15 +95,19 @@ def send(
     try:
         with connect() as client:
             client.send_message(mime)
-    except BaseException as exc:
+    except Exception as exc:
         _release(engine, idempotency_key)
-        raise _classified(exc) from exc
+        classified = _classified(exc)
+        if classified is exc:
+            raise
+        raise classified from exc
     _mark_sent(engine, idempotency_key, str(mime["Message-ID"]))
     return {"status": "sent", "idempotency_key": idempotency_key,
             "message_id": str(mime["Message-ID"]), "recipients": recipients}  # fmt: skip
 
 
-def _classified(exc: BaseException) -> BaseException:
+def _classified(exc: Exception) -> Exception:
+    """The platform's error for an SMTP failure; anything unrecognised is returned as is."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         if codes and all(code >= 500 for code in codes):

@@ -6,7 +6,8 @@ import uuid
 
 from sqlalchemy import text
 
-from config import database, redis_client
+from config import database
+from config.redis_client import client as platform_redis
 from deadletters import spool
 from deadletters.letters import from_job
 from housekeeping import digest, purge, queue_health
@@ -28,7 +29,7 @@ def test_a_snapshot_reports_waiting_running_and_finished_jobs(worker_process, re
     harness.wait_for(lambda: attempts(k), 20)
 
     # When a snapshot is taken
-    queue_health.snapshot(database.engine(), redis_client_raw())
+    queue_health.snapshot(database.engine(), platform_redis())
 
     # Then one query answers per task: pending and in flight now, done and runtime
     rows = {row["task_name"]: row for row in queue_health.summary(database.engine())}
@@ -43,10 +44,6 @@ def test_a_snapshot_reports_waiting_running_and_finished_jobs(worker_process, re
     assert quote.pending == 2 and 0 <= quote.oldest_age_seconds < 60
     running.get(timeout=20)
     redis_client.delete("quote")
-
-
-def redis_client_raw():
-    return redis_client.client()
 
 
 def test_the_purge_drops_only_what_is_past_retention(services, redis_client):
@@ -68,7 +65,7 @@ def test_the_purge_drops_only_what_is_past_retention(services, redis_client):
     redis_client.set(KEY_PREFIX + "no-ttl", "{}")
     redis_client.set(KEY_PREFIX + "with-ttl", "{}", ex=600)
 
-    done = purge.purge_expired(database.engine(), redis_client_raw())
+    done = purge.purge_expired(database.engine(), platform_redis())
 
     assert done["sent_emails"] >= 1 and done["dead_letters"] >= 1 and done["cached_quotes"] == 1
     with database.engine().connect() as db:
@@ -86,7 +83,7 @@ def test_the_threshold_alerts_once_per_crossing(services, redis_client):
                         queue="crm", args=[], kwargs={}, embed={}, headers={}, properties={},
                         exception_type="X", exception_message="x", traceback=None,
                         attempts=1, reason="permanent", hostname="h"))  # fmt: skip
-    engine, client = database.engine(), redis_client_raw()
+    engine, client = database.engine(), platform_redis()
     assert digest.check_threshold(engine, client, threshold=1)["alerted"] is True
     assert digest.check_threshold(engine, client, threshold=1)["alerted"] is False
     assert digest.check_threshold(engine, client, threshold=10**9)["alerted"] is False
@@ -94,7 +91,7 @@ def test_the_threshold_alerts_once_per_crossing(services, redis_client):
 
 
 def test_the_weekly_digest_summarises_the_week(services):
-    queue_health.snapshot(database.engine(), redis_client_raw())
+    queue_health.snapshot(database.engine(), platform_redis())
     message, key = digest.weekly(database.engine())
     assert key.startswith("ops-digest:") and message["template"] == "ops_digest"
     rendered = render(message["template"], message["context"])
