@@ -11,9 +11,11 @@ from importlib import import_module
 
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
+from kombu import transport as kombu_transport
+from kombu.utils.url import parse_url
 
 from config.logs import install_json, install_redaction
-from config.queues import TASK_QUEUES, route_task
+from config.queues import QUEUES, TASK_QUEUES, route_task
 from config.sentry import init_sentry
 from config.settings import settings
 
@@ -48,20 +50,63 @@ def _redis_transport_options() -> dict:
         # (Celery issues 4296, 4556).
         "socket_timeout": settings.redis_socket_timeout,
         "socket_connect_timeout": settings.redis_socket_connect_timeout,
-        # An unacked message comes back once it is older than this: it must outlast the
-        # longest time limit, countdown and backoff (checked in config/settings.py).
-        "visibility_timeout": settings.redis_visibility_timeout,
     }
+
+
+def _sentinel_options() -> dict:
+    return {"master_name": settings.redis_sentinel_master} if settings.redis_sentinel_master else {}
+
+
+def _broker_transport_options() -> dict:
+    """The platform transport's own options (broker/transport.py): reliable fetch, the
+    delivery bound, and where refused items and lost jobs go (named, so config/ never
+    imports the dead-letter package)."""
+    return {
+        **_redis_transport_options(),
+        "heartbeat_ttl": settings.worker_heartbeat_ttl,
+        "max_deliveries": settings.max_deliveries,
+        "task_queues": tuple(QUEUES),
+        "on_refused": "deadletters.intake:keep_refused",
+        "on_lost": "deadletters.intake:keep_lost",
+        **_sentinel_options(),
+    }
+
+
+#: The platform's transport for the Redis URL schemes, as kombu aliases (strings: config/
+#: does not import broker/). amqp:// and any other scheme stay on kombu's own transports.
+BROKER_SCHEMES = {
+    "redis": "broker.transport:Transport",
+    "rediss": "broker.transport:Transport",
+    "sentinel": "broker.transport:SentinelTransport",
+}
+
+
+def use_platform_transport() -> None:
+    """Make kombu pick the platform's transport by URL scheme, for every connection this
+    process builds: the worker's, `celery inspect/control/purge/status/events`, Flower's,
+    and a failover's (Connection.switch re-derives the transport from the URL scheme).
+    The scheme stays the transport's name, so kombu's rediss handling applies and
+    Connection.as_uri() keeps `rediss://`/`sentinel://` for Flower and the logs."""
+    for scheme, path in BROKER_SCHEMES.items():
+        kombu_transport.TRANSPORT_ALIASES[scheme] = path
+        kombu_transport._transport_cache.pop(scheme, None)  # resolved before us: forget it
+
+
+def _broker_use_ssl() -> dict | bool:
+    """The TLS options in REDIS_URL's query, for Flower: it rebuilds its Redis client from
+    Connection.as_uri() (which drops the query) plus broker_use_ssl."""
+    return parse_url(settings.broker_url).get("ssl") or False
 
 
 def build_app() -> Celery:
     app = Celery("taskplatform", task_cls="tasks.base:PlatformTask", include=TASK_MODULES)
     app.conf.update(
         imports=WORKER_MODULES,
-        # Dead letters for what Celery would drop: bodies that do not decode (the consumer)
-        # and bytes that are not a message at all (the transport); see deadletters/.
+        # Dead letters for what Celery would drop: bodies that do not decode (the consumer);
+        # the transport's intake refuses what is not a runnable message before that.
         worker_consumer="deadletters.capture:DeadLetterConsumer",
-        broker_transport="deadletters.transport:Transport",
+        # Reliable fetch: the transport is picked by URL scheme (use_platform_transport).
+        broker_use_ssl=_broker_use_ssl(),
         broker_url=settings.broker_url,
         result_backend=settings.backend_url,
         # JSON only: a pickle from the broker is remote code execution.
@@ -75,14 +120,7 @@ def build_app() -> Celery:
         task_default_queue="maintenance",
         task_create_missing_queues=False,
         # Producers never hang: few, short publish retries on top of the socket timeouts.
-        broker_transport_options={
-            **_redis_transport_options(),
-            # After a whole worker dies, its jobs come back once older than the visibility
-            # timeout AND another worker's restore sweep runs: sweep every interval, not
-            # every interval x 10 (kombu's default throttle).
-            "unacked_restore_interval": settings.redis_unacked_restore_interval,
-            "unacked_restore_throttle": 1,
-        },
+        broker_transport_options=_broker_transport_options(),
         broker_connection_timeout=settings.redis_socket_connect_timeout,
         broker_connection_retry_on_startup=True,
         task_publish_retry=True,
@@ -91,6 +129,7 @@ def build_app() -> Celery:
         # default it retries 20 times a second apart, so `.delay()` would block ~20 s.
         result_backend_transport_options={
             **_redis_transport_options(),
+            **_sentinel_options(),
             "retry_policy": PUBLISH_RETRY_POLICY,
         },
         redis_socket_timeout=settings.redis_socket_timeout,
@@ -105,7 +144,7 @@ def build_app() -> Celery:
         # result_extended would copy the real arguments, secrets included, into Redis.
         result_extended=False,
         # Delivery that loses nothing: ack after the task ends, requeue when its process
-        # dies (bounded by the delivery counter in config/delivery.py), reserve one job at a
+        # dies (bounded by MAX_DELIVERIES, counted by the transport), reserve one job at a
         # time, and stop in-flight jobs when the broker connection is lost, since with
         # acks_late they are redelivered anyway and would otherwise run twice.
         task_acks_late=True,
@@ -141,4 +180,5 @@ def _redact_worker_logs(logger=None, **_kwargs) -> None:
 
 
 init_sentry()
+use_platform_transport()
 app = build_app()

@@ -15,6 +15,19 @@ from config.settings import settings
 
 @cache
 def client() -> redis.Redis:
+    if settings.broker_url.startswith("sentinel://"):
+        from kombu.utils.url import url_to_parts
+        from redis.sentinel import Sentinel
+
+        hosts = [url_to_parts(u) for u in settings.broker_url.split(";")]
+        timeouts = {
+            "socket_timeout": settings.redis_socket_timeout,
+            "socket_connect_timeout": settings.redis_socket_connect_timeout,
+        }
+        sentinel = Sentinel(
+            [(h.hostname, h.port or 26379) for h in hosts], sentinel_kwargs=timeouts, **timeouts
+        )
+        return sentinel.master_for(settings.redis_sentinel_master, db=int(hosts[0].path or 0))
     return redis.Redis.from_url(
         settings.broker_url,
         socket_timeout=settings.redis_socket_timeout,

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
 
     # Services. None means "not given": development and test fall back to local servers.
     redis_url: str | None = None
+    redis_sentinel_master: str | None = None
     result_backend_url: str | None = None
     database_url: str | None = None
     sentry_dsn: str | None = None
@@ -65,12 +66,13 @@ class Settings(BaseSettings):
     retry_backoff: int = Field(2, ge=1, le=60)
     retry_backoff_max: int = Field(300, ge=0)
 
-    # Time limits and delivery (seconds). The visibility timeout must outlast all of them.
+    # Time limits and delivery (seconds). No visibility timeout: a job held by a live worker
+    # is never redelivered; a dead worker's jobs come back within WORKER_HEARTBEAT_TTL plus
+    # one reaper pass (broker/inflight.py).
     task_soft_time_limit: int = Field(540, ge=1)
     task_time_limit: int = Field(600, ge=1)
-    max_countdown: int = Field(300, ge=0)
-    redis_visibility_timeout: int = Field(900, ge=1)
-    redis_unacked_restore_interval: int = Field(10, ge=1)
+    max_countdown: int = Field(30 * 24 * 3600, ge=0)
+    worker_heartbeat_ttl: float = Field(30.0, ge=1, le=3600)
     max_deliveries: int = Field(3, ge=1, le=100)
     worker_soft_shutdown_timeout: float = Field(20.0, ge=0)
 
@@ -122,9 +124,11 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-            raise ValueError("must be a redis:// or rediss:// URL with a host")
+        parts = urlsplit(value.split(";", 1)[0])
+        if parts.scheme not in ("redis", "rediss", "sentinel") or not parts.hostname:
+            raise ValueError("must be a redis://, rediss:// or sentinel:// URL with a host")
+        if parts.scheme == "rediss" and "ssl_cert_reqs=" not in parts.query:
+            raise ValueError("a rediss:// URL must say ssl_cert_reqs=required (and ssl_ca_certs=)")
         return value
 
     @field_validator("database_url")
@@ -206,26 +210,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _delivery_numbers_agree(self) -> Settings:
-        # kombu redelivers an unacked message once it is older than the visibility timeout,
-        # even if a worker still holds it: every wait a job can be in must be shorter.
+    def _time_limits_agree(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError(
                 f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit}) must be below"
                 f" TASK_TIME_LIMIT ({self.task_time_limit})"
             )
-        for name in (
-            "task_time_limit",
-            "retry_backoff_max",
-            "max_countdown",
-            "redis_unacked_restore_interval",
-        ):
-            if getattr(self, name) >= self.redis_visibility_timeout:
-                raise ValueError(
-                    f"{name.upper()} ({getattr(self, name)}) must be below"
-                    f" REDIS_VISIBILITY_TIMEOUT ({self.redis_visibility_timeout}), or jobs"
-                    " run twice while still held"
-                )
         return self
 
     @cached_property

@@ -7,7 +7,8 @@ Loaded by every worker (the app's `imports`). Paths covered:
 - `task_rejected`: a message the worker refuses (a disallowed content type such as pickle);
 - `DeadLetterConsumer.on_decode_error`: a message whose body does not decode (Celery only
   logs and acks it);
-- bytes that are not a message at all: deadletters/transport.py.
+- items the broker cannot run as a message (refused by broker/intake.py) and jobs whose
+  worker died MAX_DELIVERIES times: deadletters/intake.py, called by the transport.
 
 Each handler is small and reports its own failure loudly: Celery swallows exceptions
 raised in signal handlers, and a silent failure here would be a lost job.
@@ -82,7 +83,7 @@ def letter_for_failure(task: Any, task_id: str, exc: BaseException, args, kwargs
         exception_type=type(exc).__name__,
         exception_message=str(exc),
         traceback=getattr(einfo, "traceback", None),
-        attempts=(request.retries or 0) + (getattr(request, "deliveries", None) or 1),
+        attempts=(request.retries or 0) + 1,
         reason=reason_for(exc),
         hostname=request.hostname or socket.gethostname(),
     )
@@ -124,7 +125,7 @@ def on_task_unknown(sender=None, name=None, id=None, message=None, exc=None, **_
             args=args,
             kwargs=kwargs,
             embed=embed,
-            headers={k: v for k, v in headers.items() if k not in _PROTOCOL_HEADERS},
+            headers={k: v for k, v in headers.items() if k not in PROTOCOL_HEADERS},
             properties=dict(message.delivery_info or {}),
             exception_type="NotRegistered",
             exception_message=f"no worker knows the task {name!r}",
@@ -205,7 +206,7 @@ def drain_on_start(**_: Any) -> None:
 
 
 # Task-protocol headers Celery sets itself; a replay sets its own.
-_PROTOCOL_HEADERS = frozenset(
+PROTOCOL_HEADERS = frozenset(
     {
         "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries",
         "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin",

@@ -1,7 +1,7 @@
 """`celery -A config doctor`: check a deployment, one line per problem, non-zero on any.
 
 Checks what the platform's promises rest on: Redis and Postgres reachable, migrations at
-head, the visibility timeout above every wait, a worker for every queue, Redis that never
+head, time limits that agree, a worker for every queue, Redis that never
 evicts and keeps an append-only file, Flower behind auth, dynos that shut down softly.
 """
 
@@ -60,9 +60,6 @@ def check_postgres() -> list[str]:
 
 def check_limits() -> list[str]:
     problems = []
-    for name in ("task_time_limit", "retry_backoff_max", "max_countdown"):
-        if getattr(settings, name) >= settings.redis_visibility_timeout:
-            problems.append(f"settings: {name.upper()} is not below REDIS_VISIBILITY_TIMEOUT")
     if settings.task_soft_time_limit >= settings.task_time_limit:
         problems.append("settings: TASK_SOFT_TIME_LIMIT is not below TASK_TIME_LIMIT")
     return problems

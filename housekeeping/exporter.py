@@ -1,7 +1,7 @@
 """The metrics Flower does not give, for Prometheus: `python -m housekeeping.exporter`.
 
 Read fresh from Redis and Postgres at each scrape: per queue its depth, the age of its
-oldest waiting message and its in-flight (unacked) jobs; dead letters by reason (unresolved);
+oldest waiting message and its in-flight (held) jobs; dead letters by reason (unresolved);
 the dead-letter spool; and beat's last tick. Runs as its own Procfile process on
 METRICS_PORT. Dashboards and alert rules for these names are in deploy/.
 """

@@ -1,9 +1,9 @@
 """Queue-health snapshots: what waits, what runs, what finished, per queue and task.
 
 Flower shows none of this for Redis: queue depth, the age of the oldest waiting message (from
-the `enqueued_at` header the base task sets at publish), in-flight (unacked) jobs attributed
-by routing key, dead letters per queue, and per task the jobs done and failed with their
-runtime since the last snapshot. One snapshot is a set of rows with one `taken_at`: per
+the `enqueued_at` header the base task sets at publish), in-flight jobs (held by workers,
+broker/inflight.py) per queue, dead letters per queue, and per task the jobs done and failed
+with their runtime since the last snapshot. One snapshot is a set of rows with one `taken_at`: per
 queue a row with task `(queue)` for the totals, and a row per task seen.
 """
 
@@ -20,6 +20,7 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from broker import inflight
 from config.queues import QUEUES
 from deadletters import repository
 from housekeeping.task_stats import STATS_KEY
@@ -27,7 +28,6 @@ from housekeeping.task_stats import STATS_KEY
 QUEUE_ROW = "(queue)"
 #: At most this many waiting messages per queue are read to attribute them to tasks.
 SAMPLE = 5_000
-UNACKED_KEY = "unacked"
 
 SUMMARY_SQL = """
 WITH latest AS (SELECT max(taken_at) AS at FROM queue_health)
@@ -79,12 +79,8 @@ def queue_states(client: redis.Redis, now: float | None = None) -> dict[str, Que
     """Depth, oldest waiting age, and waiting and in-flight jobs per task, for every queue."""
     now = time.time() if now is None else now
     in_flight: dict[str, Counter] = defaultdict(Counter)
-    for raw in client.hvals(UNACKED_KEY):
-        try:
-            message, _exchange, routing_key = json.loads(raw)
-        except (ValueError, TypeError):
-            continue
-        in_flight[routing_key][(message.get("headers") or {}).get("task", "(unknown)")] += 1
+    for queue, raw in inflight.held_messages(client):
+        in_flight[queue][_headers(raw).get("task", "(unknown)")] += 1
     states = {}
     for queue in QUEUES:
         depth = client.llen(queue)

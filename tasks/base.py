@@ -27,7 +27,7 @@ from celery import Task
 from celery.utils.log import get_task_logger
 from kombu.serialization import dumps
 
-from config import correlation, delivery
+from config import correlation
 from config.correlation import correlation_id
 from config.errors import (
     STATUS_EXCEPTIONS,
@@ -128,27 +128,15 @@ class PlatformTask(Task):
         cls.max_retries = PRESETS[cls.retry_preset].max_retries
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run one delivery, counting it so a job that kills its worker cannot loop.
-
-        Celery calls this (not `run`) when a base task defines it; the autoretry wrapper sits
-        inside, on `run`. A delivery past MAX_DELIVERIES fails without running, with
-        `DeliveryBoundExceeded` (reason `worker_lost`).
-        """
+        """Run one delivery with the job's correlation id set for its log lines."""
         request = self.request
         if request.id is None or request.is_eager:
             return super().__call__(*args, **kwargs)  # called as a plain function
-        retries = request.retries or 0
-        count = delivery.count_delivery(request.id, retries)
-        request.deliveries = count  # for the dead letter's attempt count
-        if count is not None and count > settings.max_deliveries:
-            delivery.forget_delivery(request.id, retries)
-            raise delivery.DeliveryBoundExceeded.for_task(self.name, request.id, count - 1)
         token = correlation.set_current((request.headers or {}).get(correlation.HEADER))
         try:
             return super().__call__(*args, **kwargs)
         finally:
             correlation.reset(token)
-            delivery.forget_delivery(request.id, retries)
 
     def retry(  # noqa: PLR0913 - Celery's signature
         self,
@@ -164,8 +152,7 @@ class PlatformTask(Task):
         """Celery's autoretry lands here with the computed backoff; we refine the decision.
 
         A status-coded error that turns out permanent (HTTP 404, SMTP 550) is re-raised so
-        the task fails at once; a `retry_after` replaces the backoff, capped so the delay
-        stays inside the visibility timeout.
+        the task fails at once; a `retry_after` replaces the backoff, capped at MAX_COUNTDOWN.
         """
         if exc is not None and not is_transient(exc):
             raise exc
@@ -247,10 +234,10 @@ def check_payload(task_name: str, args: Any, kwargs: Any) -> None:
 
 
 def check_delay(task_name: str, options: dict[str, Any]) -> None:
-    """Refuse a countdown or ETA beyond MAX_COUNTDOWN.
+    """Refuse a countdown or ETA beyond MAX_COUNTDOWN (30 days by default).
 
-    Redis redelivers any message held longer than the visibility timeout, so a job delayed
-    past it would run twice; MAX_COUNTDOWN is kept below that timeout by the settings.
+    A delayed job waits in its worker's memory, held in flight and never redelivered while
+    that worker lives; the cap only catches a unit mistake (milliseconds for seconds).
     """
     delay: float | None = options.get("countdown")
     eta = options.get("eta")

@@ -1,8 +1,9 @@
 """Delivery that loses nothing, proven by killing real `celery worker` processes.
 
 The promise: a pool child's death or a SIGTERM brings the job back at once; a hard kill of
-the whole worker brings it back after the visibility timeout; a job that kills its worker
-every time ends as a failure after MAX_DELIVERIES instead of looping.
+the whole worker brings it back within the heartbeat TTL plus one reaper pass; a job held
+by a live worker (a long run, a long countdown) is never delivered twice; a job that kills
+its worker every time ends as a failure after MAX_DELIVERIES instead of looping.
 """
 
 import os
@@ -13,19 +14,11 @@ import uuid
 import pytest
 
 from config.delivery import DeliveryBoundExceeded
-from config.settings import settings
-from tasks.base import PayloadError
 from tests import harness
 from tests.probe_tasks import attempts, kill_own_worker, sleep
 
-# A short visibility timeout (and the limits that must sit below it) for the crash tests.
-SHORT_VISIBILITY = {
-    "REDIS_VISIBILITY_TIMEOUT": "10",
-    "TASK_TIME_LIMIT": "8",
-    "TASK_SOFT_TIME_LIMIT": "6",
-    "MAX_COUNTDOWN": "5",
-    "REDIS_UNACKED_RESTORE_INTERVAL": "1",
-}
+#: A short heartbeat TTL for the crash tests: a dead worker is noticed within seconds.
+SHORT_HEARTBEAT = {"WORKER_HEARTBEAT_TTL": "2"}
 
 
 def key() -> str:
@@ -55,26 +48,60 @@ def test_a_pool_child_killed_mid_job_is_requeued_at_once_and_completes(worker_pr
     assert len(attempts(f"{k}:done")) == 1
 
 
-def test_a_whole_worker_killed_mid_job_is_completed_by_another_after_the_timeout(
+def test_a_whole_worker_killed_mid_job_is_completed_by_another_within_the_heartbeat_ttl(
     worker_process,
 ):
-    # Given a worker running a 3 s job, with a 10 s visibility timeout
-    first_worker = worker_process(["search"], env=SHORT_VISIBILITY)
+    # Given a worker running a 3 s job, and another idle worker, with a 2 s heartbeat TTL
+    first_worker = worker_process(["search"], env=SHORT_HEARTBEAT)
     k = key()
     result = sleep.delay(k, 3)
     (first,) = started(k)
+    worker_process(["search"], env=SHORT_HEARTBEAT)
 
-    # When the whole worker is SIGKILLed, and a new worker starts
+    # When the whole first worker is SIGKILLed
     first_worker.signal(signal.SIGKILL)
     first_worker.process.wait(10)
-    worker_process(["search"], env=SHORT_VISIBILITY)
+    killed_at = time.time()
 
-    # Then the new worker completes it, after the visibility timeout, exactly once
+    # Then the other worker completes it exactly once, within TTL + a reaper pass (+ margin)
     assert result.get(timeout=60) == "slept"
     runs, done = attempts(k), attempts(f"{k}:done")
     assert len(runs) == 2 and len(done) == 1
-    assert runs[1]["at"] - first["at"] >= 9.5
+    assert runs[1]["at"] - killed_at < 2 + 1 + 5
     assert done[0]["pid"] == runs[1]["pid"]
+
+
+def test_a_long_job_held_by_a_live_worker_is_never_delivered_twice(worker_process):
+    # Given two workers with a 2 s heartbeat TTL
+    worker_process(["search"], env=SHORT_HEARTBEAT)
+    worker_process(["search"], env=SHORT_HEARTBEAT)
+    k = key()
+
+    # When a job runs for 8 s, four times the TTL
+    result = sleep.delay(k, 8)
+
+    # Then it ran once: nothing redelivers a job whose worker is alive
+    assert result.get(timeout=30) == "slept"
+    time.sleep(3)
+    assert len(attempts(k)) == 1
+
+
+def test_a_countdown_held_by_a_live_worker_runs_once(worker_process):
+    # Given two workers with a 2 s heartbeat TTL
+    worker_process(["search"], env=SHORT_HEARTBEAT)
+    worker_process(["search"], env=SHORT_HEARTBEAT)
+    k = key()
+
+    # When a job is sent with a 6 s countdown (held in flight by a worker meanwhile)
+    sent_at = time.time()
+    result = sleep.apply_async((k, 0), countdown=6)
+
+    # Then it runs once, after its countdown
+    assert result.get(timeout=30) == "slept"
+    time.sleep(3)
+    runs = attempts(k)
+    assert len(runs) == 1
+    assert runs[0]["at"] - sent_at >= 5.5
 
 
 def test_a_job_that_kills_its_worker_every_time_fails_after_the_bound(worker_process):
@@ -121,7 +148,7 @@ def test_sigterm_on_a_dyno_requeues_the_job_at_once_for_another_worker(worker_pr
     worker.process.wait(20)
     stopped_at = time.time()
 
-    # Then another worker gets the job at once (default 900 s visibility: no waiting it out)
+    # Then another worker gets the job at once (no waiting out a heartbeat TTL)
     worker_process(["search"])
     assert result.get(timeout=30) == "slept"
     runs = attempts(k)
@@ -130,6 +157,21 @@ def test_sigterm_on_a_dyno_requeues_the_job_at_once_for_another_worker(worker_pr
     assert len(attempts(f"{k}:done")) == 1
 
 
-def test_a_countdown_longer_than_the_visibility_timeout_is_refused(services):
-    with pytest.raises(PayloadError, match="MAX_COUNTDOWN"):
-        sleep.apply_async((key(), 0), countdown=settings.redis_visibility_timeout + 1)
+def test_beat_returns_a_dead_workers_jobs_to_their_queue(worker_process, redis_client):
+    # Given a worker holding a job, and beat running (no other worker)
+    worker = worker_process(["search"], env=SHORT_HEARTBEAT)
+    k = key()
+    sleep.delay(k, 30)
+    started(k)
+    beat = harness.BeatProcess(env=SHORT_HEARTBEAT)
+    beat.start()
+    try:
+        # When the worker is SIGKILLed
+        worker.signal(signal.SIGKILL)
+        worker.process.wait(10)
+
+        # Then beat's reaper puts the job back in the search queue within TTL + a pass
+        harness.wait_for(lambda: redis_client.llen("search") == 1, timeout=15)
+        assert "returned" in beat.log()
+    finally:
+        beat.stop()

@@ -13,7 +13,6 @@ from deadletters.capture import reason_for
 from deadletters.cli import parse_duration
 from deadletters.letters import Letter, from_job, from_raw
 from deadletters.replay import ReplayError, original_message
-from deadletters.transport import envelope
 
 
 def letter(**overrides) -> Letter:
@@ -93,19 +92,6 @@ def test_raw_bytes_are_never_replayable():
 )
 def test_reasons(exc, reason):
     assert reason_for(exc) == reason
-
-
-@pytest.mark.parametrize(
-    "item",
-    [b"hello", b"\xff\xfe", b"[1, 2]", b'{"body": "x"}', b'{"body": "x", "properties": {}}'],
-)
-def test_what_is_not_a_kombu_envelope(item):
-    assert envelope(item) is None
-
-
-def test_a_kombu_envelope():
-    item = b'{"body": "e30=", "properties": {"delivery_info": {}, "delivery_tag": "1"}}'
-    assert envelope(item)["body"] == "e30="
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30d", 2592000), ("2h", 7200), ("0s", 0)])

@@ -1,0 +1,215 @@
+"""In-flight lists, heartbeats and the reaper: how a dead consumer's jobs come back.
+
+Each consuming channel registers a consumer id, keeps a heartbeat key with a TTL, and owns
+an in-flight list that its fetches move messages into. The reaper (run by every worker's
+keeper thread and by beat) finds registered consumers whose heartbeat expired and puts
+their in-flight messages back at the front of their queues, counting one delivery each;
+past MAX_DELIVERIES a message goes to the lost list, and whoever takes it from there
+writes a dead letter (reason `worker_lost`).
+
+No visibility timeout decides redelivery: a job held by a live consumer stays held, however
+long it runs or waits for its ETA.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import redis
+
+from broker import scripts
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "taskplatform:broker:"
+REGISTRY = PREFIX + "consumers"
+LOST = PREFIX + "lost"
+WAKE_PREFIX = PREFIX + "wake:"
+COUNT_PREFIX = PREFIX + "deliveries:"
+#: kombu's separator between a queue name and its priority step in list keys.
+SEP = "\x06\x16"
+#: A delivery count outlives any crash loop it has to bound.
+COUNT_TTL = 7 * 24 * 3600
+
+
+def inflight_key(consumer: str) -> str:
+    return f"{PREFIX}inflight:{consumer}"
+
+
+def heartbeat_key(consumer: str) -> str:
+    return f"{PREFIX}heartbeat:{consumer}"
+
+
+def wake_key(queue: str) -> str:
+    return WAKE_PREFIX + queue
+
+
+def new_consumer_id() -> str:
+    """Host, pid and a random part: readable in ops output, unique across restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def split_entry(entry: bytes) -> tuple[str, bytes]:
+    """(list key, message bytes) of an in-flight entry."""
+    head, _, item = entry.partition(b"\n")
+    return head.decode(errors="replace"), item
+
+
+def queue_of(list_key: str) -> str:
+    """The queue a list belongs to (a priority list is `<queue><SEP><step>`)."""
+    return list_key.split(SEP, 1)[0]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How long a silent consumer is trusted, and how many crashes a job is allowed."""
+
+    heartbeat_ttl: float
+    max_deliveries: int
+
+    @property
+    def heartbeat_every(self) -> float:
+        return max(self.heartbeat_ttl / 3, 0.2)
+
+
+class Scripts:
+    """The scripts registered on one client (redis-py reloads them after a Redis restart)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.fetch = client.register_script(scripts.FETCH)
+        self.requeue = client.register_script(scripts.REQUEUE)
+        self.reap_one = client.register_script(scripts.REAP_ONE)
+        self.restore_all = client.register_script(scripts.RESTORE_ALL)
+
+
+def beat(client: redis.Redis, consumer: str, policy: Policy) -> None:
+    """Say this consumer is alive (and registered) for another heartbeat TTL."""
+    pipe = client.pipeline(transaction=False)
+    pipe.set(heartbeat_key(consumer), time.time(), px=int(policy.heartbeat_ttl * 1000))
+    pipe.sadd(REGISTRY, consumer)
+    pipe.execute()
+
+
+def requeue(client: redis.Redis, s: Scripts, consumer: str, entry: bytes, policy: Policy) -> int:
+    """Put one held message back (a rejected or crashed job), counting a delivery."""
+    return int(
+        s.requeue(
+            keys=[inflight_key(consumer), LOST],
+            args=[entry, policy.max_deliveries, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP],
+            client=client,
+        )
+    )
+
+
+def restore_all(client: redis.Redis, s: Scripts, consumer: str) -> int:
+    """A clean stop: everything held goes back to the front of its queue, uncounted."""
+    return int(
+        s.restore_all(
+            keys=[inflight_key(consumer), heartbeat_key(consumer), REGISTRY],
+            args=[consumer, WAKE_PREFIX, SEP],
+            client=client,
+        )
+    )
+
+
+def reap(
+    client: redis.Redis,
+    s: Scripts,
+    policy: Policy,
+    *,
+    alive: frozenset[str] = frozenset(),
+    dead: frozenset[str] = frozenset(),
+) -> int:
+    """Return the in-flight messages of every consumer whose heartbeat expired.
+
+    `alive` are this process's own consumers (never reaped); `dead` are consumers this
+    process knows it abandoned (reaped without waiting for their heartbeat to expire).
+    Returns how many messages were put back or parked as lost.
+    """
+    consumers = [c.decode() for c in client.smembers(REGISTRY)]
+    candidates = [c for c in consumers if c not in alive]
+    if not candidates:
+        return 0
+    pipe = client.pipeline(transaction=False)
+    for consumer in candidates:
+        pipe.exists(heartbeat_key(consumer))
+    beating = pipe.execute()
+    moved = 0
+    for consumer, is_beating in zip(candidates, beating, strict=True):
+        if is_beating and consumer not in dead:
+            continue
+        moved += _reap_consumer(client, s, consumer, policy, force=consumer in dead)
+    return moved
+
+
+def _reap_consumer(
+    client: redis.Redis, s: Scripts, consumer: str, policy: Policy, *, force: bool
+) -> int:
+    moved = 0
+    while True:
+        outcome = int(
+            s.reap_one(
+                keys=[inflight_key(consumer), heartbeat_key(consumer), LOST, REGISTRY],
+                args=[
+                    consumer, policy.max_deliveries, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP,
+                    "1" if force else "0",
+                ],
+                client=client,
+            )
+        )  # fmt: skip
+        if outcome <= 0:
+            break
+        moved += 1
+    if moved:
+        logger.warning("consumer %s is gone: %d in-flight job(s) returned", consumer, moved)
+    return moved
+
+
+LostHandler = Callable[[str, bytes, int], None]
+
+
+def settle_lost(client: redis.Redis, consumer: str, on_lost: LostHandler, limit: int = 100) -> int:
+    """Hand each parked message (past MAX_DELIVERIES) to `on_lost`, which dead-letters it.
+
+    A message is first moved into this consumer's in-flight list, so a crash while handling
+    it leaves it where the reaper finds it again (and parks it again): never lost.
+    """
+    settled = 0
+    own = inflight_key(consumer)
+    for _ in range(limit):
+        entry = client.lmove(LOST, own, "RIGHT", "LEFT")
+        if entry is None:
+            break
+        list_key, item = split_entry(entry)
+        deliveries = int(client.get(COUNT_PREFIX + _sha1(item)) or 0)
+        try:
+            on_lost(queue_of(list_key), item, deliveries)
+        except Exception:
+            logger.critical("DEAD LETTER CAPTURE FAILED for a lost job in %r", list_key,
+                            exc_info=True)  # fmt: skip
+            client.lrem(own, 1, entry)
+            client.lpush(LOST, entry)  # try again on a later pass
+            break
+        client.lrem(own, 1, entry)
+        settled += 1
+    return settled
+
+
+def _sha1(item: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha1(item).hexdigest()  # noqa: S324 - a key name, not security
+
+
+def held_messages(client: redis.Redis) -> Iterator[tuple[str, bytes]]:
+    """(queue, message bytes) of every job held in flight right now, by any consumer."""
+    for consumer in client.smembers(REGISTRY):
+        for entry in client.lrange(inflight_key(consumer.decode()), 0, -1):
+            list_key, item = split_entry(entry)
+            yield queue_of(list_key), item

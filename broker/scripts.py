@@ -1,0 +1,134 @@
+"""The Lua scripts of reliable fetch: each moves a message between lists atomically.
+
+Redis runs a script as one command, so a message always lives in exactly one list: its
+queue, a consumer's in-flight list, or the lost list. That is the whole point: kombu's
+BRPOP-then-MULTI leaves a moment when a message lives only in a client, and a Redis crash
+in that moment loses it (celery#1392, kombu#305).
+
+An in-flight entry is `<list key>\\n<message bytes>`, so a reaper knows where to put the
+message back without decoding it (undecodable bytes travel the same path).
+
+Keys not passed in KEYS (the wake list and delivery counter of a message) are derived inside
+the scripts: fine on a single Redis or Sentinel, not on Redis Cluster (which kombu's Redis
+transport does not support either).
+"""
+
+from __future__ import annotations
+
+# Shared by the scripts that put a message back: count a delivery for it (keyed by the
+# SHA-1 of its bytes, which never change on the way), then either return it to its queue
+# with a wake token, or, past the bound, park it in the lost list for a dead letter.
+# ARGV of the caller: [1..] own, then MAX_DELIVERIES, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP
+_PLACE = """
+local function split(entry)
+  local at = string.find(entry, '\\n', 1, true)
+  if not at then return nil, entry end
+  return string.sub(entry, 1, at - 1), string.sub(entry, at + 1)
+end
+
+local function wake_key(list, wake_prefix, sep)
+  local at = string.find(list, sep, 1, true)
+  if at then list = string.sub(list, 1, at - 1) end
+  return wake_prefix .. list
+end
+
+local function put_back(entry, to_front, wake_prefix, sep)
+  local list, item = split(entry)
+  if not list then return false end
+  if to_front then
+    redis.call('RPUSH', list, item)
+  else
+    redis.call('LPUSH', list, item)
+  end
+  redis.call('LPUSH', wake_key(list, wake_prefix, sep), '1')
+  return true
+end
+
+local function count_and_place(entry, to_front, lost, max, count_prefix, count_ttl,
+                               wake_prefix, sep)
+  local list, item = split(entry)
+  local key = count_prefix .. redis.sha1hex(item)
+  local n = redis.call('INCR', key)
+  redis.call('EXPIRE', key, count_ttl)
+  if n >= tonumber(max) or not list then
+    redis.call('LPUSH', lost, entry)
+    return 2
+  end
+  put_back(entry, to_front, wake_prefix, sep)
+  return 1
+end
+"""
+
+#: Take the first message found in the listed queues (in the given order, which is the
+#: channel's fair cycle) and move it into the consumer's in-flight list.
+#: KEYS: inflight, then (queue list, its wake list) pairs. ARGV: the wake list whose token
+#: this fetch already took ('' if none).
+#: Keeps one wake token per waiting message: a taken message takes its token with it; a
+#: token taken for one queue but spent on another is given back.
+FETCH = """
+local woken = ARGV[1]
+for i = 2, #KEYS, 2 do
+  local item = redis.call('RPOP', KEYS[i])
+  if item then
+    redis.call('LPUSH', KEYS[1], KEYS[i] .. '\\n' .. item)
+    if KEYS[i + 1] ~= woken then
+      redis.call('RPOP', KEYS[i + 1])
+      if woken ~= '' then redis.call('LPUSH', woken, '1') end
+    end
+    return {KEYS[i], item}
+  end
+end
+return false
+"""
+
+#: Put one in-flight entry back in its queue (at the far end, as kombu's reject does),
+#: counting a delivery. KEYS: inflight, lost.
+#: ARGV: entry, MAX_DELIVERIES, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP.
+#: Returns 0 (not in flight any more), 1 (requeued) or 2 (parked as lost).
+REQUEUE = (
+    _PLACE
+    + """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+return count_and_place(ARGV[1], false, KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+"""
+)
+
+#: Return one in-flight entry of a consumer whose heartbeat expired to the front of its
+#: queue, counting a delivery. KEYS: inflight, heartbeat, lost, registry.
+#: ARGV: consumer id, MAX_DELIVERIES, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP, force.
+#: Returns -1 (the consumer is alive after all), 0 (nothing left: deregistered), 1 or 2.
+REAP_ONE = (
+    _PLACE
+    + """
+if ARGV[7] ~= '1' and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local entry = redis.call('LPOP', KEYS[1])
+if not entry then
+  redis.call('SREM', KEYS[4], ARGV[1])
+  return 0
+end
+return count_and_place(entry, true, KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+"""
+)
+
+#: A consumer that stops cleanly puts everything it still holds back at the front of its
+#: queues (uncounted: nothing crashed) and deregisters. KEYS: inflight, heartbeat, registry.
+#: ARGV: consumer id, WAKE_PREFIX, SEP. Returns how many messages went back.
+RESTORE_ALL = (
+    _PLACE
+    + """
+local n = 0
+while true do
+  local entry = redis.call('LPOP', KEYS[1])
+  if not entry then break end
+  if put_back(entry, true, ARGV[2], ARGV[3]) then
+    n = n + 1
+  else
+    redis.call('RPUSH', KEYS[1], entry)
+    break
+  end
+end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return n
+"""
+)

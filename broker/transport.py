@@ -1,0 +1,322 @@
+"""The platform's Redis transport: reliable fetch and an intake that no message can kill.
+
+kombu's Redis channel pops a message with BRPOP and only afterwards records it as unacked,
+in a second round trip; a Redis crash between the two loses the message, and a visibility
+timeout decides redelivery, so long jobs and long countdowns run twice. Here:
+
+* A fetch is one Lua script that moves the next message from its queue into this
+  consumer's in-flight list (broker/scripts.py). Ack removes it (LREM); reject with
+  requeue puts it back, counting a delivery; a clean stop puts everything back.
+* An idle consumer blocks on BRPOP over the queues' wake lists, which producers fill with
+  one token per message (in the same round trip as the message). A token wakes the
+  consumer, which then fetches; a message without a token (pushed by a foreign producer)
+  is still found within the 1 s BRPOP timeout, as with kombu.
+* A keeper thread per consumer keeps a heartbeat and runs the reaper (broker/keeper.py).
+* Every item is checked before kombu or Celery sees it (broker/intake.py): what the worker
+  cannot run becomes a dead letter with its raw bytes, and is acked.
+
+What it keeps from kombu: URL parsing, TLS and Sentinel connection handling, priorities
+(a queue's priority lists are fetched in kombu's order), the fair queue cycle, fanout
+(pub/sub) for `inspect`/`control`/events, purge and queue lengths.
+The private kombu API it relies on (`_brpop_start`, `_brpop_read`, `_put`, `_purge`,
+`client.connection`, `_queue_cycle`, `_q_for_pri`, `priority_steps`) is pinned by
+tests/unit/test_broker_kombu_api.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from queue import Empty
+from time import monotonic
+from typing import Any
+
+import redis
+from kombu.transport import redis as kombu_redis
+from kombu.utils.encoding import bytes_to_str
+from kombu.utils.imports import symbol_by_name
+from kombu.utils.json import dumps
+
+from broker import inflight, intake, keeper
+
+logger = logging.getLogger(__name__)
+
+FETCH, WAIT = "fetch", "wait"
+
+
+class QoS(kombu_redis.QoS):
+    """Acks and rejects against the consumer's in-flight list; no visibility timeout."""
+
+    def append(self, message, delivery_tag) -> None:
+        # Nothing to write: the fetch script already put the message in flight.
+        super(kombu_redis.QoS, self).append(message, delivery_tag)
+
+    def ack(self, delivery_tag) -> None:
+        self.channel._settle(delivery_tag)
+        super(kombu_redis.QoS, self).ack(delivery_tag)
+
+    def reject(self, delivery_tag, requeue: bool = False) -> None:
+        if requeue:
+            self.channel._requeue(delivery_tag)
+        else:
+            self.channel._settle(delivery_tag)
+        super(kombu_redis.QoS, self).ack(delivery_tag)
+
+    def restore_unacked(self, client=None) -> list:
+        # The channel puts its whole in-flight list back when it closes (Channel.close).
+        self._delivered.clear()
+        return []
+
+    def restore_visible(self, *args: Any, **kwargs: Any) -> None:
+        """No visibility-timeout sweep: the reaper returns a dead consumer's jobs."""
+
+
+class Channel(kombu_redis.Channel):
+    QoS = QoS
+
+    from_transport_options = kombu_redis.Channel.from_transport_options + (
+        "heartbeat_ttl",
+        "max_deliveries",
+        "task_queues",
+        "on_refused",
+        "on_lost",
+    )
+    heartbeat_ttl: float = 30.0
+    max_deliveries: int = 3
+    #: Queues whose messages must be Celery task messages (others: any kombu message).
+    task_queues: tuple[str, ...] = ()
+    #: "module:function" called with (queue, raw bytes, intake.Refusal) to dead-letter an
+    #: item the worker cannot run, and with (queue, raw bytes, deliveries) for a lost job.
+    on_refused: str | None = None
+    on_lost: str | None = None
+
+    consumer_id: str | None = None
+    _keeper: keeper.Keeper | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acked_queues: set[str] = set()
+        self._entries: dict[str, deque[bytes]] = {}
+        self._next = FETCH
+        self._woken = ""
+        self._pending: str | None = None
+        self._policy = inflight.Policy(float(self.heartbeat_ttl), int(self.max_deliveries))
+        self._task_queues = frozenset(self.task_queues)
+
+    # -- consuming -------------------------------------------------------------------------
+
+    @property
+    def reliable(self) -> bool:
+        """True once this channel consumes a queue with acks (a worker's task consumer)."""
+        return bool(self._acked_queues)
+
+    def basic_consume(self, queue, no_ack, *args: Any, **kwargs: Any):
+        if not no_ack and queue not in self._fanout_queues:
+            self._acked_queues.add(queue)
+            self._register_consumer()
+        return super().basic_consume(queue, no_ack, *args, **kwargs)
+
+    def _register_consumer(self) -> None:
+        if self.consumer_id is not None:
+            return
+        client = self.Client(connection_pool=self.pool)
+        self.consumer_id = inflight.new_consumer_id()
+        inflight.beat(client, self.consumer_id, self._policy)  # registered before any fetch
+        self._scripts = inflight.Scripts(client)
+        self._keeper = keeper.Keeper(
+            client, self.consumer_id, self._policy, self._hook(self.on_lost)
+        )
+        self._keeper.start()
+
+    def _brpop_start(self, timeout=None) -> None:
+        if not self.reliable:
+            return super()._brpop_start(timeout)
+        queues = self._queue_cycle.consume(len(self.active_queues))
+        if not queues:
+            return
+        if self._next == WAIT:
+            command = [
+                "BRPOP",
+                *(inflight.wake_key(q) for q in queues),
+                timeout or self.brpop_timeout or 1,
+            ]
+        else:
+            keys = [inflight.inflight_key(self.consumer_id)]
+            for pri in self.priority_steps:
+                for queue in queues:
+                    keys += [self._q_for_pri(queue, pri), inflight.wake_key(queue)]
+            command = ["EVALSHA", self._scripts.fetch.sha, len(keys), *keys, self._woken]
+        self._pending = command[0]
+        self._in_poll = self.client.connection
+        self._brpop_sent_at = monotonic()
+        self.client.connection.send_command(*command)
+
+    def _brpop_read(self, **options: Any) -> bool:
+        if not self.reliable or self._pending is None:
+            return super()._brpop_read(**options)
+        command, self._pending = self._pending, None
+        try:
+            try:
+                reply = self.client.parse_response(self.client.connection, command, **options)
+            except self.connection_errors:
+                self.client.connection.disconnect()
+                raise
+            except redis.exceptions.NoScriptError:
+                self._scripts.fetch.sha = self.client.script_load(self._scripts.fetch.script)
+                raise Empty() from None
+            except redis.exceptions.ResponseError as exc:
+                # A Redis that refuses (OOM, read-only replica after failover): wait, retry.
+                logger.warning("fetch refused by Redis: %s", exc)
+                self._next = WAIT
+                raise Empty() from None
+            if command == "BRPOP":
+                self._next = FETCH
+                self._woken = bytes_to_str(reply[0]) if reply else ""
+                raise Empty()
+            self._woken = ""
+            if not reply:
+                self._next = WAIT
+                raise Empty()
+            self._next = FETCH
+            if self._closing:
+                return True  # left in flight: _retire puts it back with the rest
+            list_key, item = bytes_to_str(reply[0]), reply[1]
+            queue = inflight.queue_of(list_key)
+            self._queue_cycle.rotate(queue)
+            self._take(queue, list_key, item)
+            return True
+        finally:
+            self._in_poll = None
+            self._flush_brpop_reauth()
+
+    def _take(self, queue: str, list_key: str, item: bytes) -> None:
+        """Check one fetched item and hand it to kombu, or dead-letter it."""
+        entry = list_key.encode() + b"\n" + item
+        checked = intake.check(item, task_message=queue in self._task_queues)
+        if isinstance(checked, intake.Refusal):
+            self._refuse(queue, entry, item, checked)
+            return
+        if queue not in self._acked_queues:  # a no-ack consumer on a reliable channel
+            self._drop(entry)
+        else:
+            tag = checked["properties"]["delivery_tag"]
+            self._entries.setdefault(tag, deque()).append(entry)
+        self.connection._deliver(checked, queue)
+
+    def _refuse(self, queue: str, entry: bytes, item: bytes, refusal: intake.Refusal) -> None:
+        handler = self._hook(self.on_refused)
+        try:
+            if handler is None:
+                logger.error("dropping an item in %r: %s", queue, refusal.message)
+            else:
+                handler(queue, item, refusal)
+        except Exception:
+            # Left in flight: the reaper returns it after this consumer stops, and past
+            # MAX_DELIVERIES it is parked for a dead letter again. Never lost, never fatal.
+            logger.critical("DEAD LETTER CAPTURE FAILED for an item in %r", queue, exc_info=True)
+            return
+        self._drop(entry)
+
+    def _hook(self, path: str | None):
+        return symbol_by_name(path) if path else None
+
+    # -- settling --------------------------------------------------------------------------
+
+    def _entry_for(self, delivery_tag: str) -> bytes | None:
+        entries = self._entries.get(delivery_tag)
+        if not entries:
+            return None
+        entry = entries.popleft()
+        if not entries:
+            del self._entries[delivery_tag]
+        return entry
+
+    def _drop(self, entry: bytes) -> None:
+        with self.conn_or_acquire() as client:
+            client.lrem(inflight.inflight_key(self.consumer_id), 1, entry)
+
+    def _settle(self, delivery_tag: str) -> None:
+        entry = self._entry_for(delivery_tag)
+        if entry is not None:
+            self._drop(entry)
+
+    def _requeue(self, delivery_tag: str) -> None:
+        entry = self._entry_for(delivery_tag)
+        if entry is None:
+            return
+        with self.conn_or_acquire() as client:
+            outcome = inflight.requeue(client, self._scripts, self.consumer_id, entry, self._policy)
+        if outcome == 2 and self._keeper is not None:
+            self._keeper.wake.set()  # past MAX_DELIVERIES: dead-letter it now
+
+    # -- producing -------------------------------------------------------------------------
+
+    def _put(self, queue, message, **kwargs: Any) -> None:
+        """LPUSH the message and its wake token in one round trip."""
+        batch = kwargs.pop("_publish_batch", None)
+        pri = self._get_message_priority(message, reverse=False)
+        key = self._q_for_pri(queue, pri)
+        if batch is not None:
+            batch.add("lpush", key, dumps(message))
+            batch.add("lpush", inflight.wake_key(queue), "1")
+            return
+        with self.conn_or_acquire() as client:
+            pipe = client.pipeline(transaction=False)
+            pipe.lpush(key, dumps(message))
+            pipe.lpush(inflight.wake_key(queue), "1")
+            if self._expires and queue in self._expires:
+                for step in self.priority_steps:
+                    pipe.pexpire(self._q_for_pri(queue, step), self._expires[queue])
+            pipe.execute()
+
+    def _purge(self, queue) -> int:
+        purged = super()._purge(queue)
+        with self.conn_or_acquire() as client:
+            client.delete(inflight.wake_key(queue))
+        return purged
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._retire()
+
+    def _retire(self) -> None:
+        """Put back whatever this consumer still holds; never raise (we may be reconnecting)."""
+        keeper_, self._keeper = self._keeper, None
+        if keeper_ is None:
+            return
+        keeper_.stop()
+        try:
+            restored = inflight.restore_all(keeper_.client, keeper_.scripts, self.consumer_id)
+            if restored:
+                logger.info("returned %d held job(s) to their queues", restored)
+        except Exception as exc:
+            keeper.abandon(self.consumer_id)
+            logger.warning(
+                "could not return held jobs of %s now (%s): the reaper will",
+                self.consumer_id, exc,
+            )  # fmt: skip
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel
+
+
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """Reliable fetch over kombu's Sentinel master discovery (kombu's SentinelChannel
+    supplies the pool and connection classes; this project's Channel the read paths)."""
+
+    # Both parents extend kombu's option list; the first parent's would hide master_name.
+    from_transport_options = Channel.from_transport_options + tuple(
+        name
+        for name in kombu_redis.SentinelChannel.from_transport_options
+        if name not in Channel.from_transport_options
+    )
+
+
+class SentinelTransport(Transport):
+    default_port = kombu_redis.SentinelTransport.default_port
+    Channel = SentinelChannel

@@ -1,0 +1,87 @@
+"""Dead letters for what the broker's intake cannot run, and for jobs lost past the bound.
+
+Named by the broker transport's options (`on_refused`, `on_lost`), so broker/ never imports
+this package. Both run in a worker (or beat) process, never in a producer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import socket
+import uuid
+
+from broker import intake
+from config.delivery import DeliveryBoundExceeded
+from deadletters import letters, spool
+from deadletters.capture import PROTOCOL_HEADERS
+
+logger = logging.getLogger(__name__)
+
+
+def keep_refused(queue: str, item: bytes, refusal: intake.Refusal) -> None:
+    """An item taken from `queue` that is not a runnable message: keep its raw bytes."""
+    letter = letters.from_raw(
+        task_id=refusal.task_id or f"{refusal.reason}-{uuid.uuid4()}",
+        task_name=refusal.task_name or f"({refusal.reason})",
+        queue=queue,
+        raw=item,
+        headers=refusal.headers,
+        exception_type=refusal.error_type,
+        exception_message=refusal.message,
+        reason=refusal.reason,
+        hostname=socket.gethostname(),
+    )
+    where = spool.keep(letter)
+    logger.error("item in queue %r refused (%s): dead letter %s", queue, refusal.message, where)
+
+
+def keep_lost(queue: str, item: bytes, deliveries: int) -> None:
+    """A job whose worker died MAX_DELIVERIES times: a dead letter, and FAILURE for callers."""
+    checked = intake.check(item, task_message=True)
+    if isinstance(checked, intake.Refusal):
+        keep_refused(queue, item, checked)
+        return
+    headers = dict(checked.get("headers") or {})
+    task_id, task_name = headers.get("id") or str(uuid.uuid4()), headers.get("task") or "?"
+    exc = DeliveryBoundExceeded.for_task(task_name, task_id, deliveries)
+    args, kwargs, embed = _body(checked)
+    letter = letters.from_job(
+        task_id=task_id,
+        task_name=task_name,
+        queue=queue,
+        args=args,
+        kwargs=kwargs,
+        embed=embed,
+        headers={k: v for k, v in headers.items() if k not in PROTOCOL_HEADERS},
+        properties=dict(checked.get("properties", {}).get("delivery_info") or {}),
+        exception_type=type(exc).__name__,
+        exception_message=str(exc),
+        traceback=None,
+        attempts=(headers.get("retries") or 0) + deliveries,
+        reason=DeliveryBoundExceeded.reason,
+        hostname=socket.gethostname(),
+    )
+    where = spool.keep(letter)
+    logger.error("%s[%s] lost its worker %d times: dead letter %s", task_name, task_id,
+                 deliveries, where)  # fmt: skip
+    _mark_failed(task_id, exc)
+
+
+def _body(envelope: dict) -> tuple[list, dict, dict]:
+    body = envelope["body"]
+    if envelope.get("properties", {}).get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    args, kwargs, embed = json.loads(body)
+    return list(args), dict(kwargs), dict(embed or {})
+
+
+def _mark_failed(task_id: str, exc: BaseException) -> None:
+    """Tell whoever waits on the result; the dead letter is already safe."""
+    try:
+        from celery import current_app
+
+        current_app.backend.mark_as_failure(task_id, exc)
+    except Exception as error:
+        logger.warning("could not mark %s as failed in the result store: %s", task_id, error)

@@ -1,0 +1,73 @@
+"""The private kombu API the platform's transport stands on, pinned.
+
+broker/transport.py overrides or calls these kombu internals. When kombu changes one, this
+test fails with its name: read the new code, adapt the transport, then update the pin.
+"""
+
+import hashlib
+import inspect
+
+import pytest
+from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+
+PINNED = {
+    "Channel._brpop_start": "06723d707ddf2240",
+    "Channel._brpop_read": "c42518699709f2df",
+    "Channel._put": "1c0cf9749576614c",
+    "Channel._purge": "221e37da7c172561",
+    "Channel.close": "101e9b9cdad44b88",
+    "Channel.basic_consume": "34e0da85e689ff98",
+    "QoS.ack": "1bc15a4ddf541af6",
+    "QoS.reject": "747a02434344d1a6",
+    "QoS.append": "35c655f6ecc62fe6",
+    "MultiChannelPoller._register_BRPOP": "85724582464a615f",
+    "MultiChannelPoller.on_readable": "c0d99f241607f845",
+    "MultiChannelPoller.on_poll_start": "414f76caaa675bc0",
+    "virtual.QoS.append": "b388f0cd6485c28a",
+    "virtual.QoS.ack": "0714292b916fecb2",
+    "virtual.Channel.basic_consume": "0fec962694938b61",
+}
+
+
+def _resolve(name: str):
+    module, path = (
+        (virtual, name.removeprefix("virtual."))
+        if name.startswith("virtual.")
+        else (kombu_redis, name)
+    )
+    owner, attribute = path.split(".")
+    return getattr(getattr(module, owner), attribute)
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_the_kombu_code_the_transport_relies_on_is_unchanged(name):
+    source = inspect.getsource(_resolve(name))
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == PINNED[name], (
+        f"kombu's {name} changed: review broker/transport.py against it, then re-pin"
+    )
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    ["_q_for_pri", "priority_steps", "_get_message_priority", "_in_poll",
+     "_brpop_sent_at", "_flush_brpop_reauth", "from_transport_options", "sep"],
+)  # fmt: skip
+def test_the_channel_attributes_the_transport_uses_exist(attribute):
+    assert hasattr(kombu_redis.Channel, attribute)
+
+
+def test_priority_lists_are_named_as_the_reaper_expects():
+    from broker import inflight
+
+    assert kombu_redis.Channel.sep == inflight.SEP
+
+
+def test_kombu_resolves_transports_through_the_alias_table_and_cache():
+    # config/celery_app.py registers the platform's transport as the alias of redis://,
+    # rediss:// and sentinel://, and forgets any earlier resolution.
+    from kombu import transport
+
+    assert isinstance(transport.TRANSPORT_ALIASES, dict)
+    assert isinstance(transport._transport_cache, dict)
+    assert transport.resolve_transport("redis").__module__ == "broker.transport"
