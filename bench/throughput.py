@@ -56,12 +56,17 @@ def drain_rate(app: str, queue: str, env: dict, client: redis.Redis, extra: list
         while client.llen(queue) == jobs:  # wait for the worker to start taking
             time.sleep(0.005)
         started = time.perf_counter()
-        while client.llen(queue) or client.hlen("unacked"):
+        while client.llen(queue) or client.hlen("unacked") or held_jobs(client):
             time.sleep(0.005)
         return jobs / (time.perf_counter() - started)
     finally:
         worker.terminate()
         worker.wait(30)
+
+
+def held_jobs(client: redis.Redis) -> int:
+    """Jobs still in flight on the platform's transport (broker/inflight.py)."""
+    return sum(client.llen(k) for k in client.scan_iter("taskplatform:broker:inflight:*"))
 
 
 def main() -> None:
