@@ -64,8 +64,11 @@ def _plain(value: Any) -> Any:
 def _clip(text: str | None) -> str | None:
     if text is None:
         return None
-    text = redact_text(text)
-    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "\n[truncated]"
+    # Cut first, then redact: redaction time grows with the text, and a letter for a huge
+    # item must be built in bounded time.
+    if len(text) <= TEXT_LIMIT:
+        return redact_text(text)
+    return redact_text(text[:TEXT_LIMIT]) + "\n[truncated]"
 
 
 def _replay_of(headers: dict) -> int | None:
@@ -149,7 +152,8 @@ def from_raw(
         kwargs={},
         message={
             "headers": redact(_plain(headers or {})),
-            "raw": _clip(data.decode("utf-8", errors="replace")),
+            # Postgres text and jsonb cannot hold NUL; the sealed copy keeps the exact bytes.
+            "raw": _clip(data.decode("utf-8", errors="replace").replace("\x00", "\\x00")),
             "raw_size": len(data),
         },
         payload_sealed=payload.seal({"raw": base64.b64encode(data).decode()}),

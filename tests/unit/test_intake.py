@@ -1,38 +1,25 @@
 """The intake check: real messages pass untouched; every shape that would kill a worker is refused.
 
-Each refused shape is also replayed through the real code a Redis worker runs, without Redis:
-kombu's JSON loader as its Redis channel calls it, a virtual channel whose QoS is kombu's
-Redis QoS, and Celery's consumer, strategy, request and tracer on an app of its own. A
-`crash:...` outcome is an exception escaping that chain, which in a worker is an
-`Unrecoverable error` and the end of the process.
+The table of shapes records what an unchecked kombu 5.7 / Celery 5.7 solo worker did with
+each (`crash:...`: an exception escaped the consumer, an `Unrecoverable error` and the end of
+the process), as seen once when the intake was written. That every shape is refused and no
+worker dies on a real queue is proven with real workers in tests/integration/test_intake.py.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import random
 import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from unittest.mock import MagicMock
 
 import pytest
-from celery import Celery, _state
-from celery.concurrency.base import BasePool, apply_target
-from celery.exceptions import TaskRevokedError
 from celery.utils.time import maybe_iso8601, maybe_make_aware
-from celery.worker import state as worker_state
-from celery.worker.consumer import Consumer
 from kombu import Connection, Exchange, Producer, Queue
-from kombu import Consumer as KombuConsumer
-from kombu.common import QoS as PrefetchCount
 from kombu.pidbox import Mailbox
-from kombu.transport import redis as kombu_redis
-from kombu.transport import virtual
-from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
 
 from broker.intake import REJECTED, UNDECODABLE, Refusal, check
@@ -136,148 +123,6 @@ def both(*changes):
     return change
 
 
-# -- the real consumer, without Redis ------------------------------------------------------
-
-
-class RaisedInPool(Exception):
-    """An exception raised inside the pool's target: it ends a solo worker; a prefork child
-    reports it as an internal error instead."""
-
-
-def _traced_in_pool(target, args=(), kwargs=None, **options):
-    def run(*a, **kw):
-        try:
-            return target(*a, **kw)
-        except Exception as exc:
-            raise RaisedInPool() from exc
-
-    return apply_target(run, args, kwargs, **options)
-
-
-class HarnessQoS(kombu_redis.QoS):
-    """kombu's Redis QoS (its `append` reads delivery_info and the tag as in production),
-    with the Redis pipeline replaced and acks kept in memory."""
-
-    unacked_key, unacked_index_key = "unacked", "unacked_index"
-
-    def pipe_or_acquire(self, pipe=None, client=None):
-        return contextlib.nullcontext(MagicMock())
-
-    def ack(self, delivery_tag):
-        virtual.QoS.ack(self, delivery_tag)
-
-    def reject(self, delivery_tag, requeue=False):
-        virtual.QoS.reject(self, delivery_tag, requeue=requeue)
-
-
-class Timer:
-    """Records ETA entries so the harness can fire them at once."""
-
-    def __init__(self) -> None:
-        self.entries: list = []
-
-    def call_at(self, eta, fun, args=(), kwargs=None, priority=0):
-        self.entries.append((fun, args))
-
-
-class ConsumerHarness:
-    """Feeds raw items through kombu's and Celery's consumer code as a solo worker would."""
-
-    def __init__(self) -> None:
-        self.app = Celery("intake-proof", broker="memory://", set_as_current=False)
-        self.app.conf.update(
-            accept_content=["json"], task_serializer="json", timezone="UTC", enable_utc=True
-        )
-        self.ran: list = []
-
-        @self.app.task(name=TASK, shared=False)
-        def generate_quote(*args, **kwargs):
-            self.ran.append((args, kwargs))
-
-        self.app.finalize()
-        self.pool = BasePool(limit=1)
-        self.pool.on_apply = _traced_in_pool
-        self.timer = Timer()
-        self.consumer = Consumer(
-            self._process,
-            app=self.app,
-            timer=self.timer,
-            controller=MagicMock(state=worker_state),
-            pool=self.pool,
-            hub=None,
-            hostname="intake-proof@host",
-        )
-        self.consumer.event_dispatcher = None
-        self.consumer.qos = PrefetchCount(lambda **_: None, 1)
-        self.refused: list[str] = []
-        # Celery's own ways of refusing a message, recorded instead of acting (no signals).
-        for name in ("on_invalid_task", "on_unknown_message", "on_unknown_task"):
-            setattr(self.consumer, name, self._recorder(name))
-        self.consumer.on_decode_error = self._recorder("on_decode_error")
-        self.consumer.update_strategies()
-        self.connection = Connection("memory://")
-        self.channel = self.connection.channel()
-        self.channel._qos = HarnessQoS(self.channel)
-        QUOTE(self.channel).declare()
-        KombuConsumer(
-            self.channel,
-            queues=[QUOTE],
-            on_message=self.consumer.create_task_handler(),
-            accept=["application/json"],
-            on_decode_error=self.consumer.on_decode_error,
-        ).consume()
-
-    def _recorder(self, name: str):
-        return lambda *args: self.refused.append(name.removeprefix("on_"))
-
-    def _process(self, request) -> None:
-        """What WorkController._process_task does with a request."""
-        with contextlib.suppress(TaskRevokedError):
-            request.execute_using_pool(self.pool)
-
-    def outcome(self, item: bytes) -> str:
-        """ran | refused:<Celery's path> | not run | crash:<where>:<exception type>."""
-        self.ran.clear()
-        self.refused.clear()
-        self.timer.entries.clear()
-        try:
-            payload = loads(bytes_to_str(item))  # kombu's Redis channel, _brpop_read
-        except Exception as exc:
-            return f"crash:transport:{type(exc).__name__}"
-        try:
-            self.channel.connection._deliver(payload, "quote")
-            for fun, args in self.timer.entries:  # an ETA: fire it now
-                fun(*args)
-        except RaisedInPool as exc:
-            return f"crash:pool:{type(exc.__cause__).__name__}"
-        except Exception as exc:
-            return f"crash:consumer:{type(exc).__name__}"
-        if self.ran:
-            return "ran"
-        if self.refused:
-            return f"refused:{self.refused[0]}"
-        return "not run"
-
-    def close(self) -> None:
-        self.connection.release()
-
-
-@pytest.fixture(scope="module")
-def consumer():
-    previous = _state.get_current_app()
-    harness = ConsumerHarness()
-    harness.app.set_current()  # Celery's tracer looks tasks up on the current app
-    try:
-        yield harness
-    finally:
-        harness.close()
-        _state._set_current_app(previous)
-        for kept in (worker_state.revoked, worker_state.reserved_requests):
-            kept.clear()
-        worker_state.active_requests.clear()
-        worker_state.requests.clear()
-
-
 # -- what passes ---------------------------------------------------------------------------
 
 
@@ -305,13 +150,12 @@ def test_headers_kombu_decodes_into_objects_come_out_as_kombu_builds_them():
     assert checked["headers"]["budget"] == Decimal("12.50")
 
 
-def test_real_messages_run_on_the_real_consumer(consumer):
+def test_real_messages_pass_with_or_without_eta_and_arguments():
     for item in (published(), published(eta=None), published(args=[], kwargs={}, eta=None)):
         assert check(item, task_message=True) == loads(item)
-        assert consumer.outcome(item) == "ran"
 
 
-def test_a_plain_body_passes_as_kombu_reads_it(consumer):
+def test_a_plain_body_passes_as_kombu_reads_it():
     # Given a message whose body is not base64 (body_encoding absent or utf-8)
     for encoding in (None, "utf-8", "UTF-8"):
         item = edited(
@@ -321,7 +165,6 @@ def test_a_plain_body_passes_as_kombu_reads_it(consumer):
             )
         )
         assert check(item, task_message=True) == loads(item)
-        assert consumer.outcome(item) == "ran"
 
 
 def test_a_pidbox_reply_passes_on_a_reply_queue():
@@ -337,7 +180,7 @@ def test_a_pidbox_reply_is_no_task():
 
 # -- what is refused, and what kombu and Celery would do with it ---------------------------
 
-#: (shape, item, reason, error_type, what the real consumer does with it; None: not replayed)
+#: (shape, item, reason, error_type, what an unchecked worker did with it; None: not tried)
 TASK_SHAPES = [
     # Not a kombu envelope at all.
     ("not JSON", b"hello", UNDECODABLE, "NotAMessage", "crash:transport:JSONDecodeError"),
@@ -503,24 +346,6 @@ def test_a_shape_celery_cannot_run_is_refused_on_a_task_queue(item, reason, erro
     assert (refusal.reason, refusal.error_type) == (reason, error_type)
     assert refusal.message and "\n" not in refusal.message
     assert SECRET not in refusal.message and loads(ITEM)["body"][:20] not in refusal.message
-
-
-@pytest.mark.filterwarnings("ignore:Exception raised outside body:RuntimeWarning")
-@pytest.mark.parametrize(
-    ("item", "outcome"),
-    [
-        pytest.param(item, outcome, id=shape)
-        for shape, item, _, _, outcome in TASK_SHAPES
-        if outcome is not None
-    ],
-)
-def test_what_the_real_consumer_does_with_each_refused_shape(consumer, item, outcome):
-    # The proof the refusals are needed: `crash:` is a dead worker.
-    assert consumer.outcome(item) == outcome
-
-
-def test_the_unchanged_message_runs_on_the_same_consumer(consumer):
-    assert consumer.outcome(ITEM) == "ran"
 
 
 def test_an_infinite_priority_breaks_kombu_where_it_reads_it():
@@ -713,23 +538,13 @@ def mutations(count: int, seed: int):
         yield item
 
 
-@pytest.mark.filterwarnings("ignore:Exception raised outside body:RuntimeWarning")
-def test_check_never_raises_and_what_it_passes_never_kills_the_consumer(consumer):
+def test_check_never_raises_on_random_mutations_of_real_messages():
     # Given a few thousand random mutations of real messages
-    passed = 0
     for item in mutations(3000, seed=20261129):
         # When the intake checks each one, as a task and as another message
         for task_message in (True, False):
-            checked = check(item, task_message=task_message)
             # Then it answers, and does not raise
-            assert isinstance(checked, dict | Refusal)
-        # And whatever it lets through on a task queue, the real consumer survives
-        if isinstance(check(item, task_message=True), dict):
-            passed += 1
-            outcome = consumer.outcome(item)
-            assert not outcome.startswith("crash:"), (outcome, item[:300])
-            assert outcome not in ("refused:invalid_task", "refused:decode_error")
-    assert passed > 100  # the mutations also exercised the consumer
+            assert isinstance(check(item, task_message=task_message), dict | Refusal)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,68 @@
+"""No item in a queue can stop a worker: what the intake refuses becomes a dead letter.
+
+Every shape of tests/unit/test_intake.py (each one killed an unchecked worker, or could not
+run) is pushed straight into a real queue under a real worker, then random mutations of
+real messages are; the worker must keep consuming and every refused item must be a row.
+"""
+
+import json
+import uuid
+
+import pytest
+
+from tests import harness
+from tests.conftest import module_worker
+from tests.probe_tasks import ECHO
+from tests.unit.test_intake import ITEM, TASK_SHAPES, mutations
+
+
+@pytest.fixture(scope="module")
+def quote_worker():
+    with module_worker(["quote"]) as worker:
+        yield worker
+
+
+def _with_own_id(item: bytes, original: str) -> bytes:
+    """The same shape under a task id of its own, so each refusal is a row of its own."""
+    return item.replace(original.encode(), str(uuid.uuid4()).encode())
+
+
+def _refused_rows() -> int:
+    return sum(
+        len(harness.letters_where(queue="quote", reason=reason))
+        for reason in ("undecodable", "rejected")
+    )
+
+
+def test_every_refused_shape_is_a_dead_letter_and_the_worker_goes_on(quote_worker, redis_client):
+    # Given a worker on `quote`, and every shape the intake refuses, each under its own id
+    original = json.loads(ITEM)["headers"]["id"]
+    before = _refused_rows()
+    shapes = [_with_own_id(item, original) for _shape, item, *_ in TASK_SHAPES]
+
+    # When they are pushed straight into the queue's list, as a stray writer would
+    for item in shapes:
+        redis_client.lpush("quote", item)
+
+    # Then each became a dead letter, the worker is alive, and it still runs jobs
+    harness.wait_for(lambda: _refused_rows() - before >= len(shapes), timeout=60)
+    assert _refused_rows() - before == len(shapes)
+    assert quote_worker.process.poll() is None
+    assert ECHO["quote"].delay("after").get(timeout=20)["value"] == "after"
+    assert "Unrecoverable error" not in quote_worker.log()
+
+
+def test_random_mutations_of_real_messages_never_stop_the_worker(quote_worker, redis_client):
+    # Given 300 random mutations of real task messages (truncated, bytes flipped, fields
+    # deleted or retyped)
+    items = list(mutations(300, seed=20261130))
+
+    # When they are pushed into the queue
+    for item in items:
+        redis_client.lpush("quote", item)
+
+    # Then the worker takes them all and is still consuming afterwards
+    harness.wait_for(lambda: redis_client.llen("quote") == 0, timeout=120)
+    assert ECHO["quote"].delay("still here").get(timeout=30)["value"] == "still here"
+    assert quote_worker.process.poll() is None
+    assert "Unrecoverable error" not in quote_worker.log()
