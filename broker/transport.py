@@ -119,7 +119,9 @@ class Channel(kombu_redis.Channel):
     def _register_consumer(self) -> None:
         if self.consumer_id is not None:
             return
-        client = self.Client(connection_pool=self.pool)
+        # Its own client on its own pool: acks of jobs that outlive this channel (a reconnect
+        # closes it while the pool still runs them) must not rebuild kombu's pools.
+        client = self._inflight_client = self.Client(connection_pool=self._get_pool())
         self.consumer_id = inflight.new_consumer_id()
         inflight.beat(client, self.consumer_id, self._policy)  # registered before any fetch
         self._scripts = inflight.Scripts(client)
@@ -232,8 +234,12 @@ class Channel(kombu_redis.Channel):
         return entry
 
     def _drop(self, entry: bytes) -> None:
-        with self.conn_or_acquire() as client:
-            client.lrem(inflight.inflight_key(self.consumer_id), 1, entry)
+        try:
+            self._inflight_client.lrem(inflight.inflight_key(self.consumer_id), 1, entry)
+        except Exception as exc:
+            # Still in flight: it comes back when this consumer stops or is reaped, and runs
+            # again (at least once). An ack must never end the worker.
+            logger.warning("ack not recorded (%s): the job may run again", exc)
 
     def _settle(self, delivery_tag: str) -> None:
         entry = self._entry_for(delivery_tag)
@@ -244,8 +250,13 @@ class Channel(kombu_redis.Channel):
         entry = self._entry_for(delivery_tag)
         if entry is None:
             return
-        with self.conn_or_acquire() as client:
-            outcome = inflight.requeue(client, self._scripts, self.consumer_id, entry, self._policy)
+        try:
+            outcome = inflight.requeue(
+                self._inflight_client, self._scripts, self.consumer_id, entry, self._policy
+            )
+        except Exception as exc:
+            logger.warning("requeue not recorded (%s): the reaper returns the job", exc)
+            return
         if outcome == 2 and self._keeper is not None:
             self._keeper.wake.set()  # past MAX_DELIVERIES: dead-letter it now
 
