@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 EMBEDDED ?= 0
+# The chaos ledger pass `make chaos` runs: full fault counts, or light (as in `make test`).
+CHAOS_MODE ?= full
 LOCAL_DIR ?= $(CURDIR)/.local
 FLOWER_PORT ?= 5555
 DEMO ?= 1
@@ -25,6 +27,11 @@ run: $(INSTALLED)
 ## test: lint, then the whole suite against real Redis, Postgres and workers
 test: $(INSTALLED) lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## chaos: the chaos ledger suite (tests/chaos), CHAOS_MODE=full by default; results: CHAOS_RESULTS
+.PHONY: chaos
+chaos: $(INSTALLED)
+	CHAOS=$(CHAOS_MODE) $(BIN)/pytest -m chaos tests/chaos $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

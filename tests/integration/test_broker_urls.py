@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from devstack import binaries
-from devstack.servers import free_port, port_answers
+from devstack.servers import free_port, port_answers, stop_process
 from tests import harness
 
 LOGIN = ("ops", f"pw-{uuid.uuid4().hex[:8]}")
@@ -138,13 +138,7 @@ class Server:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
 
 @pytest.fixture(scope="module")
