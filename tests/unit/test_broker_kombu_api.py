@@ -71,3 +71,7 @@ def test_kombu_resolves_transports_through_the_alias_table_and_cache():
     assert isinstance(transport.TRANSPORT_ALIASES, dict)
     assert isinstance(transport._transport_cache, dict)
     assert transport.resolve_transport("redis").__module__ == "broker.transport"
+    assert transport.resolve_transport("rediss").__module__ == "broker.transport"
+    assert transport.resolve_transport("sentinel").__name__ == "SentinelTransport"
+    # amqp:// (RabbitMQ) keeps kombu's own transport
+    assert transport.resolve_transport("amqp").__module__ == "kombu.transport.pyamqp"
