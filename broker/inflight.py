@@ -13,6 +13,7 @@ long it runs or waits for its ETA.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -169,6 +170,42 @@ def _reap_consumer(
     if moved:
         logger.warning("consumer %s is gone: %d in-flight job(s) returned", consumer, moved)
     return moved
+
+
+#: kombu's own Redis transport keeps unacked messages here (used by the platform before
+#: reliable fetch); a worker that died holding them left them behind.
+LEGACY_UNACKED, LEGACY_INDEX = "unacked", "unacked_index"
+#: The visibility timeout the platform ran kombu's transport with.
+LEGACY_VISIBILITY = 900
+
+
+def restore_legacy_unacked(client: redis.Redis, limit: int = 100) -> int:
+    """Return messages kombu's transport left unacked, once older than its visibility timeout.
+
+    Until every worker runs this transport, old workers may still hold messages there: only
+    those past the timeout they ran with come back, as kombu's own sweep would have done.
+    """
+    ceiling = time.time() - LEGACY_VISIBILITY
+    restored = 0
+    for tag in client.zrangebyscore(LEGACY_INDEX, "-inf", ceiling, start=0, num=limit):
+        with client.pipeline() as pipe:
+            try:
+                pipe.watch(LEGACY_UNACKED)
+                raw = pipe.hget(LEGACY_UNACKED, tag)
+                pipe.multi()
+                pipe.zrem(LEGACY_INDEX, tag)
+                pipe.hdel(LEGACY_UNACKED, tag)
+                if raw:
+                    message, _exchange, routing_key = json.loads(raw)
+                    pipe.rpush(routing_key, json.dumps(message))
+                    pipe.lpush(wake_key(routing_key), "1")
+                pipe.execute()
+                restored += 1
+            except redis.WatchError:
+                continue
+    if restored:
+        logger.warning("returned %d job(s) left unacked by kombu's transport", restored)
+    return restored
 
 
 LostHandler = Callable[[str, bytes, int], None]

@@ -64,6 +64,7 @@ class Keeper(threading.Thread):
             )  # fmt: skip
             with _abandoned_lock:
                 abandoned.difference_update(dead)
+            inflight.restore_legacy_unacked(self.client)
             if self.on_lost is not None:
                 inflight.settle_lost(self.client, self.consumer, self.on_lost)
             if self._was_failing:
