@@ -61,14 +61,32 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def _storable(value: Any) -> Any:
+    """`value` with NUL characters and lone surrogates written out: Postgres text and jsonb
+    refuse them, and one refused letter must not hold up the spool. The sealed copy keeps
+    the real values."""
+    if isinstance(value, str):
+        text = value.replace("\x00", "\\x00")
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            text = text.encode(errors="backslashreplace").decode()
+        return text
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
+
+
 def _clip(text: str | None) -> str | None:
     if text is None:
         return None
     # Cut first, then redact: redaction time grows with the text, and a letter for a huge
     # item must be built in bounded time.
     if len(text) <= TEXT_LIMIT:
-        return redact_text(text)
-    return redact_text(text[:TEXT_LIMIT]) + "\n[truncated]"
+        return _storable(redact_text(text))
+    return _storable(redact_text(text[:TEXT_LIMIT])) + "\n[truncated]"
 
 
 def _replay_of(headers: dict) -> int | None:
@@ -105,16 +123,16 @@ def from_job(
             "headers": headers or {},
         }
     )
-    shown = redact(real)
+    shown = _storable(redact(real))
     return Letter(
-        task_id=task_id,
-        task_name=task_name,
+        task_id=_storable(task_id),
+        task_name=_storable(task_name),
         queue=queue,
         args=shown["args"],
         kwargs=shown["kwargs"],
         message={
             "headers": shown["headers"],
-            "properties": redact(_plain(properties or {})),
+            "properties": _storable(redact(_plain(properties or {}))),
             "embed": shown["embed"],
         },
         payload_sealed=payload.seal(real),
@@ -145,15 +163,14 @@ def from_raw(
     redacted text always) but never replayable."""
     data = raw.encode() if isinstance(raw, str) else bytes(raw)
     return Letter(
-        task_id=task_id,
-        task_name=task_name,
+        task_id=_storable(task_id),
+        task_name=_storable(task_name),
         queue=queue,
         args=[],
         kwargs={},
         message={
-            "headers": redact(_plain(headers or {})),
-            # Postgres text and jsonb cannot hold NUL; the sealed copy keeps the exact bytes.
-            "raw": _clip(data.decode("utf-8", errors="replace").replace("\x00", "\\x00")),
+            "headers": _storable(redact(_plain(headers or {}))),
+            "raw": _clip(data.decode("utf-8", errors="replace")),
             "raw_size": len(data),
         },
         payload_sealed=payload.seal({"raw": base64.b64encode(data).decode()}),

@@ -1,5 +1,6 @@
 """Building a dead letter: what is shown is redacted, the real arguments only sealed."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -97,3 +98,15 @@ def test_reasons(exc, reason):
 @pytest.mark.parametrize(("text", "seconds"), [("30d", 2592000), ("2h", 7200), ("0s", 0)])
 def test_durations(text, seconds):
     assert parse_duration(text).total_seconds() == seconds
+
+
+def test_nul_and_lone_surrogates_are_written_out_where_postgres_would_refuse_them():
+    # Postgres text and jsonb cannot hold NUL: one such letter must not block the spool
+    made = letter(task_id="t-\x00", args=["a\x00b", "\ud800"], kwargs={"k\x00": "v"},
+                  exception_message="bad \x00 byte")  # fmt: skip
+    assert "\\u0000" not in json.dumps(made.row(), default=str)
+    assert made.args == ["a\\x00b", "\\ud800"] and made.task_id == "t-\\x00"
+    raw = from_raw(task_id="r", task_name="(undecodable)", queue="q", raw=b"x\x00y",
+                   headers={"h": "\x00"}, exception_type="E", exception_message="m",
+                   reason="undecodable", hostname=None)  # fmt: skip
+    assert raw.message["raw"] == "x\\x00y" and raw.message["headers"] == {"h": "\\x00"}
