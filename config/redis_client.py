@@ -1,7 +1,8 @@
 """One Redis client per process on the broker's Redis, with the platform's short timeouts.
 
-For the platform's own keys (delivery counters, the dead-letter spool, caches). redis-py's
-pool notices a fork and reconnects in the child, so a cached client is prefork-safe.
+For the platform's own keys (the dead-letter spool, task statistics, caches, beat's
+reaper). redis-py's pool notices a fork and reconnects in the child, so a cached client is
+prefork-safe.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def test_a_pool_child_killed_mid_job_is_requeued_at_once_and_completes(worker_pr
     os.kill(first["pid"], signal.SIGKILL)
     killed_at = time.time()
 
-    # Then the job runs again in another process, long before any visibility timeout
+    # Then the job runs again in another process at once, long before any heartbeat TTL
     assert result.get(timeout=20) == "slept"
     again = attempts(k)[1]
     assert again["pid"] != first["pid"]
