@@ -205,7 +205,12 @@ def run_processes(env: dict[str, str], base_port: int, demo: dict | None) -> int
     code = children[0].wait()
     forward(signal.SIGTERM, None)
     for child in children[1:]:
-        child.wait(30)
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:  # Ctrl-C must stop everything, whatever hangs
+            print(f"run: {child.args[2]} did not stop within 30 s; killing it", flush=True)
+            child.kill()
+            child.wait(5)
     return code
 
 
