@@ -120,18 +120,12 @@ def restore_all(client: redis.Redis, s: Scripts, consumer: str) -> int:
 
 
 def reap(
-    client: redis.Redis,
-    s: Scripts,
-    policy: Policy,
-    *,
-    alive: frozenset[str] = frozenset(),
-    dead: frozenset[str] = frozenset(),
+    client: redis.Redis, s: Scripts, policy: Policy, *, alive: frozenset[str] = frozenset()
 ) -> int:
     """Return the in-flight messages of every consumer whose heartbeat expired.
 
-    `alive` are this process's own consumers (never reaped); `dead` are consumers this
-    process knows it abandoned (reaped without waiting for their heartbeat to expire).
-    Returns how many messages were put back or parked as lost.
+    `alive` are this process's own consumers (never reaped). Returns how many messages were
+    put back or parked as lost.
     """
     consumers = [c.decode() for c in client.smembers(REGISTRY)]
     candidates = [c for c in consumers if c not in alive]
@@ -141,29 +135,23 @@ def reap(
     for consumer in candidates:
         pipe.exists(heartbeat_key(consumer))
     beating = pipe.execute()
-    moved = 0
-    for consumer, is_beating in zip(candidates, beating, strict=True):
-        if is_beating and consumer not in dead:
-            continue
-        moved += _reap_consumer(client, s, consumer, policy, force=consumer in dead)
-    return moved
+    return sum(
+        _reap_consumer(client, s, consumer, policy)
+        for consumer, is_beating in zip(candidates, beating, strict=True)
+        if not is_beating
+    )
 
 
-def _reap_consumer(
-    client: redis.Redis, s: Scripts, consumer: str, policy: Policy, *, force: bool
-) -> int:
+def _reap_consumer(client: redis.Redis, s: Scripts, consumer: str, policy: Policy) -> int:
     moved = 0
     while True:
         outcome = int(
             s.reap_one(
                 keys=[inflight_key(consumer), heartbeat_key(consumer), LOST, REGISTRY],
-                args=[
-                    consumer, policy.max_deliveries, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP,
-                    "1" if force else "0",
-                ],
+                args=[consumer, policy.max_deliveries, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP],
                 client=client,
             )
-        )  # fmt: skip
+        )
         if outcome <= 0:
             break
         moved += 1
@@ -203,6 +191,9 @@ def restore_legacy_unacked(client: redis.Redis, limit: int = 100) -> int:
                 restored += 1
             except redis.WatchError:
                 continue
+            except (ValueError, TypeError, redis.DataError) as exc:  # a malformed entry
+                logger.error("kombu's unacked entry %r cannot be restored: %s", tag, exc)
+                continue
     if restored:
         logger.warning("returned %d job(s) left unacked by kombu's transport", restored)
     return restored
@@ -211,15 +202,18 @@ def restore_legacy_unacked(client: redis.Redis, limit: int = 100) -> int:
 LostHandler = Callable[[str, bytes, int], None]
 
 
-def settle_lost(client: redis.Redis, consumer: str, on_lost: LostHandler, limit: int = 100) -> int:
+def settle_lost(
+    client: redis.Redis, consumer: str, on_lost: LostHandler, keep_going: Callable[[], bool]
+) -> int:
     """Hand each parked message (past MAX_DELIVERIES) to `on_lost`, which dead-letters it.
 
     A message is first moved into this consumer's in-flight list, so a crash while handling
-    it leaves it where the reaper finds it again (and parks it again): never lost.
+    it leaves it where the reaper finds it again (and parks it again): never lost. Stops as
+    soon as `keep_going()` is false (the keeper must beat again, or is stopping).
     """
     settled = 0
     own = inflight_key(consumer)
-    for _ in range(limit):
+    while keep_going():
         entry = client.lmove(LOST, own, "RIGHT", "LEFT")
         if entry is None:
             break
@@ -230,8 +224,8 @@ def settle_lost(client: redis.Redis, consumer: str, on_lost: LostHandler, limit:
         except Exception:
             logger.critical("DEAD LETTER CAPTURE FAILED for a lost job in %r", list_key,
                             exc_info=True)  # fmt: skip
+            client.lpush(LOST, entry)  # back first, then out of flight: in a list throughout
             client.lrem(own, 1, entry)
-            client.lpush(LOST, entry)  # try again on a later pass
             break
         client.lrem(own, 1, entry)
         settled += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import redis
@@ -18,7 +19,7 @@ from broker import inflight
 logger = logging.getLogger(__name__)
 
 #: Consumers this process stopped without managing to put their jobs back (Redis was down):
-#: the next keeper of this process reaps them at once instead of waiting out their TTL.
+#: the next keeper of this process puts them back, uncounted (nothing crashed), at once.
 abandoned: set[str] = set()
 _abandoned_lock = threading.Lock()
 
@@ -53,28 +54,48 @@ class Keeper(threading.Thread):
             self.wake.clear()
 
     def tick(self) -> None:
-        """One round: heartbeat, reap the dead, dead-letter what is past the bound."""
-        try:
-            inflight.beat(self.client, self.consumer, self.policy)
-            with _abandoned_lock:
-                dead = frozenset(abandoned)
-            inflight.reap(
-                self.client, self.scripts, self.policy,
-                alive=frozenset({self.consumer}), dead=dead,
-            )  # fmt: skip
-            with _abandoned_lock:
-                abandoned.difference_update(dead)
-            inflight.restore_legacy_unacked(self.client)
-            if self.on_lost is not None:
-                inflight.settle_lost(self.client, self.consumer, self.on_lost)
-            if self._was_failing:
-                logger.warning("broker keeper of %s: Redis answers again", self.consumer)
-            self._was_failing = False
-        except Exception as exc:  # never let the keeper die: Redis comes back
-            if not self._was_failing:
-                logger.warning("broker keeper of %s: %s", self.consumer, exc)
-            self._was_failing = True
+        """One round: heartbeat, then reaping and dead-lettering within the time left.
 
-    def stop(self) -> None:
+        Each step is tried on its own: one failing (Redis away, a malformed entry) never
+        keeps the others, least of all the heartbeat, from running."""
+        deadline = time.monotonic() + self.policy.heartbeat_every / 2
+        steps = (
+            lambda: inflight.beat(self.client, self.consumer, self.policy),
+            self._put_back_abandoned,
+            lambda: inflight.reap(
+                self.client, self.scripts, self.policy, alive=frozenset({self.consumer})
+            ),
+            lambda: inflight.restore_legacy_unacked(self.client),
+            lambda: self.on_lost is not None and inflight.settle_lost(
+                self.client, self.consumer, self.on_lost,
+                lambda: time.monotonic() < deadline and not self.stopping.is_set(),
+            ),
+        )  # fmt: skip
+        failed = None
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # never let the keeper die: Redis comes back
+                failed = exc
+        if failed is not None and not self._was_failing:
+            logger.warning("broker keeper of %s: %s", self.consumer, failed)
+        elif failed is None and self._was_failing:
+            logger.warning("broker keeper of %s: Redis answers again", self.consumer)
+        self._was_failing = failed is not None
+
+    def _put_back_abandoned(self) -> None:
+        with _abandoned_lock:
+            dead = list(abandoned)
+        for consumer in dead:
+            restored = inflight.restore_all(self.client, self.scripts, consumer)
+            with _abandoned_lock:
+                abandoned.discard(consumer)
+            if restored:
+                logger.warning("returned %d job(s) held before a reconnect", restored)
+
+    def stop(self, timeout: float = 5) -> None:
+        """Stop, and wait for a round in progress (it may hold a lost job in flight)."""
         self.stopping.set()
         self.wake.set()
+        if self.is_alive() and self is not threading.current_thread():
+            self.join(timeout)

@@ -61,16 +61,18 @@ end
 
 #: Take the first message found in the listed queues (in the given order, which is the
 #: channel's fair cycle) and move it into the consumer's in-flight list.
-#: KEYS: inflight, then (queue list, its wake list) pairs. ARGV: the wake list whose token
-#: this fetch already took ('' if none).
+#: KEYS: inflight, registry, then (queue list, its wake list) pairs. ARGV: the wake list
+#: whose token this fetch already took ('' if none), the consumer id.
 #: Keeps one wake token per waiting message: a taken message takes its token with it; a
-#: token taken for one queue but spent on another is given back.
+#: token taken for one queue but spent on another is given back. Registers the consumer
+#: again, so a reaper that deregistered a late (but living) consumer cannot strand its jobs.
 FETCH = """
 local woken = ARGV[1]
-for i = 2, #KEYS, 2 do
+for i = 3, #KEYS, 2 do
   local item = redis.call('RPOP', KEYS[i])
   if item then
     redis.call('LPUSH', KEYS[1], KEYS[i] .. '\\n' .. item)
+    redis.call('SADD', KEYS[2], ARGV[2])
     if KEYS[i + 1] ~= woken then
       redis.call('RPOP', KEYS[i + 1])
       if woken ~= '' then redis.call('LPUSH', woken, '1') end
@@ -95,12 +97,12 @@ return count_and_place(ARGV[1], false, KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[
 
 #: Return one in-flight entry of a consumer whose heartbeat expired to the front of its
 #: queue, counting a delivery. KEYS: inflight, heartbeat, lost, registry.
-#: ARGV: consumer id, MAX_DELIVERIES, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP, force.
+#: ARGV: consumer id, MAX_DELIVERIES, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP.
 #: Returns -1 (the consumer is alive after all), 0 (nothing left: deregistered), 1 or 2.
 REAP_ONE = (
     _PLACE
     + """
-if ARGV[7] ~= '1' and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local entry = redis.call('LPOP', KEYS[1])
 if not entry then
   redis.call('SREM', KEYS[4], ARGV[1])

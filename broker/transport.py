@@ -121,7 +121,9 @@ class Channel(kombu_redis.Channel):
             return
         # Its own client on its own pool: acks of jobs that outlive this channel (a reconnect
         # closes it while the pool still runs them) must not rebuild kombu's pools.
+        manager = self.__dict__.get("_sentinel_manager")  # _get_pool sets it under Sentinel
         client = self._inflight_client = self.Client(connection_pool=self._get_pool())
+        self._sentinel_manager = manager
         self.consumer_id = inflight.new_consumer_id()
         inflight.beat(client, self.consumer_id, self._policy)  # registered before any fetch
         self._scripts = inflight.Scripts(client)
@@ -143,11 +145,14 @@ class Channel(kombu_redis.Channel):
                 timeout or self.brpop_timeout or 1,
             ]
         else:
-            keys = [inflight.inflight_key(self.consumer_id)]
+            keys = [inflight.inflight_key(self.consumer_id), inflight.REGISTRY]
             for pri in self.priority_steps:
                 for queue in queues:
                     keys += [self._q_for_pri(queue, pri), inflight.wake_key(queue)]
-            command = ["EVALSHA", self._scripts.fetch.sha, len(keys), *keys, self._woken]
+            command = [
+                "EVALSHA", self._scripts.fetch.sha, len(keys), *keys, self._woken,
+                self.consumer_id,
+            ]  # fmt: skip
         self._pending = command[0]
         self._in_poll = self.client.connection
         self._brpop_sent_at = monotonic()
@@ -164,13 +169,13 @@ class Channel(kombu_redis.Channel):
                 self.client.connection.disconnect()
                 raise
             except redis.exceptions.NoScriptError:
-                self._scripts.fetch.sha = self.client.script_load(self._scripts.fetch.script)
+                self._load_fetch_script()  # Redis restarted without its script cache
                 raise Empty() from None
             except redis.exceptions.ResponseError as exc:
-                # A Redis that refuses (OOM, read-only replica after failover): wait, retry.
-                logger.warning("fetch refused by Redis: %s", exc)
-                self._next = WAIT
-                raise Empty() from None
+                # A Redis that refuses (read-only after a failover, OOM, busy script): treat
+                # it as a lost connection, so the consumer reconnects with its backoff.
+                self.client.connection.disconnect()
+                raise redis.exceptions.ConnectionError(f"fetch refused by Redis: {exc}") from exc
             if command == "BRPOP":
                 self._next = FETCH
                 self._woken = bytes_to_str(reply[0]) if reply else ""
@@ -190,6 +195,13 @@ class Channel(kombu_redis.Channel):
         finally:
             self._in_poll = None
             self._flush_brpop_reauth()
+
+    def _load_fetch_script(self) -> None:
+        try:
+            self._scripts.fetch.sha = self.client.script_load(self._scripts.fetch.script)
+        except redis.exceptions.ResponseError as exc:
+            self.client.connection.disconnect()
+            raise redis.exceptions.ConnectionError(f"script refused by Redis: {exc}") from exc
 
     def _take(self, queue: str, list_key: str, item: bytes) -> None:
         """Check one fetched item and hand it to kombu, or dead-letter it."""
@@ -263,21 +275,27 @@ class Channel(kombu_redis.Channel):
     # -- producing -------------------------------------------------------------------------
 
     def _put(self, queue, message, **kwargs: Any) -> None:
-        """LPUSH the message and its wake token in one round trip."""
+        """LPUSH the message, and for a task queue its wake token, in one round trip.
+
+        Other queues (`inspect` reply queues) are read with kombu's own BRPOP: no token."""
         batch = kwargs.pop("_publish_batch", None)
         pri = self._get_message_priority(message, reverse=False)
-        key = self._q_for_pri(queue, pri)
+        commands = [("lpush", self._q_for_pri(queue, pri), dumps(message))]
+        if queue in self._task_queues:
+            commands.append(("lpush", inflight.wake_key(queue), "1"))
+        if self._expires and queue in self._expires:
+            commands += [
+                ("pexpire", self._q_for_pri(queue, step), self._expires[queue])
+                for step in self.priority_steps
+            ]
         if batch is not None:
-            batch.add("lpush", key, dumps(message))
-            batch.add("lpush", inflight.wake_key(queue), "1")
+            for name, *args in commands:
+                batch.add(name, *args)
             return
         with self.conn_or_acquire() as client:
             pipe = client.pipeline(transaction=False)
-            pipe.lpush(key, dumps(message))
-            pipe.lpush(inflight.wake_key(queue), "1")
-            if self._expires and queue in self._expires:
-                for step in self.priority_steps:
-                    pipe.pexpire(self._q_for_pri(queue, step), self._expires[queue])
+            for name, *args in commands:
+                getattr(pipe, name)(*args)
             pipe.execute()
 
     def _purge(self, queue) -> int:
@@ -304,6 +322,7 @@ class Channel(kombu_redis.Channel):
             restored = inflight.restore_all(keeper_.client, keeper_.scripts, self.consumer_id)
             if restored:
                 logger.info("returned %d held job(s) to their queues", restored)
+            keeper_.client.connection_pool.disconnect()  # reconnects if a late ack comes
         except Exception as exc:
             keeper.abandon(self.consumer_id)
             logger.warning(
