@@ -22,6 +22,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from broker import inflight  # noqa: E402
 from tests.harness import claim_redis_db, release_redis_db, with_db  # noqa: E402
 
 SERVER = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -66,7 +67,7 @@ def drain_rate(app: str, queue: str, env: dict, client: redis.Redis, extra: list
 
 def held_jobs(client: redis.Redis) -> int:
     """Jobs still in flight on the platform's transport (broker/inflight.py)."""
-    return sum(client.llen(k) for k in client.scan_iter("taskplatform:broker:inflight:*"))
+    return sum(client.llen(k) for k in client.scan_iter(inflight.inflight_key("*")))
 
 
 def main() -> None:
