@@ -33,6 +33,10 @@ REGISTRY = PREFIX + "consumers"
 LOST = PREFIX + "lost"
 WAKE_PREFIX = PREFIX + "wake:"
 COUNT_PREFIX = PREFIX + "deliveries:"
+ONCE_PREFIX = PREFIX + "once:"
+#: A message header asking to be queued at most once per task id; its value is how many
+#: seconds the broker remembers the id (a producer's `job_key`, config/publish.py).
+ONCE_HEADER = "x_publish_once"
 #: kombu's separator between a queue name and its priority step in list keys.
 SEP = "\x06\x16"
 #: A delivery count outlives any crash loop it has to bound.
@@ -49,6 +53,10 @@ def heartbeat_key(consumer: str) -> str:
 
 def wake_key(queue: str) -> str:
     return WAKE_PREFIX + queue
+
+
+def once_key(task_id: str) -> str:
+    return ONCE_PREFIX + task_id
 
 
 def new_consumer_id() -> str:

@@ -134,3 +134,14 @@ redis.call('SREM', KEYS[3], ARGV[1])
 return n
 """
 )
+
+#: Queue a message unless its task id was queued within the window: a producer that
+#: publishes again after an ambiguous failure (a timeout) gets the first job, not a second.
+#: KEYS: once marker, queue list, wake list (or the queue list again for no token).
+#: ARGV: message, window seconds, 1 to push a wake token. Returns 1 (queued) or 0 (already).
+PUT_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[1])
+if ARGV[3] == '1' then redis.call('LPUSH', KEYS[3], '1') end
+return 1
+"""

@@ -37,7 +37,7 @@ from kombu.utils.encoding import bytes_to_str
 from kombu.utils.imports import symbol_by_name
 from kombu.utils.json import dumps
 
-from broker import inflight, intake, keeper
+from broker import inflight, intake, keeper, scripts
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +280,10 @@ class Channel(kombu_redis.Channel):
         Other queues (`inspect` reply queues) are read with kombu's own BRPOP: no token."""
         batch = kwargs.pop("_publish_batch", None)
         pri = self._get_message_priority(message, reverse=False)
+        window = (message.get("headers") or {}).get(inflight.ONCE_HEADER)
+        if window:
+            self._put_once(self._q_for_pri(queue, pri), queue, message, int(window))
+            return
         commands = [("lpush", self._q_for_pri(queue, pri), dumps(message))]
         if queue in self._task_queues:
             commands.append(("lpush", inflight.wake_key(queue), "1"))
@@ -297,6 +301,17 @@ class Channel(kombu_redis.Channel):
             for name, *args in commands:
                 getattr(pipe, name)(*args)
             pipe.execute()
+
+    def _put_once(self, list_key: str, queue: str, message: dict, window: int) -> None:
+        """Queue a message at most once per task id within `window` seconds (its producer
+        gave a job key): one Lua call, so a publish retried after a timeout cannot double."""
+        task_id = message["headers"].get("id") or message["properties"].get("correlation_id")
+        wake = queue in self._task_queues
+        keys = [inflight.once_key(str(task_id)), list_key, inflight.wake_key(queue)]
+        # EVAL, not EVALSHA: a publish that timed out must have sent the whole script, so
+        # that it runs when a frozen Redis resumes instead of failing on NOSCRIPT.
+        with self.conn_or_acquire() as client:
+            client.eval(scripts.PUT_ONCE, 3, *keys, dumps(message), window, "1" if wake else "0")
 
     def _purge(self, queue) -> int:
         purged = super()._purge(queue)

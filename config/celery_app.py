@@ -8,14 +8,21 @@ Reference: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.app.utils import Settings
+from celery.signals import after_setup_logger, after_setup_task_logger, import_modules
 from kombu import transport as kombu_transport
 from kombu.utils.url import parse_url
 
+from config import flower, publish
 from config.logs import install_json, install_redaction
 from config.queues import QUEUES, TASK_QUEUES, route_task
+from config.redaction import redact
+from config.result_backend import BACKENDS
 from config.sentry import init_sentry
 from config.settings import settings
 
@@ -98,8 +105,88 @@ def _broker_use_ssl() -> dict | bool:
     return parse_url(settings.broker_url).get("ssl") or False
 
 
+class CensoredSettings(Settings):
+    """The configuration as `celery report`, `inspect conf` and Flower's Config tab show it.
+
+    Celery masks secret-looking keys and the broker and backend URLs only: a password in
+    `redbeat_redis_url` (or any other URL) was shown. Every value passes the redaction rules
+    on top of Celery's own masking."""
+
+    def table(self, with_defaults: bool = False, censored: bool = True) -> dict:
+        table = super().table(with_defaults, censored)
+        return redact(table) if censored else table
+
+
+def _censored(conf: Settings) -> Settings:
+    """Celery builds the settings object; this only adds to its `table` (the class is set
+    with object.__setattr__: the settings' own __setattr__ writes a setting)."""
+    object.__setattr__(conf, "__class__", CensoredSettings)
+    return conf
+
+
+# What a publish raises when Redis is down: kombu wraps broker errors; the Redis result
+# backend, which subscribes to the result channel before publishing, gives up with a
+# RuntimeError once its (bounded) retry policy is spent.
+UNREACHABLE_ERRORS = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    RuntimeError,
+)
+
+
+class PlatformCelery(Celery):
+    """Celery, with every publish guarded and every shown configuration censored."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, events="config.task_events:PlatformEvents", **kwargs)
+        _censored(self._conf)
+        # Result backends by URL scheme: the redacting ones (config/result_backend.py).
+        self.loader.override_backends = {**self.loader.override_backends, **BACKENDS}
+
+    def _load_config(self) -> Settings:
+        return _censored(super()._load_config())
+
+    def send_task(  # noqa: PLR0913 - Celery's signature
+        self,
+        name: str,
+        args: Any = None,
+        kwargs: Any = None,
+        countdown: float | None = None,
+        eta: Any = None,
+        task_id: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """Every publish ends here (`.delay`, `apply_async`, canvas, `celery call`, beat,
+        retries, replays): refuse what must not be queued, then send."""
+        task_id = publish.prepare(name, args, kwargs, countdown, eta, task_id, options)
+        try:
+            return super().send_task(name, args, kwargs, countdown, eta, task_id, **options)
+        except UNREACHABLE_ERRORS as exc:
+            if isinstance(exc, publish.BrokerUnavailableError):
+                raise
+            if isinstance(exc, RuntimeError) and not _is_result_store_give_up(exc):
+                raise
+            raise publish.BrokerUnavailableError(
+                f"could not queue {name}: Redis unreachable ({_reason(exc)})"
+            ) from exc
+
+
+def _is_result_store_give_up(exc: RuntimeError) -> bool:
+    return "reconnect to the Celery result store" in str(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RuntimeError):
+        return "the result store did not answer"
+    reason = str(exc).strip() or type(exc).__name__
+    if "timeout" in reason.lower() or isinstance(exc, TimeoutError | redis.exceptions.TimeoutError):
+        reason += "; it may have been queued: publish again with the same job_key to be safe"
+    return reason
+
+
 def build_app() -> Celery:
-    app = Celery("taskplatform", task_cls="tasks.base:PlatformTask", include=TASK_MODULES)
+    app = PlatformCelery("taskplatform", task_cls="tasks.base:PlatformTask", include=TASK_MODULES)
     app.conf.update(
         imports=WORKER_MODULES,
         # Dead letters for what Celery would drop: bodies that do not decode (the consumer);
@@ -178,6 +265,9 @@ def _redact_worker_logs(logger=None, **_kwargs) -> None:
         install_json(logger)
     install_redaction(logger)
 
+
+# Flower refuses to start without auth, however it is started (config/flower.py).
+import_modules.connect(flower.refuse_open_flower)
 
 init_sentry()
 use_platform_transport()

@@ -1,24 +1,64 @@
-"""Flower's configuration file (`celery -A config flower --conf=config/flower.py`).
+"""Flower's configuration file (`celery -A config flower --conf=config/flower.py`), and the
+guard that keeps Flower closed however it is started.
 
-Flower is open to anyone by default (CVE-2022-30034 was about this). Outside development it
-refuses to start without basic auth (FLOWER_BASIC_AUTH) or an OAuth provider
-(FLOWER_AUTH_PROVIDER with Flower's FLOWER_OAUTH2_* settings). Persistent mode keeps task
-history across restarts in FLOWER_DB. Flower executes this file and reads the option names
-it defines; other names are ignored.
+Flower is open to anyone by default (CVE-2022-30034 was about this), and it reads its
+options from `--conf`, or from `flowerconfig.py` in the working directory when none is
+given: a check in this file alone is skipped by `celery -A config flower`. So the guard is
+`refuse_open_flower`, which the app connects to Celery's `import_modules` signal: Flower
+sends it while it builds its web app, after it has read every option (environment, file,
+command line) and before it listens. Without basic auth (FLOWER_BASIC_AUTH) or an OAuth
+provider (FLOWER_AUTH with FLOWER_AUTH_PROVIDER and Flower's FLOWER_OAUTH2_* settings),
+it exits, in every environment: `make run` generates credentials for development.
+
+In Flower's process the guard also redacts the results Flower's API reads from the result
+backend (`/api/task/result/<id>`); events are redacted where they are sent.
+
+Flower executes this file and reads the option names it defines; other names are ignored.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from config.redaction import redact
 from config.settings import settings
 
-if not (settings.flower_basic_auth or settings.flower_auth_provider):
-    if settings.app_env != "development":
-        raise SystemExit(
-            "invalid setting FLOWER_BASIC_AUTH: Flower refuses to start without auth"
-            f" when APP_ENV={settings.app_env}; set user:password (or FLOWER_AUTH_PROVIDER)"
-        )
-elif settings.flower_basic_auth:
+if settings.flower_basic_auth:
     basic_auth = settings.flower_basic_auth.split(",")
 
 persistent = True
 db = settings.flower_db
 state_save_interval = 60_000  # ms: history survives a crash, not only a clean stop
 max_tasks = 50_000
+
+
+def refuse_open_flower(sender: Any = None, **_kwargs: Any) -> None:
+    """Exit a Flower process that has no auth; in any other process, do nothing."""
+    context = click.get_current_context(silent=True)
+    if context is None or context.command.name != "flower":
+        return
+    from tornado.options import options  # Flower's parsed options
+
+    # FLOWER_BASIC_AUTH="" reaches Flower as [""]: no credentials either.
+    if not (any(entry.strip() for entry in options.basic_auth or ()) or options.auth):
+        raise SystemExit(
+            "invalid setting FLOWER_BASIC_AUTH: Flower refuses to start without auth;"
+            " set user:password (or FLOWER_AUTH with FLOWER_AUTH_PROVIDER)"
+        )
+    _redact_api_results()
+
+
+def _redact_api_results() -> None:
+    from flower.api.tasks import BaseTaskHandler
+
+    shown = BaseTaskHandler.safe_result
+    if getattr(shown, "redacted", False):
+        return
+
+    def safe_result(self: Any, result: Any) -> Any:
+        return redact(shown(self, result))
+
+    safe_result.redacted = True  # type: ignore[attr-defined]
+    BaseTaskHandler.safe_result = safe_result

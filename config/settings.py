@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = Field(540, ge=1)
     task_time_limit: int = Field(600, ge=1)
     max_countdown: int = Field(30 * 24 * 3600, ge=0)
+    job_key_window: int = Field(24 * 3600, ge=1)
     worker_heartbeat_ttl: float = Field(30.0, ge=1, le=3600)
     max_deliveries: int = Field(3, ge=1, le=100)
     worker_soft_shutdown_timeout: float = Field(20.0, ge=0)
@@ -98,6 +99,7 @@ class Settings(BaseSettings):
     # Operations.
     watchdog_idle_seconds: float = Field(120.0, ge=0)
     metrics_port: int = Field(9808, ge=1, le=65535)
+    metrics_address: str = "127.0.0.1"
     flower_url: str | None = None
     dyno: str | None = None
     remap_sigterm: str | None = None

@@ -70,8 +70,8 @@ def replay_one(
             )
         original = original_message(letter)
         embed = original.get("embed") or {}
-        headers = {**(original.get("headers") or {}), "replay_of": letter.id,
-                   "enqueued_at": time.time()}  # fmt: skip
+        # The publish guard stamps enqueued_at and drops the publish-once mark.
+        headers = {**(original.get("headers") or {}), "replay_of": letter.id}
         new_task_id = str(uuid.uuid4())
         app.send_task(
             letter.task_name,

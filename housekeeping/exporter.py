@@ -91,8 +91,9 @@ class PlatformCollector(Collector):
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     REGISTRY.register(PlatformCollector())
-    start_http_server(settings.metrics_port)
-    logger.info("metrics on :%s/metrics", settings.metrics_port)
+    # Loopback unless told otherwise (METRICS_ADDRESS): the gauges name queues and tasks.
+    start_http_server(settings.metrics_port, addr=settings.metrics_address)
+    logger.info("metrics on %s:%s/metrics", settings.metrics_address, settings.metrics_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

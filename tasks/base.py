@@ -1,4 +1,4 @@
-"""The shared base task: retry policy, producer guards and job redaction, in one place.
+"""The shared base task: the retry policy, in one place.
 
 Every task of the app is a `PlatformTask` (the app sets `task_cls`). Domain code raises
 `TransientError` or `PermanentError`; this class decides what happens next:
@@ -16,16 +16,12 @@ setting the retry options themselves on a task is refused, so the numbers live h
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import kombu.exceptions
-import redis.exceptions
 from celery import Task
 from celery.utils.log import get_task_logger
-from kombu.serialization import dumps
 
 from config import correlation
 from config.correlation import correlation_id
@@ -37,7 +33,7 @@ from config.errors import (
     is_transient,
     retry_after,
 )
-from config.redaction import redact
+from config.publish import BrokerUnavailableError, PayloadError
 from config.settings import settings
 
 __all__ = [
@@ -52,9 +48,6 @@ __all__ = [
 ]
 
 logger = get_task_logger(__name__)
-
-#: What Flower and worker logs show of arguments: redacted and short.
-ARGS_REPR_LIMIT = 512
 
 
 @dataclass(frozen=True)
@@ -88,17 +81,9 @@ OWNED_OPTIONS = (
 )
 
 
-class PayloadError(ValueError):
-    """The producer refused a job: arguments not JSON-serialisable, too large, or a delay
-    longer than the platform can hold. Nothing reached the broker."""
-
-
-class BrokerUnavailableError(kombu.exceptions.OperationalError):
-    """The broker did not take the job within the publish timeouts. Nothing was queued."""
-
-
 class PlatformTask(Task):
-    """Base of every task: owns the retry policy and guards every publish."""
+    """Base of every task: owns the retry policy. Every publish is guarded by the app
+    (config/publish.py), whichever way it is made."""
 
     retry_preset = "default"
 
@@ -160,100 +145,3 @@ class PlatformTask(Task):
         if wait is not None:
             countdown, eta = min(wait, settings.max_countdown), None
         return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
-
-    def apply_async(  # noqa: PLR0913 - Celery's signature
-        self,
-        args: Any = None,
-        kwargs: Any = None,
-        task_id: str | None = None,
-        producer: Any = None,
-        link: Any = None,
-        link_error: Any = None,
-        shadow: str | None = None,
-        **options: Any,
-    ) -> Any:
-        """Publish, after refusing what must not reach Redis.
-
-        Signal handlers cannot refuse a message (Celery swallows their exceptions), so the
-        guard lives here: every `.delay()`, `.apply_async()` and retry passes through it.
-        """
-        check_payload(self.name, args, kwargs)
-        check_delay(self.name, options)
-        # When it was queued: the queue-health snapshot reports the oldest waiting message.
-        headers = {**(options.get("headers") or {}), "enqueued_at": time.time()}
-        if correlation.current() and correlation.HEADER not in headers:
-            headers[correlation.HEADER] = correlation.current()
-        options["headers"] = headers
-        options.setdefault("argsrepr", short_repr(args or ()))
-        options.setdefault("kwargsrepr", short_repr(kwargs or {}))
-        try:
-            return super().apply_async(
-                args, kwargs, task_id, producer, link, link_error, shadow, **options
-            )
-        except UNREACHABLE_ERRORS as exc:
-            if isinstance(exc, RuntimeError) and not _is_result_store_give_up(exc):
-                raise
-            raise BrokerUnavailableError(
-                f"could not queue {self.name}: Redis unreachable ({_reason(exc)})"
-            ) from exc
-
-
-# What a publish raises when Redis is down: kombu wraps broker errors; the Redis result
-# backend, which subscribes to the result channel before publishing, gives up with a
-# RuntimeError once its (bounded) retry policy is spent.
-UNREACHABLE_ERRORS = (
-    kombu.exceptions.OperationalError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    RuntimeError,
-)
-
-
-def _is_result_store_give_up(exc: RuntimeError) -> bool:
-    return "reconnect to the Celery result store" in str(exc)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, RuntimeError):
-        return "the result store did not answer"
-    return str(exc).strip() or type(exc).__name__
-
-
-def check_payload(task_name: str, args: Any, kwargs: Any) -> None:
-    """Refuse arguments that are not JSON or exceed the cap, before anything is sent."""
-    try:
-        _content_type, _encoding, body = dumps([args or (), kwargs or {}], serializer="json")
-    except (kombu.exceptions.EncodeError, TypeError, ValueError) as exc:
-        raise PayloadError(f"{task_name}: arguments are not JSON-serialisable: {exc}") from None
-    size = len(body.encode() if isinstance(body, str) else body)
-    if size > settings.task_max_payload_bytes:
-        raise PayloadError(
-            f"{task_name}: arguments are {size} bytes, over the cap of"
-            f" {settings.task_max_payload_bytes} (TASK_MAX_PAYLOAD_BYTES); pass ids, not data"
-        )
-
-
-def check_delay(task_name: str, options: dict[str, Any]) -> None:
-    """Refuse a countdown or ETA beyond MAX_COUNTDOWN (30 days by default).
-
-    A delayed job waits in its worker's memory, held in flight and never redelivered while
-    that worker lives; the cap only catches a unit mistake (milliseconds for seconds).
-    """
-    delay: float | None = options.get("countdown")
-    eta = options.get("eta")
-    if eta is not None:
-        eta_time = datetime.fromisoformat(eta) if isinstance(eta, str) else eta
-        if eta_time.tzinfo is None:
-            eta_time = eta_time.replace(tzinfo=UTC)
-        delay = (eta_time - datetime.now(UTC)).total_seconds()
-    if delay is not None and delay > settings.max_countdown:
-        raise PayloadError(
-            f"{task_name}: a delay of {delay:.0f} s exceeds MAX_COUNTDOWN"
-            f" ({settings.max_countdown} s); schedule it with beat instead"
-        )
-
-
-def short_repr(value: Any) -> str:
-    """Redacted and truncated: what logs and Flower may show of a job's arguments."""
-    text = repr(redact(value))
-    return text if len(text) <= ARGS_REPR_LIMIT else text[: ARGS_REPR_LIMIT - 3] + "..."

@@ -1,5 +1,5 @@
-"""Flower over HTTP and in headless Chromium: behind auth, showing every queue's workers and
-a finished task."""
+"""Flower over HTTP and in headless Chromium: never open, showing every queue's workers and
+a finished task, and no secret of a job on any page or API answer."""
 
 from __future__ import annotations
 
@@ -15,28 +15,45 @@ import httpx
 import pytest
 
 from devstack.servers import free_port
+from tasks.status import job_status
 from tests import harness
 from tests.conftest import module_worker
-from tests.probe_tasks import ECHO
+from tests.probe_tasks import ECHO, login
 
 ARTIFACTS = harness.ROOT / "test-artifacts"
 LOGIN = ("ops", f"pw-{uuid.uuid4().hex[:8]}")
 
 
-def start_flower(env: dict[str, str], port: int) -> subprocess.Popen:
+def start_flower(env: dict[str, str], port: int, conf: bool = True, cwd: Path | None = None):
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "flower", "--conf=config/flower.py",
+        [sys.executable, "-m", "celery", "-A", "config", "flower",
+         *(["--conf=config/flower.py"] if conf else []),
          "--address=127.0.0.1", f"--port={port}"],
-        cwd=harness.ROOT, env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), **env},
+        cwd=cwd or harness.ROOT,
+        env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), **env},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
 
 
-def test_flower_refuses_to_start_without_auth_outside_development(services):
-    flower = start_flower({"APP_ENV": "test", "FLOWER_BASIC_AUTH": ""}, free_port())
+@pytest.mark.parametrize(
+    ("app_env", "conf", "own_conf_file"),
+    [
+        ("development", True, False),  # make run's environment, with the platform's file
+        ("development", False, False),  # `celery -A config flower`: no --conf at all
+        ("test", False, True),  # Flower's default flowerconfig.py, which sets no auth
+    ],
+)
+def test_flower_refuses_to_start_without_auth_however_it_is_started(
+    services, tmp_path, app_env, conf, own_conf_file
+):
+    if own_conf_file:
+        (tmp_path / "flowerconfig.py").write_text("port = 5599\npersistent = False\n")
+    env = {"APP_ENV": app_env, "FLOWER_BASIC_AUTH": ""}
+    flower = start_flower(env, free_port(), conf=conf, cwd=tmp_path if own_conf_file else None)
     output, _ = flower.communicate(timeout=60)
     assert flower.returncode != 0
     assert "invalid setting FLOWER_BASIC_AUTH: Flower refuses to start without auth" in output
+    assert "Visit me at" not in output
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +160,53 @@ def test_flower_in_headless_chromium(flower):
         assert (ARTIFACTS / "flower-workers.png").stat().st_size > 10_000
     finally:
         browser.quit()
+
+
+def _text(url: str) -> str:
+    response = httpx.get(url, auth=LOGIN, timeout=10)
+    assert response.status_code == 200, url
+    return response.text
+
+
+def test_no_secret_of_a_job_reaches_flower_or_the_result_backend(flower, redis_client):
+    canary = f"canary-{uuid.uuid4().hex}"
+    card = "4111 1111 1111 1111"
+    k = f"login:{uuid.uuid4().hex}"
+    # Given a job that fails with a password and a card number in its error message ...
+    redis_client.set(f"{k}:fail", "1")
+    failed = login.delay(k, f"ana {card}", password=canary)
+    with pytest.raises(Exception, match="login refused for ana"):
+        failed.get(timeout=30)
+    # ... and one that returns a secret to its caller
+    succeeded = ECHO["quote"].delay({"password": canary})
+    assert succeeded.get(timeout=30)["value"] == {"password": canary}  # the caller reads it
+
+    # Then the result backend holds the error masked, and job_status() still explains it
+    stored = redis_client.get(f"celery-task-meta-{failed.id}")
+    assert canary not in stored and card not in stored and "4111111111111111" not in stored
+    assert "login refused for ana" in stored and "Traceback" in stored
+    status = job_status(failed.id)
+    assert status["status"] == "failed" and "password=[REDACTED]" in status["error"]["message"]
+
+    # And Flower shows both jobs, with nothing of the secrets, on every page and API
+    def seen() -> bool:
+        tasks = httpx.get(f"{flower['url']}/api/tasks", auth=LOGIN, timeout=10).json()
+        return all((tasks.get(r.id) or {}).get("state") in ("FAILURE", "SUCCESS")
+                   for r in (failed, succeeded))  # fmt: skip
+
+    harness.wait_for(seen, 30, interval=0.2)
+    shown = "".join(
+        _text(f"{flower['url']}{path}")
+        for path in (
+            "/api/tasks",
+            f"/api/task/info/{failed.id}",
+            f"/api/task/info/{succeeded.id}",
+            f"/api/task/result/{failed.id}",
+            f"/api/task/result/{succeeded.id}",
+            f"/task/{failed.id}",
+            f"/task/{succeeded.id}",
+        )
+    )
+    assert canary not in shown
+    assert card not in shown and "4111111111111111" not in shown
+    assert "login refused for ana" in shown and "[REDACTED]" in shown

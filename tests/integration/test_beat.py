@@ -3,6 +3,7 @@ each run once; the standby takes over when the leader dies."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -104,3 +105,17 @@ def test_the_standby_takes_over_when_the_leader_dies(beats):
     assert time.monotonic() - killed < 10
     sent_at_takeover = second.sent()
     harness.wait_for(lambda: second.sent() > sent_at_takeover, 10)
+
+
+def test_what_beat_sends_crosses_the_publish_guard(beats, redis_client):
+    # Given no maintenance worker, beat's runs wait in the queue, where they can be read
+    redis_client.delete("maintenance")
+    beat = beats()
+    harness.wait_for(lambda: redis_client.llen("maintenance") >= 2, 30)
+    beat.stop()
+    for raw in redis_client.lrange("maintenance", 0, -1):
+        headers = json.loads(raw)["headers"]
+        # stamped by config/publish.py, which nothing but the guarded send_task adds
+        assert time.time() - headers["enqueued_at"] < 60
+        assert headers["task"].startswith("maintenance.")
+    redis_client.delete("maintenance")

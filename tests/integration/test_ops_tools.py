@@ -145,7 +145,20 @@ def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
         prefix = 'taskplatform_queue_oldest_age_seconds{queue="quote"}'
         age = [line for line in metrics.splitlines() if line.startswith(prefix)]
         assert 0 <= float(age[0].split()[-1]) < 60
+        # And it listens on loopback only (METRICS_ADDRESS unset)
+        assert listening_addresses(port) == {"127.0.0.1"}
     finally:
         exporter.terminate()
         exporter.wait(10)
         redis_client.delete("quote", spool.SPOOL_KEY)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a local TCP port listens on, from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, _remote, state = line.split()[1:4]
+        address, local_port = local.split(":")
+        if int(local_port, 16) == port and state == "0A":
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    return found

@@ -1,6 +1,10 @@
 """Secrets are masked before anything leaves the process."""
 
-from config.redaction import MASK, redact, redact_text
+import time
+
+import pytest
+
+from config.redaction import MASK, SCAN_LIMIT, redact, redact_text
 
 
 def test_sensitive_keys_are_masked_at_any_depth():
@@ -46,3 +50,49 @@ def test_long_numbers_that_are_not_card_numbers_pass_unchanged():
     text = "message <179543673591.19038.17114400851840456868@taskplatform> id 1234567890123"
     assert redact_text(text) == text
     assert redact_text("card 4111-1111-1111-1111") == f"card {MASK}"
+
+
+def test_token_and_bearer_forms_are_masked():
+    text = "auth failed: token abc123def, header Bearer eyJhbGciOiJIUzI1NiJ9 then password hunter22"
+    masked = redact_text(text)
+    for secret in ("abc123def", "eyJhbGciOiJIUzI1NiJ9", "hunter22"):
+        assert secret not in masked
+    assert masked.count(MASK) == 3
+
+
+def test_a_word_after_token_that_is_no_secret_stays():
+    text = "the token expired; password reset requested"
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 20_000,
+        "password" * 3_000,
+        "token" * 4_000,
+        "a=" * 10_000,
+        '"password":"' * 2_000,
+        "redis://" * 3_000,
+        "ab://cd:" * 3_000,
+        "1 " * 10_000,
+        "token " * 4_000,
+        "4111-" * 5_000,
+    ],
+    ids=lambda text: repr(text[:10]),
+)
+def test_redaction_is_linear_on_long_unbroken_text(text):
+    # A quadratic pattern took 49 s on 20 kB; this bound has a margin of about 50x
+    started = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_text_past_the_scan_limit_is_cut_and_its_length_noted():
+    text = "password=hunter2 " + "x" * (SCAN_LIMIT * 80)  # 5 MB
+    started = time.perf_counter()
+    masked = redact_text(text)
+    assert time.perf_counter() - started < 0.5
+    assert masked.startswith(f"password={MASK} ")
+    assert masked.endswith(f"[{len(text) - SCAN_LIMIT} more characters cut]")
+    assert len(masked) < SCAN_LIMIT + 100

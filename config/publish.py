@@ -1,0 +1,149 @@
+"""The publish guard: what every job passes before it reaches the broker.
+
+Every way a job enters a queue (`.delay()`, `.apply_async()`, `app.send_task()`, canvas
+signatures, `celery call`, beat, retries, dead-letter replays) ends in `Celery.send_task`,
+and the platform's app runs `prepare` there (config/celery_app.py). A `before_task_publish`
+handler could not refuse a message: Celery swallows handler exceptions.
+
+`prepare` refuses, before anything is sent: a serializer other than JSON, arguments that are
+not JSON or exceed TASK_MAX_PAYLOAD_BYTES, a delay past MAX_COUNTDOWN. It stamps the
+headers the platform relies on (`enqueued_at`, the correlation id), replaces what Flower
+and worker logs show of the arguments with a short redacted repr, and turns a caller's
+`job_key` into a publish-once message.
+
+Publish once: `task.apply_async(args, job_key=request_id)` derives the task id from the
+task name and the key, and the broker queues a message for that id at most once within
+JOB_KEY_WINDOW seconds (broker/transport.py, one Lua call). A web app that got
+`BrokerUnavailableError` (the job may or may not be queued) publishes again with the same
+key and gets the same job, never a second one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import kombu.exceptions
+from kombu.serialization import dumps
+
+from broker.inflight import ONCE_HEADER
+from config import correlation
+from config.redaction import redact, redact_text
+from config.settings import settings
+
+#: What Flower and worker logs show of arguments: redacted and short.
+ARGS_REPR_LIMIT = 512
+#: The longest job key taken (a request id, an idempotency key from a client).
+JOB_KEY_LIMIT = 256
+#: Task ids derived from job keys live in their own namespace.
+JOB_KEY_NAMESPACE = uuid.UUID("5b0b6a47-58a4-4f4e-9d36-4f2a3c1b7e21")
+ENQUEUED_AT = "enqueued_at"
+
+
+class PayloadError(ValueError):
+    """The producer refused a job: arguments not JSON-serialisable or too large, another
+    serializer than JSON, a delay longer than the platform holds, a bad job key. Nothing
+    reached the broker."""
+
+
+class BrokerUnavailableError(kombu.exceptions.OperationalError):
+    """The broker did not confirm the job within the publish timeouts. A connection that
+    was refused queued nothing; one that timed out may have queued it: publish again with
+    the same `job_key` to be safe."""
+
+
+def prepare(
+    name: str,
+    args: Any,
+    kwargs: Any,
+    countdown: float | None,
+    eta: Any,
+    task_id: str | None,
+    options: dict[str, Any],
+) -> str | None:
+    """Check one publish and complete its options in place; the task id to use.
+
+    Raises PayloadError for what must not reach the broker."""
+    check_serializer(name, options.get("serializer"))
+    check_payload(name, args, kwargs)
+    check_delay(name, countdown, eta)
+    job_key = options.pop("job_key", None)
+    # A retry or a replay carries the stored headers: never the publish-once mark, or the
+    # broker would take it for the first publish again and drop it.
+    headers = {k: v for k, v in (options.get("headers") or {}).items() if k != ONCE_HEADER}
+    headers[ENQUEUED_AT] = time.time()
+    if correlation.current() and correlation.HEADER not in headers:
+        headers[correlation.HEADER] = correlation.current()
+    if job_key is not None:
+        task_id = task_id or job_task_id(name, job_key)
+        headers[ONCE_HEADER] = settings.job_key_window
+    options["headers"] = headers
+    options["argsrepr"] = _shown(options.get("argsrepr"), args or ())
+    options["kwargsrepr"] = _shown(options.get("kwargsrepr"), kwargs or {})
+    return task_id
+
+
+def job_task_id(name: str, job_key: object) -> str:
+    """The task id a job key stands for: the same task and key give the same id."""
+    if not isinstance(job_key, str) or not job_key.strip():
+        raise PayloadError(f"{name}: job_key must be a non-empty string, got {job_key!r}")
+    if len(job_key) > JOB_KEY_LIMIT:
+        raise PayloadError(f"{name}: job_key is {len(job_key)} characters, over {JOB_KEY_LIMIT}")
+    return str(uuid.uuid5(JOB_KEY_NAMESPACE, f"{name}\n{job_key}"))
+
+
+def check_serializer(name: str, serializer: str | None) -> None:
+    """JSON only: a worker refuses anything else, so it must not be queued at all."""
+    if serializer not in (None, "json"):
+        raise PayloadError(
+            f"{name}: serializer {serializer!r} refused; the platform sends JSON only"
+        )
+
+
+def check_payload(name: str, args: Any, kwargs: Any) -> None:
+    """Refuse arguments that are not JSON or exceed the cap, before anything is sent."""
+    try:
+        _content_type, _encoding, body = dumps([args or (), kwargs or {}], serializer="json")
+    except (kombu.exceptions.EncodeError, TypeError, ValueError) as exc:
+        raise PayloadError(f"{name}: arguments are not JSON-serialisable: {exc}") from None
+    size = len(body.encode() if isinstance(body, str) else body)
+    if size > settings.task_max_payload_bytes:
+        raise PayloadError(
+            f"{name}: arguments are {size} bytes, over the cap of"
+            f" {settings.task_max_payload_bytes} (TASK_MAX_PAYLOAD_BYTES); pass ids, not data"
+        )
+
+
+def check_delay(name: str, countdown: float | None, eta: Any) -> None:
+    """Refuse a countdown or ETA beyond MAX_COUNTDOWN (30 days by default).
+
+    A delayed job waits in its worker's memory, held in flight and never redelivered while
+    that worker lives; the cap only catches a unit mistake (milliseconds for seconds).
+    """
+    delay = countdown
+    if eta is not None:
+        eta_time = datetime.fromisoformat(eta) if isinstance(eta, str) else eta
+        if eta_time.tzinfo is None:
+            eta_time = eta_time.replace(tzinfo=UTC)
+        delay = (eta_time - datetime.now(UTC)).total_seconds()
+    if delay is not None and delay > settings.max_countdown:
+        raise PayloadError(
+            f"{name}: a delay of {delay:.0f} s exceeds MAX_COUNTDOWN"
+            f" ({settings.max_countdown} s); schedule it with beat instead"
+        )
+
+
+def short_repr(value: Any) -> str:
+    """Redacted and truncated: what logs and Flower may show of a job's arguments."""
+    return _cut(repr(redact(value)))
+
+
+def _shown(given: Any, value: Any) -> str:
+    """A caller's own argsrepr is redacted too: it is shown exactly where the args would be."""
+    return _cut(redact_text(str(given))) if given is not None else short_repr(value)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= ARGS_REPR_LIMIT else text[: ARGS_REPR_LIMIT - 3] + "..."

@@ -1,0 +1,47 @@
+"""The publish guard's plain decisions (the paths through it run in
+tests/integration/test_publish_paths.py)."""
+
+import pytest
+
+from config.publish import ARGS_REPR_LIMIT, PayloadError, job_task_id, prepare
+
+
+def prepared(**options):
+    task_id = prepare("quote.x", ["a"], {"password": "p"}, None, None, None, options)
+    return task_id, options
+
+
+def test_the_same_task_and_key_give_the_same_id_and_others_do_not():
+    assert job_task_id("quote.x", "req-1") == job_task_id("quote.x", "req-1")
+    assert job_task_id("quote.x", "req-1") != job_task_id("quote.x", "req-2")
+    assert job_task_id("quote.x", "req-1") != job_task_id("email.x", "req-1")
+
+
+def test_a_job_key_marks_the_message_publish_once_and_a_given_task_id_wins():
+    task_id, options = prepared(job_key="req-1")
+    assert task_id == job_task_id("quote.x", "req-1")
+    assert options["headers"]["x_publish_once"] > 0
+    assert "job_key" not in options
+    explicit = prepare("quote.x", [], {}, None, None, "mine", {"job_key": "req-1"})
+    assert explicit == "mine"
+
+
+def test_stored_headers_never_carry_the_publish_once_mark_on():
+    # a retry or a replay passes the stored headers: it is a new publish, not a repeat
+    _, options = prepared(headers={"x_publish_once": 86400, "x_correlation_id": "r-1"})
+    assert "x_publish_once" not in options["headers"]
+    assert options["headers"]["x_correlation_id"] == "r-1"
+
+
+def test_a_callers_own_argsrepr_is_redacted_and_cut():
+    _, options = prepared(argsrepr="('password=hunter2',)" + "x" * 2000)
+    assert "hunter2" not in options["argsrepr"]
+    assert len(options["argsrepr"]) == ARGS_REPR_LIMIT
+    assert options["kwargsrepr"] == "{'password': '[REDACTED]'}"
+
+
+@pytest.mark.parametrize("serializer", ["pickle", "yaml", "msgpack"])
+def test_only_json_is_sent(serializer):
+    with pytest.raises(PayloadError, match=f"serializer '{serializer}' refused"):
+        prepared(serializer=serializer)
+    assert prepared(serializer="json")[1]["serializer"] == "json"
