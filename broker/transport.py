@@ -210,6 +210,11 @@ class Channel(kombu_redis.Channel):
         if isinstance(checked, intake.Refusal):
             self._refuse(queue, entry, item, checked)
             return
+        headers = checked.get("headers")
+        if isinstance(headers, dict):
+            # The publish-once mark belongs to the first publish: whoever republishes what
+            # it received (`celery migrate`, a move) must not have it dropped as a repeat.
+            headers.pop(inflight.ONCE_HEADER, None)
         if queue not in self._acked_queues:  # a no-ack consumer on a reliable channel
             self._drop(entry)
         else:
@@ -282,7 +287,7 @@ class Channel(kombu_redis.Channel):
         pri = self._get_message_priority(message, reverse=False)
         window = (message.get("headers") or {}).get(inflight.ONCE_HEADER)
         if window:
-            self._put_once(self._q_for_pri(queue, pri), queue, message, int(window))
+            self._put_once(self._q_for_pri(queue, pri), queue, message, int(window), batch)
             return
         commands = [("lpush", self._q_for_pri(queue, pri), dumps(message))]
         if queue in self._task_queues:
@@ -302,7 +307,9 @@ class Channel(kombu_redis.Channel):
                 getattr(pipe, name)(*args)
             pipe.execute()
 
-    def _put_once(self, list_key: str, queue: str, message: dict, window: int) -> None:
+    def _put_once(
+        self, list_key: str, queue: str, message: dict, window: int, batch: Any = None
+    ) -> None:
         """Queue a message at most once per task id within `window` seconds (its producer
         gave a job key): one Lua call, so a publish retried after a timeout cannot double."""
         task_id = message["headers"].get("id") or message["properties"].get("correlation_id")
@@ -310,8 +317,12 @@ class Channel(kombu_redis.Channel):
         keys = [inflight.once_key(str(task_id)), list_key, inflight.wake_key(queue)]
         # EVAL, not EVALSHA: a publish that timed out must have sent the whole script, so
         # that it runs when a frozen Redis resumes instead of failing on NOSCRIPT.
+        command = (scripts.PUT_ONCE, 3, *keys, dumps(message), window, "1" if wake else "0")
+        if batch is not None:
+            batch.add("eval", *command)
+            return
         with self.conn_or_acquire() as client:
-            client.eval(scripts.PUT_ONCE, 3, *keys, dumps(message), window, "1" if wake else "0")
+            client.eval(*command)
 
     def _purge(self, queue) -> int:
         purged = super()._purge(queue)

@@ -139,7 +139,9 @@ class PlatformCelery(Celery):
     """Celery, with every publish guarded and every shown configuration censored."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, events="config.task_events:PlatformEvents", **kwargs)
+        # setdefault: unpickling the app (spawned pools, deepcopy) passes `events` again.
+        kwargs.setdefault("events", "config.task_events:PlatformEvents")
+        super().__init__(*args, **kwargs)
         _censored(self._conf)
         # Result backends by URL scheme: the redacting ones (config/result_backend.py).
         self.loader.override_backends = {**self.loader.override_backends, **BACKENDS}

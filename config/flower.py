@@ -41,13 +41,20 @@ def refuse_open_flower(sender: Any = None, **_kwargs: Any) -> None:
         return
     from tornado.options import options  # Flower's parsed options
 
-    # FLOWER_BASIC_AUTH="" reaches Flower as [""]: no credentials either.
-    if not (any(entry.strip() for entry in options.basic_auth or ()) or options.auth):
+    logins = list(options.basic_auth or ())
+    weak = [login for login in logins if not _user_and_password(login)]
+    if weak or not (logins or options.auth):
+        # FLOWER_BASIC_AUTH="" reaches Flower as [""]; "admin" alone would be the password.
         raise SystemExit(
             "invalid setting FLOWER_BASIC_AUTH: Flower refuses to start without auth;"
-            " set user:password (or FLOWER_AUTH with FLOWER_AUTH_PROVIDER)"
+            " set user:password, both non-empty (or FLOWER_AUTH with FLOWER_AUTH_PROVIDER)"
         )
     _redact_api_results()
+
+
+def _user_and_password(login: str) -> bool:
+    user, _, password = login.partition(":")
+    return bool(user.strip() and password.strip())
 
 
 def _redact_api_results() -> None:

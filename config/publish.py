@@ -20,6 +20,7 @@ key and gets the same job, never a second one.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from datetime import UTC, datetime
@@ -40,6 +41,17 @@ JOB_KEY_LIMIT = 256
 #: Task ids derived from job keys live in their own namespace.
 JOB_KEY_NAMESPACE = uuid.UUID("5b0b6a47-58a4-4f4e-9d36-4f2a3c1b7e21")
 ENQUEUED_AT = "enqueued_at"
+#: The send_task options that embed signatures in the message body.
+EMBEDDED = ("link", "link_error", "chain", "chord")
+#: Task-protocol headers Celery sets itself. A caller's `headers=` would override them
+#: (`argsrepr` in clear, another `id`), so they are dropped from it; a replay sets its own.
+PROTOCOL_HEADERS = frozenset(
+    {
+        "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries",
+        "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin",
+        "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",
+    }
+)  # fmt: skip
 
 
 class PayloadError(ValueError):
@@ -67,18 +79,27 @@ def prepare(
 
     Raises PayloadError for what must not reach the broker."""
     check_serializer(name, options.get("serializer"))
-    check_payload(name, args, kwargs)
-    check_delay(name, countdown, eta)
+    embedded = {key: options[key] for key in EMBEDDED if options.get(key)}
+    check_payload(name, args, kwargs, embedded)
+    delay = check_delay(name, countdown, eta)
     job_key = options.pop("job_key", None)
     # A retry or a replay carries the stored headers: never the publish-once mark, or the
     # broker would take it for the first publish again and drop it.
-    headers = {k: v for k, v in (options.get("headers") or {}).items() if k != ONCE_HEADER}
+    given = options.get("headers") or {}
+    headers = {k: v for k, v in given.items() if k not in PROTOCOL_HEADERS and k != ONCE_HEADER}
     headers[ENQUEUED_AT] = time.time()
     if correlation.current() and correlation.HEADER not in headers:
         headers[correlation.HEADER] = correlation.current()
     if job_key is not None:
-        task_id = task_id or job_task_id(name, job_key)
-        headers[ONCE_HEADER] = settings.job_key_window
+        derived = job_task_id(name, job_key)
+        if task_id not in (None, derived):
+            raise PayloadError(
+                f"{name}: job_key names the task id itself; it cannot go with task_id"
+                " (or inside a chain, group or chord, which choose ids of their own)"
+            )
+        task_id = derived
+        # Remembered while the job may still be waiting: the window, plus its delay.
+        headers[ONCE_HEADER] = settings.job_key_window + math.ceil(max(delay or 0, 0))
     options["headers"] = headers
     options["argsrepr"] = _shown(options.get("argsrepr"), args or ())
     options["kwargsrepr"] = _shown(options.get("kwargsrepr"), kwargs or {})
@@ -102,10 +123,13 @@ def check_serializer(name: str, serializer: str | None) -> None:
         )
 
 
-def check_payload(name: str, args: Any, kwargs: Any) -> None:
-    """Refuse arguments that are not JSON or exceed the cap, before anything is sent."""
+def check_payload(name: str, args: Any, kwargs: Any, embedded: dict | None = None) -> None:
+    """Refuse arguments that are not JSON or exceed the cap, before anything is sent. The
+    signatures a message carries (the rest of a chain, callbacks, a chord) count too."""
     try:
-        _content_type, _encoding, body = dumps([args or (), kwargs or {}], serializer="json")
+        _content_type, _encoding, body = dumps(
+            [args or (), kwargs or {}, embedded or {}], serializer="json"
+        )
     except (kombu.exceptions.EncodeError, TypeError, ValueError) as exc:
         raise PayloadError(f"{name}: arguments are not JSON-serialisable: {exc}") from None
     size = len(body.encode() if isinstance(body, str) else body)
@@ -116,7 +140,7 @@ def check_payload(name: str, args: Any, kwargs: Any) -> None:
         )
 
 
-def check_delay(name: str, countdown: float | None, eta: Any) -> None:
+def check_delay(name: str, countdown: float | None, eta: Any) -> float | None:
     """Refuse a countdown or ETA beyond MAX_COUNTDOWN (30 days by default).
 
     A delayed job waits in its worker's memory, held in flight and never redelivered while
@@ -133,11 +157,45 @@ def check_delay(name: str, countdown: float | None, eta: Any) -> None:
             f"{name}: a delay of {delay:.0f} s exceeds MAX_COUNTDOWN"
             f" ({settings.max_countdown} s); schedule it with beat instead"
         )
+    return delay
 
 
 def short_repr(value: Any) -> str:
-    """Redacted and truncated: what logs and Flower may show of a job's arguments."""
-    return _cut(repr(redact(value)))
+    """Redacted and truncated: what logs and Flower may show of a job's arguments. Only the
+    head that can be shown is redacted: 256 KiB of arguments cost no more than 1 KiB."""
+    budget = _Budget(ARGS_REPR_LIMIT)
+    text = repr(redact(budget.head(value)))
+    return _cut(text, cut=budget.cut)
+
+
+class _Budget:
+    """Takes the head of a value: containers lose their tail and strings are shortened once
+    about `left` characters are taken; keys stay, so key-based masking still applies."""
+
+    def __init__(self, left: int) -> None:
+        self.left, self.cut = left, False
+
+    def head(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return dict(self._items(value.items(), lambda kv: (kv[0], self.head(kv[1]))))
+        if isinstance(value, list | tuple):
+            return self._items(value, self.head)
+        if isinstance(value, str):
+            if len(value) > self.left:
+                self.cut, value = True, value[: max(self.left, 0)]
+            self.left -= len(value) + 4
+            return value
+        self.left -= len(str(value)) + 2
+        return value
+
+    def _items(self, items: Any, take: Any) -> list:
+        taken = []
+        for item in items:
+            if self.left <= 0:
+                self.cut = True
+                break
+            taken.append(take(item))
+        return taken
 
 
 def _shown(given: Any, value: Any) -> str:
@@ -145,5 +203,8 @@ def _shown(given: Any, value: Any) -> str:
     return _cut(redact_text(str(given))) if given is not None else short_repr(value)
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= ARGS_REPR_LIMIT else text[: ARGS_REPR_LIMIT - 3] + "..."
+def _cut(text: str, cut: bool = False) -> str:
+    """At most ARGS_REPR_LIMIT characters, ending in `...` when anything was left out."""
+    if not cut and len(text) <= ARGS_REPR_LIMIT:
+        return text
+    return text[: ARGS_REPR_LIMIT - 3] + "..."

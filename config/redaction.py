@@ -43,19 +43,32 @@ SENSITIVE_KEY_PARTS: tuple[str, ...] = (
 )
 
 #: Words that, followed by a space, introduce a secret: `token abc123`, `Bearer eyJ...`.
-SPACED_KEY_PARTS = ("password", "passwd", "secret", "token", "api_key", "apikey", "bearer")
+SPACED_KEY_PARTS = ("password", "passwd", "secret", "token", "apikey", "api_key", "bearer")
+
+
+def _part(part: str) -> str:
+    """`api_key` also as `api-key` and `apikey`, as `is_sensitive_key` reads keys."""
+    return "[-_]?".join(re.escape(piece) for piece in part.split("_"))
 
 
 def _key(parts: tuple[str, ...]) -> str:
     """A whole word holding one of `parts`, matched once from its first character."""
-    alternatives = "|".join(re.escape(part) for part in parts)
+    alternatives = "|".join(_part(part) for part in parts)
     return rf"(?<![\w-])(?>[\w-]*?(?:{alternatives})[\w-]*+)"
 
 
-# A value ends at whitespace or a separator; a quoted one at its quote (within 512 chars).
+def _key_ending(parts: tuple[str, ...]) -> str:
+    """A whole word ending in one of `parts` (`access_token`, not `tokenizer`)."""
+    spellings = {part.replace("_", sep) for part in parts for sep in ("_", "-", "")}
+    endings = "|".join(f"(?<={re.escape(spelling)})" for spelling in sorted(spellings))
+    return rf"(?<![\w-])[\w-]++(?:{endings})"
+
+
+# A value ends at whitespace or a separator; a quoted one at its closing quote (escaped
+# quotes skipped, within 512 chars). An already masked value is left as it is.
 _BARE_VALUE = r"[^\s,;&}\]\)]++"
-_QUOTED = r"""(?:"[^"\n]{0,512}+"|'[^'\n]{0,512}+')"""
-_VALUE = rf"(?:{_QUOTED}|(?:bearer|basic|token)\s++\S++|{_BARE_VALUE})"
+_QUOTED = r"""(?:"(?:[^"\\\n]|\\.){0,512}+"|'(?:[^'\\\n]|\\.){0,512}+')"""
+_VALUE = rf"(?!{re.escape(MASK)})(?:{_QUOTED}|(?:bearer|basic|token)\s++\S++|{_BARE_VALUE})"
 
 # `password=hunter2`, `"token": "abc"`, `Authorization: Bearer x`, `api_key='k'`
 _ASSIGNMENT = re.compile(
@@ -65,13 +78,16 @@ _ASSIGNMENT = re.compile(
     """
 )
 # `token abc123`, `Bearer eyJhbGciOi`: masked when the word after looks like a secret.
-_SPACED = re.compile(rf"(?i)(?P<key>{_key(SPACED_KEY_PARTS)}[ \t]++)(?P<value>{_BARE_VALUE})")
+_SPACED = re.compile(
+    rf"(?i)(?P<key>{_key_ending(SPACED_KEY_PARTS)}[ \t]++)(?!{re.escape(MASK)})"
+    rf"(?P<value>{_BARE_VALUE})"
+)
 # 13 to 19 digits, optionally grouped by spaces or dashes, that pass the Luhn check: card
 # numbers (and not every long id or timestamp).
 _CARD_NUMBER = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-# user:password@ in URLs.
+# user:password@ in URLs (the password may hold `@`: the last one before the host counts).
 _URL_PASSWORD = re.compile(
-    r"(?i)(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*+://[^:/@\s]*+:)[^@/\s]++@"
+    r"(?i)(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*+://[^:/@\s]*+:)(?!\[REDACTED\]@)[^/\s]*@"
 )
 
 
@@ -100,7 +116,7 @@ def _mask_spaced(match: re.Match) -> str:
         or len(value) >= 16
         or any(c.isdigit() for c in value)
     )
-    if not secret_like or value == MASK:
+    if not secret_like:
         return match.group()
     return f"{match['key']}{MASK}"
 
@@ -116,11 +132,17 @@ def _luhn(candidate: str) -> bool:
 
 
 def redact(value: Any) -> Any:
-    """A copy of a JSON-like value with sensitive keys masked and strings scrubbed."""
+    """A copy of a JSON-like value with sensitive keys masked and strings scrubbed (bytes
+    are shown as text, and a number that is a card number is masked)."""
     if isinstance(value, Mapping):
         return {key: MASK if is_sensitive_key(key) else redact(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, bytes | bytearray):
+        return redact_text(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
+        text = str(value)  # a card number passed as a number
+        return MASK if redact_text(text) != text else value
     return value

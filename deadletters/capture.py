@@ -30,6 +30,7 @@ from celery.worker.consumer import Consumer
 from config import database
 from config.delivery import DeliveryBoundExceeded
 from config.errors import is_transient
+from config.publish import PROTOCOL_HEADERS
 from config.queues import UnroutableTaskError, queue_for
 from deadletters import letters, repository, spool
 
@@ -203,13 +204,3 @@ def drain_on_start(**_: Any) -> None:
             logger.warning("dead-letter spool not drained at start-up: %s", exc)
 
     threading.Thread(target=drain, name="deadletter-drain", daemon=True).start()
-
-
-# Task-protocol headers Celery sets itself; a replay sets its own.
-PROTOCOL_HEADERS = frozenset(
-    {
-        "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries",
-        "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin",
-        "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",
-    }
-)  # fmt: skip

@@ -14,8 +14,8 @@ import uuid
 
 from broker import intake
 from config.delivery import DeliveryBoundExceeded
+from config.publish import PROTOCOL_HEADERS
 from deadletters import letters, spool
-from deadletters.capture import PROTOCOL_HEADERS
 
 logger = logging.getLogger(__name__)
 

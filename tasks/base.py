@@ -86,6 +86,8 @@ class PlatformTask(Task):
     (config/publish.py), whichever way it is made."""
 
     retry_preset = "default"
+    # What `inspect active/reserved/scheduled` and Flower show of a job: redacted reprs.
+    Request = "config.task_events:RedactedRequest"
 
     autoretry_for = TRANSIENT_EXCEPTIONS + STATUS_EXCEPTIONS
     dont_autoretry_for = (PermanentError,)

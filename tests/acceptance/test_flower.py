@@ -24,11 +24,13 @@ ARTIFACTS = harness.ROOT / "test-artifacts"
 LOGIN = ("ops", f"pw-{uuid.uuid4().hex[:8]}")
 
 
-def start_flower(env: dict[str, str], port: int, conf: bool = True, cwd: Path | None = None):
+def start_flower(
+    env: dict[str, str], port: int, conf: bool = True, cwd: Path | None = None, args=()
+):
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "flower",
          *(["--conf=config/flower.py"] if conf else []),
-         "--address=127.0.0.1", f"--port={port}"],
+         "--address=127.0.0.1", f"--port={port}", *args],
         cwd=cwd or harness.ROOT,
         env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), **env},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
@@ -36,23 +38,29 @@ def start_flower(env: dict[str, str], port: int, conf: bool = True, cwd: Path | 
 
 
 @pytest.mark.parametrize(
-    ("app_env", "conf", "own_conf_file"),
+    ("app_env", "conf", "own_conf_file", "login"),
     [
-        ("development", True, False),  # make run's environment, with the platform's file
-        ("development", False, False),  # `celery -A config flower`: no --conf at all
-        ("test", False, True),  # Flower's default flowerconfig.py, which sets no auth
+        ("development", True, False, ""),  # make run's environment, the platform's file
+        ("development", False, False, ""),  # `celery -A config flower`: no --conf at all
+        ("test", False, True, ""),  # Flower's default flowerconfig.py, which sets no auth
+        ("test", True, False, "admin"),  # a user with no password
+        ("test", True, False, "ops:pw,admin:"),  # one login of two with an empty password
+        ("test", False, False, "--basic-auth=admin"),  # a weak login on the command line
     ],
 )
 def test_flower_refuses_to_start_without_auth_however_it_is_started(
-    services, tmp_path, app_env, conf, own_conf_file
+    services, tmp_path, app_env, conf, own_conf_file, login
 ):
     if own_conf_file:
         (tmp_path / "flowerconfig.py").write_text("port = 5599\npersistent = False\n")
-    env = {"APP_ENV": app_env, "FLOWER_BASIC_AUTH": ""}
-    flower = start_flower(env, free_port(), conf=conf, cwd=tmp_path if own_conf_file else None)
+    args = [login] if login.startswith("--") else []
+    env = {"APP_ENV": app_env, "FLOWER_BASIC_AUTH": "" if args else login}
+    flower = start_flower(
+        env, free_port(), conf=conf, cwd=tmp_path if own_conf_file else None, args=args
+    )
     output, _ = flower.communicate(timeout=60)
     assert flower.returncode != 0
-    assert "invalid setting FLOWER_BASIC_AUTH: Flower refuses to start without auth" in output
+    assert "invalid setting FLOWER_BASIC_AUTH" in output  # the settings' check or the guard's
     assert "Visit me at" not in output
 
 

@@ -22,6 +22,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+CARD = "4111 1111 1111 1111"
+
+
 def test_a_secret_canary_is_redacted_everywhere_yet_replayed_for_real(worker_process, redis_client):
     canary = f"canary-{uuid.uuid4().hex}"
     k = f"login:{uuid.uuid4().hex}"
@@ -30,13 +33,19 @@ def test_a_secret_canary_is_redacted_everywhere_yet_replayed_for_real(worker_pro
         # arguments and in its error message
         worker = worker_process(["crm"], pool="prefork", env={"SENTRY_DSN": sentry.dsn})
         redis_client.set(f"{k}:fail", "1")
-        result = login.delay(k, "ana", password=canary)
+        result = login.delay(k, f"ana {CARD}", password=canary)
         letter = harness.wait_for_letter(result.id)
         harness.wait_for(lambda: sentry.events(), 20)
 
-        # Then the secret is in no row, no log line and no Sentry event
+        # Then the secret and the card number are in no row, no log line, no Sentry event
+        # and not in the result backend
         row = {c.name: getattr(letter, c.name) for c in letter.__table__.columns}
         assert canary not in json.dumps(row, default=str)
+        stored = redis_client.get(f"celery-task-meta-{result.id}")
+        assert "login refused for ana" in stored
+        for shown in (json.dumps(row, default=str), worker.log(), "".join(sentry.bodies), stored):
+            assert canary not in shown
+            assert CARD not in shown and CARD.replace(" ", "") not in shown
         assert letter.kwargs == {"password": "[REDACTED]"}
         assert "password=[REDACTED]" in letter.exception_message
         assert canary not in worker.log()

@@ -152,6 +152,34 @@ def test_the_same_job_key_queues_one_job_and_returns_the_same_id(queue):
     queue.delete("crm")
 
 
+def test_a_job_key_inside_a_chain_is_refused_rather_than_ignored(queue):
+    with pytest.raises(PayloadError, match="cannot go with task_id"):
+        chain(TASK.s("a"), TASK.s()).apply_async(job_key="req-1")
+    assert queued_messages(queue) == []
+
+
+def test_a_chain_whose_later_step_is_oversized_is_refused(queue):
+    with pytest.raises(PayloadError, match="over the cap of 262144"):
+        chain(TASK.s("a"), TASK.s(BIG)).apply_async()
+    assert queued_messages(queue) == []
+
+
+def test_a_consumer_that_republishes_a_keyed_job_is_not_dropped_as_a_repeat(queue):
+    # What `celery migrate` does: receive a message, publish its body and headers again
+    TASK.apply_async(("a",), job_key=f"req-{uuid.uuid4().hex}")
+    with app.connection_for_read() as connection:
+        simple = connection.SimpleQueue(QUEUE)
+        received = simple.get(timeout=5)
+        assert "x_publish_once" not in received.headers
+        with app.producer_or_acquire() as producer:
+            producer.publish(received.body, routing_key=QUEUE, headers=received.headers,
+                             content_type=received.content_type,
+                             content_encoding=received.content_encoding)  # fmt: skip
+        received.ack()
+        simple.close()
+    assert len(queued_messages(queue)) == 1
+
+
 @pytest.mark.parametrize("bad", ["", "   ", 42, "k" * 300])
 def test_a_bad_job_key_is_refused(bad, queue):
     with pytest.raises(PayloadError, match="job_key"):
@@ -242,3 +270,30 @@ def test_a_publish_retried_after_a_frozen_redis_queues_the_job_once(services):
         if web:
             web.close()
         server.kill()
+
+
+def inspect(command: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "inspect", command, "--json"],
+        cwd=harness.ROOT, env={**os.environ, "PYTHONPATH": str(harness.ROOT)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_inspect_and_flowers_worker_pages_show_jobs_redacted(queue, worker_process):
+    # (`queue` first: its cleanup runs after the worker has put the waiting job back)
+    from tests.probe_tasks import sleep
+
+    canary = f"canary-{uuid.uuid4().hex}"
+    worker_process(["search"], pool="prefork")
+    # A job waiting for its countdown (what every retry is) and one running
+    waiting = TASK.apply_async(({"password": canary},), countdown=120)
+    running = sleep.delay(f"password={canary}", 30)
+    scheduled = harness.wait_for(lambda: waiting.id in (out := inspect("scheduled")) and out, 30)
+    active = harness.wait_for(lambda: running.id in (out := inspect("active")) and out, 30)
+    assert canary not in scheduled + active
+    assert "[REDACTED]" in scheduled and "[REDACTED]" in active
+    waiting.revoke()
+    running.revoke(terminate=True)

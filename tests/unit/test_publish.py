@@ -22,8 +22,30 @@ def test_a_job_key_marks_the_message_publish_once_and_a_given_task_id_wins():
     assert task_id == job_task_id("quote.x", "req-1")
     assert options["headers"]["x_publish_once"] > 0
     assert "job_key" not in options
-    explicit = prepare("quote.x", [], {}, None, None, "mine", {"job_key": "req-1"})
-    assert explicit == "mine"
+    with pytest.raises(PayloadError, match="cannot go with task_id"):
+        prepare("quote.x", [], {}, None, None, "mine", {"job_key": "req-1"})
+
+
+def test_a_delayed_keyed_job_is_remembered_while_it_waits():
+    _, options = prepared(job_key="req-1")
+    delayed = {"job_key": "req-1"}
+    prepare("quote.x", [], {}, 7200, None, None, delayed)
+    assert delayed["headers"]["x_publish_once"] == options["headers"]["x_publish_once"] + 7200
+
+
+def test_a_caller_cannot_override_the_protocol_headers():
+    _, options = prepared(headers={"argsrepr": "password=hunter2", "id": "other", "mine": 1})
+    assert options["headers"] == {
+        "mine": 1, "enqueued_at": options["headers"]["enqueued_at"]
+    }  # fmt: skip
+    assert "hunter2" not in options["argsrepr"]
+
+
+def test_embedded_signatures_count_toward_the_payload_cap():
+    with pytest.raises(PayloadError, match="over the cap"):
+        prepare("quote.x", [], {}, None, None, None, {"chain": [{"args": ["x" * 300_000]}]})
+    with pytest.raises(PayloadError, match="not JSON-serialisable"):
+        prepare("quote.x", [], {}, None, None, None, {"link": [{"args": [object()]}]})
 
 
 def test_stored_headers_never_carry_the_publish_once_mark_on():

@@ -96,3 +96,34 @@ def test_text_past_the_scan_limit_is_cut_and_its_length_noted():
     assert masked.startswith(f"password={MASK} ")
     assert masked.endswith(f"[{len(text) - SCAN_LIMIT} more characters cut]")
     assert len(masked) < SCAN_LIMIT + 100
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("X-Api-Key: sk_live_abc", f"X-Api-Key: {MASK}"),
+        ("api-key=abc123", f"api-key={MASK}"),
+        ('{"password": "x\\"y z"}', f'{{"password": {MASK}}}'),
+        ("redis://:p@ss@cache/0", f"redis://:{MASK}@cache/0"),
+        ("access_token abc123", f"access_token {MASK}"),
+        ("tokenizer v2 loaded; tokens 42", "tokenizer v2 loaded; tokens 42"),
+    ],
+)
+def test_more_forms_of_secrets(text, masked):
+    assert redact_text(text) == masked
+
+
+def test_redacting_twice_changes_nothing_more():
+    text = "password=hunter2 token abc123 redis://u:pw@h/0 Bearer x 4111 1111 1111 1111"
+    once = redact_text(text)
+    assert redact_text(once) == once
+
+
+def test_bytes_and_card_numbers_given_as_numbers_are_masked_too():
+    assert redact([b"password=hunter2", 4111111111111111, 1234567890123456, 42, True]) == [
+        f"password={MASK}",
+        MASK,
+        1234567890123456,
+        42,
+        True,
+    ]
