@@ -228,6 +228,8 @@ def _check_task(content_type: Any, headers: Any, raw: bytes) -> None:
         # an absent type are "trusted" raw bytes that Celery then fails to unpack.
         shown = "absent" if not content_type else _clip(content_type)
         raise _Refused(REJECTED, "ContentDisallowed", f"content type {shown} is not {JSON}")
+    if headers is None:  # absent or null: nothing says what this is, let alone which task
+        raise _Refused(UNDECODABLE, "MalformedHeaders", "no headers: not a task message")
     if not isinstance(headers, dict):
         _bad_headers(f"'headers' is {_json_type(headers)}: not a task protocol 2 message")
     if headers.get("compression"):

@@ -3,15 +3,21 @@
 Unresolved dead letters older than DEADLETTER_ALERT_AFTER seconds always produce a log line;
 also a Sentry message when SENTRY_DSN is set, and an email to OPS_EMAIL (through SMTP_URL)
 when that is set.
+
+Before it alerts, it settles what has become superseded: an unresolved letter whose job now
+shows SUCCESS in the result store (a duplicate delivery that failed, then another that
+succeeded) is resolved as `superseded`, and is no reason to wake anyone.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
+from typing import Any
 
 import sentry_sdk
 from sqlalchemy import Engine
@@ -19,6 +25,7 @@ from sqlalchemy import Engine
 from config import database, smtp
 from config.settings import settings
 from deadletters import repository
+from deadletters.letters import SUPERSEDED
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +48,42 @@ def summarise(by_task: Counter, by_reason: Counter, older_than: timedelta) -> st
     )
 
 
+def succeeded_in(app: Any) -> Callable[[str], bool]:
+    """Whether the app's result store shows SUCCESS for a task id."""
+    return lambda task_id: app.AsyncResult(task_id).state == "SUCCESS"
+
+
+def settle_superseded(succeeded: Callable[[str], bool], engine: Engine | None = None) -> int:
+    """Resolve unresolved letters whose job has since succeeded; how many."""
+    with database.session(engine) as db:
+        waiting = repository.unresolved_older_than(db, timedelta(0))
+        done = []
+        for letter in waiting:
+            try:
+                if succeeded(letter.task_id):
+                    done.append(letter.id)
+            except Exception as exc:
+                logger.warning("could not ask the result store about %s: %s", letter.task_id, exc)
+                break
+        settled = repository.resolve(
+            db, done, by=SUPERSEDED, note="the job succeeded on another delivery"
+        )
+    if settled:
+        logger.info("%d dead letter(s) superseded: their jobs succeeded since", settled)
+    return settled
+
+
 def alert_unresolved(
-    older_than: timedelta | None = None, engine: Engine | None = None
+    older_than: timedelta | None = None,
+    engine: Engine | None = None,
+    succeeded: Callable[[str], bool] | None = None,
 ) -> AlertReport:
+    """Alert about unresolved letters older than `older_than`, after settling those whose
+    job `succeeded` (a result-store lookup) since."""
     if older_than is None:
         older_than = timedelta(seconds=settings.deadletter_alert_after)
+    if succeeded is not None:
+        settle_superseded(succeeded, engine)
     with database.session(engine) as db:
         waiting = repository.unresolved_older_than(db, older_than)
         by_task = Counter(letter.task_name for letter in waiting)

@@ -92,18 +92,56 @@ def letter_for_failure(task: Any, task_id: str, exc: BaseException, args, kwargs
 
 def _keep(letter: letters.Letter) -> None:
     where = spool.keep(letter)
+    if letter.superseded:
+        logger.info(
+            "dead letter %s as superseded: %s[%s] reason=%s, but the job succeeded on another"
+            " delivery", where, letter.task_name, letter.task_id, letter.reason,
+        )  # fmt: skip
+        return
     logger.warning(
         "dead letter %s: %s[%s] reason=%s", where, letter.task_name, letter.task_id, letter.reason
     )
+
+
+def _succeeded_elsewhere(task: Any, task_id: str) -> bool:
+    """SUCCESS is stored for this id: another delivery of the job succeeded (the backend
+    keeps a success over a later failure, config/result_backend.py)."""
+    succeeded = getattr(task.backend, "succeeded", None)
+    try:
+        return bool(succeeded and succeeded(task_id))
+    except Exception as exc:
+        logger.warning("could not ask the result store about %s (%s)", task_id, exc)
+        return False
 
 
 @task_failure.connect
 def on_task_failure(sender=None, task_id=None, exception=None, args=None, kwargs=None,
                     einfo=None, **_: Any) -> None:  # fmt: skip
     try:
-        _keep(letter_for_failure(sender, task_id, exception, args, kwargs, einfo))
+        letter = letter_for_failure(sender, task_id, exception, args, kwargs, einfo)
+    except Exception as exc:
+        # Never nothing: who failed, where and why, even when the full letter cannot be built.
+        logger.critical("dead letter for %s[%s] could not be built; storing a minimal one",
+                        getattr(sender, "name", sender), task_id, exc_info=True)  # fmt: skip
+        letter = _minimal_for_failure(sender, task_id, exception, exc)
+    try:
+        letter.superseded = _succeeded_elsewhere(sender, task_id)
+        _keep(letter)
     except Exception:
         logger.critical("DEAD LETTER CAPTURE FAILED for %s[%s]", sender, task_id, exc_info=True)
+
+
+def _minimal_for_failure(task: Any, task_id: str, error: BaseException, why: BaseException):
+    try:
+        reason = reason_for(error)
+        queue = _queue_of(task.name, getattr(task.request, "delivery_info", None))
+    except Exception:
+        reason, queue = "permanent", None
+    return letters.minimal(
+        task_id=task_id, task_name=getattr(task, "name", None), queue=queue, reason=reason,
+        exception_type=type(error).__name__, hostname=socket.gethostname(),
+        note=f"the full letter could not be built ({type(why).__name__}: {why})",
+    )  # fmt: skip
 
 
 def _decoded_body(message) -> tuple[list, dict, dict]:

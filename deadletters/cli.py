@@ -17,7 +17,8 @@ import click
 
 from config import database
 from deadletters import alerts, replay, repository, spool
-from deadletters.model import REASONS, DeadLetter
+from deadletters.letters import REASONS
+from deadletters.model import DeadLetter
 
 DURATION = re.compile(r"^(\d+)([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -286,10 +287,29 @@ def drain(as_json: bool) -> None:
 
 
 @deadletters.command()
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def quarantine(limit: int, as_json: bool) -> None:
+    """Letters Postgres refused, as they were spooled (their minimal copies are rows)."""
+    entries = spool.quarantined(limit=limit)
+    lines = [f"{len(entries)} letter(s) in quarantine (newest last)"]
+    for entry in entries:
+        try:
+            letter = json.loads(entry["letter"])
+            who = f"{letter.get('task_name')}[{letter.get('task_id')}] {letter.get('reason')}"
+        except (ValueError, TypeError, AttributeError):
+            who = "(unreadable letter)"
+        lines.append(f"- {who}: {entry['refusal']}")
+    emit(entries, as_json, "\n".join(lines))
+
+
+@deadletters.command()
 @click.option("--older-than", "older_than", default=None, help="default DEADLETTER_ALERT_AFTER")
 @click.option("--json", "as_json", is_flag=True)
-def alert(older_than: str | None, as_json: bool) -> None:
-    """Alert (log, Sentry, email) about unresolved dead letters now."""
+@click.pass_context
+def alert(ctx: click.Context, older_than: str | None, as_json: bool) -> None:
+    """Alert (log, Sentry, email) about unresolved dead letters now (superseded ones are
+    resolved first: their jobs succeeded since)."""
     age = parse_duration(older_than) if older_than else None
-    report = alerts.alert_unresolved(age)
+    report = alerts.alert_unresolved(age, succeeded=alerts.succeeded_in(ctx.obj.app))
     emit(report.__dict__, as_json, report.summary or "no unresolved dead letters to alert on")

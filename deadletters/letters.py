@@ -7,6 +7,7 @@ the real arguments survive only sealed (deadletters/payload.py).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -15,8 +16,19 @@ from typing import Any
 from config.redaction import redact, redact_text
 from deadletters import payload
 
-#: How much of a traceback or raw message a row keeps.
-TEXT_LIMIT = 64 * 1024
+#: Why a job ended here.
+REASONS = (
+    "exhausted",  # a transient error outlasted its retries
+    "permanent",  # an error that retrying cannot fix
+    "time_limit",  # the soft or hard time limit
+    "worker_lost",  # its worker died on every delivery (MAX_DELIVERIES)
+    "unknown_task",  # no worker knows the task name
+    "rejected",  # refused by the worker: disallowed content type, Reject(requeue=False)
+    "undecodable",  # the message or its body could not be decoded
+)
+
+#: Who resolved a letter whose job succeeded on another delivery (a duplicate delivery).
+SUPERSEDED = "superseded"
 
 #: Reasons whose message can never be replayed: it was never a valid job.
 UNREPLAYABLE = ("rejected", "undecodable")
@@ -40,6 +52,11 @@ class Letter:
     hostname: str | None
     replay_of: int | None = None
     failed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: Which failure this is: one row per failure, however often it is captured or drained.
+    #: Empty in letters spooled before it existed: the task id stands in.
+    failure_key: str = ""
+    #: The job succeeded on another delivery: the row is stored resolved, with no alert.
+    superseded: bool = False
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -52,8 +69,36 @@ class Letter:
         data["failed_at"] = datetime.fromisoformat(data["failed_at"])
         return cls(**data)
 
+    def minimal_copy(self, note: str) -> Letter:
+        """What is sure to be storable of this letter (Postgres refused the full one): who
+        failed, where, why, and a note; the original goes to quarantine."""
+        return minimal(
+            task_id=self.task_id, task_name=self.task_name, queue=self.queue,
+            reason=self.reason, exception_type=self.exception_type, note=note,
+            hostname=self.hostname, failed_at=self.failed_at,
+            failure_key=self.failure_key or self.task_id,
+        )  # fmt: skip
+
     def row(self) -> dict[str, Any]:
-        return asdict(self)
+        row = {**asdict(self), "failure_key": self.failure_key or self.task_id}
+        if row.pop("superseded"):
+            row.update(
+                resolved_at=self.failed_at,
+                resolved_by=SUPERSEDED,
+                resolution_note="the job succeeded on another delivery",
+            )
+        return row
+
+
+def failure_key(*parts: object) -> str:
+    """A digest naming one failure: a job's id, attempt and publish time (a reused task id
+    published again is another failure; a redelivery of the same message is not), or an
+    item's raw bytes."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else str(part).encode(errors="replace"))
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -80,13 +125,9 @@ def _storable(value: Any) -> Any:
 
 
 def _clip(text: str | None) -> str | None:
-    if text is None:
-        return None
-    # Cut first, then redact: redaction time grows with the text, and a letter for a huge
-    # item must be built in bounded time.
-    if len(text) <= TEXT_LIMIT:
-        return _storable(redact_text(text))
-    return _storable(redact_text(text[:TEXT_LIMIT])) + "\n[truncated]"
+    """Redacted and storable; past SCAN_LIMIT characters cut, with how many were cut noted
+    (redaction cuts before it scans, so a letter for a huge item is built in bounded time)."""
+    return None if text is None else _storable(redact_text(text))
 
 
 def _replay_of(headers: dict) -> int | None:
@@ -144,6 +185,7 @@ def from_job(
         reason=reason,
         hostname=hostname,
         replay_of=_replay_of(headers),
+        failure_key=failure_key(task_id, attempts, (headers or {}).get("enqueued_at")),
     )
 
 
@@ -182,4 +224,48 @@ def from_raw(
         reason=reason,
         hostname=hostname,
         replay_of=_replay_of(headers or {}),
+        failure_key=failure_key(task_id, data),
     )
+
+
+def minimal(
+    *,
+    task_id: Any,
+    task_name: Any,
+    queue: Any,
+    reason: Any,
+    exception_type: Any,
+    note: str,
+    hostname: Any = None,
+    failed_at: datetime | None = None,
+    failure_key: Any = None,
+) -> Letter:
+    """A letter of plain short fields only, for when the full one cannot be built or stored:
+    a failure is never left without a row."""
+
+    def short(value: Any, default: str | None = None) -> str | None:
+        return _storable(str(value))[:255] if value not in (None, "") else default
+
+    task_id_text = short(task_id, "(unknown)")
+    return Letter(
+        task_id=task_id_text,
+        task_name=short(task_name, "(unknown)"),
+        queue=short(queue),
+        args=[],
+        kwargs={},
+        message={"minimal": True},
+        payload_sealed=None,
+        redacted=True,
+        exception_type=short(exception_type),
+        exception_message=_clip(note),
+        traceback=None,
+        attempts=1,
+        reason=reason if reason in REASONS else "undecodable",
+        hostname=short(hostname),
+        failed_at=failed_at or datetime.now(UTC),
+        failure_key=short(failure_key) or failure_key_of_minimal(task_id_text, note),
+    )
+
+
+def failure_key_of_minimal(task_id: str, note: str) -> str:
+    return failure_key(task_id, "minimal", note)

@@ -22,16 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: Why a job ended here.
-REASONS = (
-    "exhausted",  # a transient error outlasted its retries
-    "permanent",  # an error that retrying cannot fix
-    "time_limit",  # the soft or hard time limit
-    "worker_lost",  # its worker died on every delivery (MAX_DELIVERIES)
-    "unknown_task",  # no worker knows the task name
-    "rejected",  # refused by the worker: disallowed content type, Reject(requeue=False)
-    "undecodable",  # the message or its body could not be decoded
-)
+from deadletters.letters import REASONS
 
 
 class Base(DeclarativeBase):
@@ -42,7 +33,8 @@ class DeadLetter(Base):
     __tablename__ = "dead_letters"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    task_id: Mapped[str] = mapped_column(String(255), unique=True)
+    task_id: Mapped[str] = mapped_column(String(255))
+    failure_key: Mapped[str] = mapped_column(String(255), unique=True)
     task_name: Mapped[str] = mapped_column(String(255))
     queue: Mapped[str | None] = mapped_column(String(255))
     args: Mapped[Any] = mapped_column(JSONB)
@@ -74,5 +66,6 @@ class DeadLetter(Base):
         ),
         Index("dead_letters_failed_at", "failed_at"),
         Index("dead_letters_task_name", "task_name"),
+        Index("dead_letters_task_id", "task_id"),
         Index("dead_letters_unresolved", "failed_at", postgresql_where=text("resolved_at IS NULL")),
     )

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from config import database
 from deadletters import payload, repository
-from deadletters.letters import UNREPLAYABLE
+from deadletters.letters import SUPERSEDED, UNREPLAYABLE
 from deadletters.model import DeadLetter
 
 
@@ -63,6 +63,11 @@ def replay_one(
         letter = repository.lock_for_replay(db, letter_id)
         if letter is None:
             raise ReplayError(f"no dead letter {letter_id}")
+        if letter.resolved_by == SUPERSEDED and not force:
+            raise ReplayError(
+                f"dead letter {letter_id} is superseded: the job succeeded on another"
+                " delivery (use --force to run it again anyway)"
+            )
         if letter.replayed_as and not force:
             raise ReplayError(
                 f"dead letter {letter_id} was already replayed as {letter.replayed_as}"

@@ -46,12 +46,14 @@ class Filters:
 
 
 def insert(db: Session, letter: Letter) -> bool:
-    """Store a dead letter once: a redelivered failure (same task id) writes no second row."""
+    """Store a dead letter once per failure (its `failure_key`): a letter captured or
+    drained twice writes one row, a second failure under a reused task id writes its own.
+    True when a row was written."""
     row = letter.row()
     statement = (
         pg_insert(DeadLetter)
         .values(**row)
-        .on_conflict_do_nothing(index_elements=[DeadLetter.task_id])
+        .on_conflict_do_nothing(index_elements=[DeadLetter.failure_key])
         .returning(DeadLetter.id)
     )
     return db.execute(statement).first() is not None

@@ -5,17 +5,26 @@ and, if even that fails, the log (the whole redacted letter, at CRITICAL). Each 
 fails is logged loudly: Celery swallows exceptions in signal handlers, so silence would
 mean loss. `drain` moves spooled letters into Postgres; it is safe to run often and
 concurrently, because a crash mid-drain leaves the letter in a `draining` list or file that
-the next drain replays, and the insert ignores a task id already stored.
+the next drain replays, and the insert ignores a failure already stored.
+
+The drain tells two failures apart. Postgres unavailable (a connection or a timeout): it
+stops and leaves the rest for the next run. Postgres refusing one letter (a value it will
+not take): it stores the letter's minimal copy instead, keeps the original in quarantine
+(`celery -A config deadletters quarantine` shows it) and goes on, so one bad letter never
+holds up the letters behind it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+import sqlalchemy.exc
 from sqlalchemy import Engine
 
 from config import database, redis_client
@@ -29,15 +38,17 @@ SPOOL_KEY = "taskplatform:deadletters:spool"
 DRAINING_KEY = "taskplatform:deadletters:draining"
 #: Spooled items that are not a dead letter at all (hand-edited, truncated): kept aside.
 UNREADABLE_KEY = "taskplatform:deadletters:unreadable"
+#: Letters Postgres refused, as spooled, each with the refusal: their minimal copies are rows.
+QUARANTINE_KEY = "taskplatform:deadletters:quarantine"
 
 
 def keep(letter: Letter, engine: Engine | None = None) -> str:
     """Store a dead letter somewhere durable; say where: stored, spooled, filed or logged."""
     try:
-        repository.insert_quickly(
+        written = repository.insert_quickly(
             engine or database.engine(), letter, settings.deadletter_write_timeout
         )
-        return "stored"
+        return "stored" if written else "already stored"
     except Exception as exc:
         logger.error(
             "dead letter for %s[%s] not written to Postgres (%s: %s); spooling it",
@@ -74,10 +85,27 @@ def append_to_file(path: Path, letter: Letter) -> None:
 class DrainReport:
     stored: int = 0
     already_stored: int = 0
+    quarantined: int = 0
     left: int = 0
 
     def __str__(self) -> str:
-        return f"stored {self.stored}, already stored {self.already_stored}, left {self.left}"
+        return (
+            f"stored {self.stored}, already stored {self.already_stored},"
+            f" quarantined {self.quarantined}, left {self.left}"
+        )
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Postgres could not be reached or did not answer in time (retry later), as opposed to
+    Postgres refusing this letter's values (it never will take them)."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sqlalchemy.exc.InterfaceError | sqlalchemy.exc.TimeoutError):
+        return True
+    if isinstance(exc, sqlalchemy.exc.OperationalError):
+        # Connection failures, timeouts and shutdowns; not a refused value.
+        return True
+    return isinstance(exc, OSError | ConnectionError | TimeoutError)
 
 
 def drain(
@@ -98,11 +126,39 @@ def drain(
     return report
 
 
-def _insert(engine: Engine, letter: Letter, report: DrainReport) -> None:
-    if repository.insert_quickly(engine, letter, settings.deadletter_write_timeout):
+def _insert(engine: Engine, letter: Letter, report: DrainReport) -> str | None:
+    """Store one spooled letter; the refusal to quarantine it with, when Postgres refused it.
+    Raises when Postgres is unavailable."""
+    try:
+        written = repository.insert_quickly(engine, letter, settings.deadletter_write_timeout)
+    except Exception as exc:
+        if unavailable(exc):
+            raise
+        refusal = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        note = (
+            f"stored without its payload: Postgres refused the full letter ({refusal});"
+            " the original is in quarantine (celery -A config deadletters quarantine)"
+        )
+        minimal = letter.minimal_copy(note)
+        repository.insert_quickly(engine, minimal, settings.deadletter_write_timeout)
+        report.quarantined += 1
+        return refusal
+    if written:
         report.stored += 1
     else:
         report.already_stored += 1
+    return None
+
+
+def quarantined(client: redis.Redis | None = None, limit: int = 100) -> list[dict]:
+    """The letters Postgres refused, newest last: the refusal and the letter as spooled."""
+    client = client or redis_client.client()
+    return [json.loads(item) for item in client.lrange(QUARANTINE_KEY, -limit, -1)]
+
+
+def _quarantine_entry(item: str | bytes, refusal: str) -> str:
+    text = item.decode("utf-8", "replace") if isinstance(item, bytes) else item
+    return json.dumps({"refusal": refusal, "letter": text, "at": time.time()})
 
 
 def _drain_redis(engine: Engine, client: redis.Redis, report: DrainReport, limit: int) -> None:
@@ -124,11 +180,18 @@ def _drain_redis(engine: Engine, client: redis.Redis, report: DrainReport, limit
             client.lmove(DRAINING_KEY, UNREADABLE_KEY, "LEFT", "RIGHT")
             continue
         try:
-            _insert(engine, letter, report)
+            refusal = _insert(engine, letter, report)
         except Exception as exc:
-            logger.error("dead-letter drain stopped: Postgres refused a letter (%s)", exc)
+            logger.error("dead-letter drain stopped: Postgres unavailable (%s)", exc)
             client.lmove(DRAINING_KEY, SPOOL_KEY, "LEFT", "LEFT")
             return
+        if refusal is not None:
+            logger.error(
+                "dead letter for %s[%s] refused by Postgres (%s): stored its minimal copy,"
+                " the original kept in quarantine",
+                letter.task_name, letter.task_id, refusal,
+            )  # fmt: skip
+            client.rpush(QUARANTINE_KEY, _quarantine_entry(item, refusal))
         client.lrem(DRAINING_KEY, 1, item)
 
 
@@ -148,11 +211,16 @@ def _drain_file(engine: Engine, path: Path, report: DrainReport) -> None:
                 bad.write(line + "\n")
             continue
         try:
-            _insert(engine, letter, report)
+            refusal = _insert(engine, letter, report)
         except Exception as exc:
-            logger.error("dead-letter drain stopped on %s (%s)", draining, exc)
+            logger.error("dead-letter drain stopped on %s: Postgres unavailable (%s)",
+                         draining, exc)  # fmt: skip
             with open(path, "a", encoding="utf-8") as spool:
                 spool.writelines(rest + "\n" for rest in lines[index:])
             report.left += len(lines) - index
             break
+        if refusal is not None:
+            logger.error("a letter in %s refused by Postgres (%s): quarantined", draining, refusal)
+            with open(path.with_name(path.name + ".quarantine"), "a", encoding="utf-8") as bad:
+                bad.write(_quarantine_entry(line, refusal) + "\n")
     draining.unlink()

@@ -21,13 +21,14 @@ def drain_deadletter_spool() -> dict:
 
 @app.task(name="maintenance.check_deadletter_threshold", retry_preset="no_retry")
 def check_deadletter_threshold() -> dict:
+    alerts.settle_superseded(alerts.succeeded_in(app))  # a superseded letter is no alarm
     return digest.check_threshold(database.engine(), redis_client.client())
 
 
 @app.task(name="maintenance.deadletter_digest")
 def deadletter_digest() -> dict:
     """Every unresolved dead letter, once a day."""
-    return alerts.alert_unresolved(timedelta(0)).__dict__
+    return alerts.alert_unresolved(timedelta(0), succeeded=alerts.succeeded_in(app)).__dict__
 
 
 @app.task(name="maintenance.snapshot_queue_health", retry_preset="no_retry")

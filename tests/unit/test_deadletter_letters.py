@@ -110,3 +110,29 @@ def test_nul_and_lone_surrogates_are_written_out_where_postgres_would_refuse_the
                    headers={"h": "\x00"}, exception_type="E", exception_message="m",
                    reason="undecodable", hostname=None)  # fmt: skip
     assert raw.message["raw"] == "x\\x00y" and raw.message["headers"] == {"h": "\\x00"}
+
+
+def test_a_minimal_letter_is_short_plain_and_storable():
+    from deadletters.letters import minimal
+
+    letter = minimal(
+        task_id="t\x00" + "x" * 400, task_name=None, queue="q" * 300, reason="no-such-reason",
+        exception_type="E", note="the full letter could not be built (MemoryError: )",
+    )  # fmt: skip
+    row = letter.row()
+    assert "\x00" not in row["task_id"] and len(row["task_id"]) == 255
+    assert row["task_name"] == "(unknown)" and len(row["queue"]) == 255
+    assert row["reason"] == "undecodable"  # the table's check accepts it
+    assert row["args"] == [] and row["payload_sealed"] is None
+    assert row["failure_key"]
+
+
+def test_a_superseded_letter_is_stored_resolved():
+    from deadletters.letters import minimal
+
+    letter = minimal(task_id="t", task_name="n", queue=None, reason="time_limit",
+                     exception_type="E", note="n")  # fmt: skip
+    letter.superseded = True
+    row = letter.row()
+    assert row["resolved_by"] == "superseded" and row["resolved_at"] == letter.failed_at
+    assert "superseded" not in row

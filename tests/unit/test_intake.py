@@ -265,7 +265,9 @@ TASK_SHAPES = [
     ("compressed", edited(setting("headers", "compression", "application/x-gzip")),
      REJECTED, "ContentDisallowed", "refused:decode_error"),
     # Protocol 2 headers.
-    ("headers null", edited(setting("headers", None)), REJECTED, "MalformedHeaders",
+    ("headers null", edited(setting("headers", None)), UNDECODABLE, "MalformedHeaders",
+     "refused:unknown_message"),
+    ("no headers", edited(deleting("headers")), UNDECODABLE, "MalformedHeaders",
      "refused:unknown_message"),
     ("no task header", edited(deleting("headers", "task")), REJECTED, "MalformedHeaders",
      "refused:unknown_message"),
