@@ -32,7 +32,7 @@ ENTRIES: dict[str, Entry] = {
         "alert as soon as unresolved dead letters cross DEADLETTER_ALERT_THRESHOLD",
     ),
     "maintenance-deadletter-digest-daily": Entry(
-        "maintenance.deadletter_digest", crontab(minute=0, hour=8), 3600,
+        "maintenance.send_deadletter_digest", crontab(minute=0, hour=8), 3600,
         "a daily reminder of every unresolved dead letter",
     ),
     "maintenance-queue-health-minutely": Entry(
@@ -44,7 +44,7 @@ ENTRIES: dict[str, Entry] = {
         "drop sent-mail records, resolved dead letters, snapshots and cache past retention",
     ),
     "maintenance-ops-digest-weekly": Entry(
-        "maintenance.weekly_ops_digest", crontab(minute=0, hour=8, day_of_week="mon"), 6 * 3600,
+        "maintenance.send_ops_digest", crontab(minute=0, hour=8, day_of_week="mon"), 6 * 3600,
         "a Monday summary for ops: jobs done and failed, slowest tasks, dead letters",
     ),
     "search-reindex-candidates-nightly": Entry(

@@ -113,3 +113,20 @@ def reindex(engine: Engine, batch_size: int = 500) -> int:
                 {"ids": list(ids)},
             )
         done, last_id = done + len(ids), ids[-1]
+
+
+def profiles(engine: Engine, ids: list[int]) -> list[dict[str, Any]]:
+    """The candidates with these ids, most experienced first: what other domains may read."""
+    with engine.connect() as db:
+        rows = (
+            db.execute(
+                text(
+                    "SELECT id, name, role, skills, years_experience, availability FROM candidates"
+                    " WHERE id = ANY(:ids) ORDER BY years_experience DESC, id"
+                ),
+                {"ids": ids},
+            )
+            .mappings()
+            .all()
+        )
+    return [dict(row) for row in rows]

@@ -7,17 +7,22 @@ Reference: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
 from celery import Celery
 from celery.app.utils import Settings
-from celery.signals import after_setup_logger, after_setup_task_logger, import_modules
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
+    import_modules,
+)
 from kombu import transport as kombu_transport
 from kombu.utils.url import parse_url
 
+from beat_schedule import beat_schedule
 from config import flower, publish
 from config.logs import install_json, install_redaction
 from config.queues import QUEUES, TASK_QUEUES, route_task
@@ -26,14 +31,9 @@ from config.result_backend import BACKENDS
 from config.sentry import init_sentry
 from config.settings import settings
 
-#: The task modules, listed explicitly: a worker knows exactly these.
-TASK_MODULES: list[str] = [
-    "tasks.quote",
-    "tasks.email",
-    "tasks.crm",
-    "tasks.search",
-    "tasks.maintenance",
-]
+#: The task modules: one per queue, named after it (tasks/<queue>.py), so a queue is added
+#: in one table (config/queues.py QUEUES) plus a worker that consumes it (the Procfile).
+TASK_MODULES: list[str] = [f"tasks.{queue}" for queue in QUEUES]
 
 #: Modules every worker imports for their signal handlers and hooks.
 WORKER_MODULES = ["deadletters.capture", "housekeeping.task_stats", "housekeeping.watchdog"]
@@ -250,7 +250,7 @@ def build_app() -> Celery:
         timezone="UTC",
         enable_utc=True,
         # Beat: the top-level beat_schedule.py holds the entries; one leader at a time.
-        beat_schedule=import_module("beat_schedule").beat_schedule(settings.beat_test_interval),
+        beat_schedule=beat_schedule(settings.beat_test_interval),
         beat_scheduler="config.beat:PlatformScheduler",
         beat_max_loop_interval=settings.beat_max_interval,
         redbeat_redis_url=settings.broker_url,
@@ -271,6 +271,17 @@ def _redact_worker_logs(logger=None, **_kwargs) -> None:
 # Flower refuses to start without auth, however it is started (config/flower.py).
 import_modules.connect(flower.refuse_open_flower)
 
-init_sentry()
+
+@import_modules.connect
+@beat_init.connect
+def _start_sentry(**_kwargs) -> None:
+    """Sentry in the processes that load the app's modules (workers, beat, Flower, the ops
+    commands), not in a web app that only imports a task to queue it. `import_modules`
+    fires before the worker imports its task and hook modules, so Sentry's Celery
+    integration is in place before Celery's consumer binds its tracer builder (solo pool),
+    and before the prefork pool forks (worker_process_init misses task errors)."""
+    init_sentry()
+
+
 use_platform_transport()
 app = build_app()

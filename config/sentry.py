@@ -1,7 +1,11 @@
 """Sentry: errors leave the process redacted, or not at all.
 
-Initialised at import of the app (so both the prefork parent and its children have it; in
-`worker_process_init` it misses task errors, see GOTCHAS). A no-op without SENTRY_DSN.
+Started when a process loads the app's modules (Celery's `import_modules` signal: workers,
+beat, Flower, the ops commands) and by the dead-letter alerts, never by importing the app:
+a web app that imports a task to queue it keeps its own Sentry. In a worker that signal
+comes before the pool forks and before Celery's consumer binds its tracer builder, so task
+errors are seen under prefork and solo alike (from `celeryd_init`, solo missed them; from
+`worker_process_init`, prefork did). A no-op without SENTRY_DSN.
 """
 
 from __future__ import annotations
@@ -41,10 +45,17 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+_started = False
+
+
 def init_sentry() -> bool:
-    """Initialise the SDK when SENTRY_DSN is set; report whether it was."""
+    """Initialise the SDK once when SENTRY_DSN is set; report whether it is."""
+    global _started
     if not settings.sentry_dsn:
         return False
+    if _started:
+        return True
+    _started = True
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.app_env,

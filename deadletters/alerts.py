@@ -23,6 +23,7 @@ import sentry_sdk
 from sqlalchemy import Engine
 
 from config import database, smtp
+from config.sentry import init_sentry
 from config.settings import settings
 from deadletters import repository
 from deadletters.letters import SUPERSEDED
@@ -94,7 +95,7 @@ def alert_unresolved(
     report.summary = summarise(by_task, by_reason, older_than)
     logger.warning("dead-letter alert: %s", report.summary)
     report.sent_to.append("log")
-    if settings.sentry_dsn:
+    if init_sentry():  # started already in a worker; a CLI process starts it here
         sentry_sdk.capture_message(report.summary, level="warning")
         report.sent_to.append("sentry")
     if settings.ops_email:

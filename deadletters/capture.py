@@ -22,14 +22,10 @@ import threading
 import uuid
 from typing import Any
 
-from billiard.exceptions import WorkerLostError
-from celery.exceptions import Reject, SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, task_rejected, task_success, task_unknown, worker_ready
 from celery.worker.consumer import Consumer
 
-from config import database
-from config.delivery import DeliveryBoundExceeded
-from config.errors import is_transient
+from config import database, failure_policy
 from config.publish import PROTOCOL_HEADERS
 from config.queues import UnroutableTaskError, queue_for
 from deadletters import letters, repository, spool
@@ -37,17 +33,12 @@ from deadletters import letters, repository, spool
 logger = logging.getLogger(__name__)
 
 
-def reason_for(exc: BaseException) -> str:
-    """Why a job that raised `exc` ended as a dead letter."""
-    if isinstance(exc, DeliveryBoundExceeded | WorkerLostError):
-        return "worker_lost"
-    if isinstance(exc, TimeLimitExceeded | SoftTimeLimitExceeded):
-        return "time_limit"
-    if isinstance(exc, Reject):
-        return "rejected"
-    if is_transient(exc):
-        return "exhausted"
-    return "permanent"
+def reason_for(task_id: str, exc: BaseException) -> str:
+    """Why a job that raised `exc` ended as a dead letter: the failure policy's decision,
+    as the base task applied it; for a failure no attempt decided on (a hard time limit or
+    a lost worker, seen by the worker's main process), the event's own reason."""
+    decided = failure_policy.recall(task_id)
+    return decided.reason if decided is not None else failure_policy.reason_for(exc)
 
 
 def _queue_of(task_name: str, delivery_info: dict | None) -> str | None:
@@ -85,7 +76,7 @@ def letter_for_failure(task: Any, task_id: str, exc: BaseException, args, kwargs
         exception_message=str(exc),
         traceback=getattr(einfo, "traceback", None),
         attempts=(request.retries or 0) + 1,
-        reason=reason_for(exc),
+        reason=reason_for(task_id, exc),
         hostname=request.hostname or socket.gethostname(),
     )
 
@@ -133,7 +124,7 @@ def on_task_failure(sender=None, task_id=None, exception=None, args=None, kwargs
 
 def _minimal_for_failure(task: Any, task_id: str, error: BaseException, why: BaseException):
     try:
-        reason = reason_for(error)
+        reason = reason_for(task_id, error)
         queue = _queue_of(task.name, getattr(task.request, "delivery_info", None))
     except Exception:
         reason, queue = "permanent", None

@@ -161,3 +161,12 @@ def unresolved_by_queue(db: Session) -> dict[str, int]:
         .group_by(DeadLetter.queue)
     )
     return {queue: n for queue, n in db.execute(query) if queue is not None}
+
+
+def unresolved_by_reason(db: Session) -> dict[str, int]:
+    query = (
+        select(DeadLetter.reason, func.count(DeadLetter.id))
+        .where(DeadLetter.resolved_at.is_(None))
+        .group_by(DeadLetter.reason)
+    )
+    return {reason: n for reason, n in db.execute(query)}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from config.settings import settings
@@ -24,10 +24,8 @@ def check_threshold(
 ) -> dict[str, Any]:
     """Alert once when unresolved dead letters reach the threshold; re-arm when they drop."""
     threshold = threshold or settings.deadletter_alert_threshold
-    with engine.connect() as db:
-        unresolved = db.execute(
-            text("SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL")
-        ).scalar()
+    with Session(engine) as db:
+        unresolved = repository.count(db, repository.Filters(unresolved=True))
     if unresolved < threshold:
         client.delete(ABOVE_KEY)
         return {"unresolved": unresolved, "alerted": False}

@@ -16,21 +16,16 @@ import time
 from prometheus_client import start_http_server
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import text
 
 from config import database, redis_client
 from config.beat import leader
 from config.settings import settings
+from deadletters import repository
 from deadletters.spool import DRAINING_KEY, SPOOL_KEY
+from housekeeping import queue_health
 from housekeeping.queue_health import queue_states
 
 logger = logging.getLogger(__name__)
-
-
-FINISHED_SQL = (
-    "SELECT queue, sum(done), sum(failed) FROM queue_health"
-    " WHERE taken_at > now() - interval '15 minutes' GROUP BY queue"
-)
 
 
 class PlatformCollector(Collector):
@@ -59,12 +54,10 @@ class PlatformCollector(Collector):
         letters = GaugeMetricFamily("taskplatform_dead_letters_unresolved",
                                     "Unresolved dead letters", labels=["reason"])  # fmt: skip
         try:
-            with database.engine().connect() as db:
-                rows = db.execute(text(
-                    "SELECT reason, count(*) FROM dead_letters WHERE resolved_at IS NULL"
-                    " GROUP BY reason")).all()  # fmt: skip
-                finished = db.execute(text(FINISHED_SQL)).all()
-            for reason, count in rows:
+            with database.session() as db:
+                by_reason = repository.unresolved_by_reason(db)
+            finished = queue_health.finished(database.engine(), minutes=15)
+            for reason, count in by_reason.items():
                 letters.add_metric([reason], count)
             for queue, ok, bad in finished:
                 done.add_metric([queue], ok or 0)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import redis
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
+from config import database
 from config.settings import settings
 from deadletters import repository
+from housekeeping import queue_health
+from mail import send
 from pricing.cache import KEY_PREFIX as QUOTE_PREFIX
 
 QUEUE_HEALTH_RETENTION_DAYS = 30
@@ -24,17 +26,11 @@ RESULT_PREFIX = "celery-task-meta-"
 def purge_expired(engine: Engine, client: redis.Redis) -> dict[str, int]:
     """Delete what is past retention; how many of each kind went."""
     done: dict[str, int] = {}
-    with engine.begin() as db:
-        done["sent_emails"] = db.execute(
-            text("DELETE FROM sent_emails WHERE claimed_at < now() - make_interval(days => :d)"),
-            {"d": settings.email_record_retention_days},
-        ).rowcount
-        done["queue_health"] = db.execute(
-            text("DELETE FROM queue_health WHERE taken_at < now() - make_interval(days => :d)"),
-            {"d": QUEUE_HEALTH_RETENTION_DAYS},
-        ).rowcount
+    done["sent_emails"] = send.purge_records(engine, settings.email_record_retention_days)
+    done["queue_health"] = queue_health.purge(engine, QUEUE_HEALTH_RETENTION_DAYS)
+    with database.session(engine) as db:
         done["dead_letters"] = repository.purge_resolved(
-            Session(bind=db), timedelta(days=settings.deadletter_retention_days)
+            db, timedelta(days=settings.deadletter_retention_days)
         )
     done["cached_quotes"] = _drop_unexpiring(client, QUOTE_PREFIX, delete=True)
     done["results"] = _drop_unexpiring(client, RESULT_PREFIX, delete=False)

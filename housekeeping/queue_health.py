@@ -145,3 +145,25 @@ def summary(engine: Engine, hours: int = 24) -> list[dict[str, Any]]:
     """Per task: pending and in flight now; done, failed and average runtime over `hours`."""
     with engine.connect() as db:
         return [dict(row) for row in db.execute(text(SUMMARY_SQL), {"hours": hours}).mappings()]
+
+
+def purge(engine: Engine, older_than_days: int) -> int:
+    """Delete snapshots older than the retention; how many."""
+    with engine.begin() as db:
+        return db.execute(
+            text("DELETE FROM queue_health WHERE taken_at < now() - make_interval(days => :d)"),
+            {"d": older_than_days},
+        ).rowcount
+
+
+def finished(engine: Engine, minutes: int) -> list[tuple[str, int, int]]:
+    """(queue, jobs done, jobs failed) over the last `minutes`, from the snapshots."""
+    with engine.connect() as db:
+        rows = db.execute(
+            text(
+                "SELECT queue, sum(done), sum(failed) FROM queue_health"
+                " WHERE taken_at > now() - make_interval(mins => :m) GROUP BY queue"
+            ),
+            {"m": minutes},
+        ).all()
+    return [(queue, int(ok or 0), int(bad or 0)) for queue, ok, bad in rows]

@@ -15,12 +15,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from config.errors import (
-    PermanentError,
-    TransientError,
-    is_transient_http_status,
-    parse_retry_after,
-)
+from config.errors import PermanentError
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 FIELDS = ("email", "name", "company", "source")
@@ -72,21 +67,16 @@ def upsert(engine: Engine, lead: Lead) -> tuple[int, bool, bool]:
 
 
 def push(engine: Engine, client: httpx.Client, url: str, lead_id: int, lead: Lead) -> None:
-    """POST the lead to the CRM webhook and mark it pushed once the CRM accepted it."""
-    try:
-        response = client.post(
-            url,
-            json={"id": lead_id, **asdict(lead)},
-            headers={"Idempotency-Key": f"lead-{lead_id}"},
-        )
-    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-        raise TransientError(f"CRM webhook unreachable: {exc}") from exc
-    if response.status_code >= 400:
-        message = f"CRM webhook answered {response.status_code}: {response.text[:200]}"
-        if is_transient_http_status(response.status_code):
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise TransientError(message, retry_after=retry_after)
-        raise PermanentError(message)
+    """POST the lead to the CRM webhook and mark it pushed once the CRM accepted it.
+
+    A refused or failed call raises httpx's own error (HTTPStatusError with the status and
+    Retry-After, or a network error); the failure policy decides whether it is retried."""
+    response = client.post(
+        url,
+        json={"id": lead_id, **asdict(lead)},
+        headers={"Idempotency-Key": f"lead-{lead_id}"},
+    )
+    response.raise_for_status()
     with engine.begin() as db:
         db.execute(text("UPDATE leads SET pushed_at = now() WHERE id = :id"), {"id": lead_id})
 
@@ -101,3 +91,16 @@ def capture(
         push(engine, client, webhook_url, lead_id, valid)
         pushed = True
     return {"lead_id": lead_id, "email": valid.email, "created": created, "pushed": pushed}
+
+
+def contact(engine: Engine, lead_id: int) -> dict[str, Any] | None:
+    """A lead's id, email, name and company, or None: what other domains may read of it."""
+    with engine.connect() as db:
+        row = (
+            db.execute(
+                text("SELECT id, email, name, company FROM leads WHERE id = :id"), {"id": lead_id}
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row is not None else None

@@ -1,13 +1,16 @@
-"""The candidate-matches email: a lead and the candidates picked for them."""
+"""The candidate-matches email: a lead and the candidates picked for them (read through
+the modules that own those tables)."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from candidates import search as candidates
 from config.errors import PermanentError
+from leads import capture as leads
 
 
 class UnknownRecord(PermanentError):
@@ -19,25 +22,8 @@ def compose(engine: Engine, lead_id: int, candidate_ids: list[int]) -> tuple[dic
     if not candidate_ids:
         raise UnknownRecord("no candidates to send")
     ids = sorted({int(i) for i in candidate_ids})
-    with engine.connect() as db:
-        lead = (
-            db.execute(
-                text("SELECT id, email, name, company FROM leads WHERE id = :id"), {"id": lead_id}
-            )
-            .mappings()
-            .first()
-        )
-        rows = (
-            db.execute(
-                text(
-                    "SELECT id, name, role, skills, years_experience, availability FROM candidates"
-                    " WHERE id = ANY(:ids) ORDER BY years_experience DESC, id"
-                ),
-                {"ids": ids},
-            )
-            .mappings()
-            .all()
-        )
+    lead = leads.contact(engine, lead_id)
+    rows = candidates.profiles(engine, ids)
     if lead is None:
         raise UnknownRecord(f"no lead {lead_id}")
     missing = sorted(set(ids) - {row["id"] for row in rows})
@@ -46,7 +32,7 @@ def compose(engine: Engine, lead_id: int, candidate_ids: list[int]) -> tuple[dic
     message: dict[str, Any] = {
         "to": lead["email"],
         "template": "candidate_matches",
-        "context": {"lead": dict(lead), "candidates": [dict(row) for row in rows]},
+        "context": {"lead": lead, "candidates": rows},
     }
     digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
     return message, f"candidate-matches:{lead_id}:{digest}"

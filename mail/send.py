@@ -8,8 +8,9 @@ to SMTP, then marks the row sent. A second run of the same key finds the claim:
 - `sending`, claimed longer ago than a task may run: an attempt died mid-send and the mail
   may or may not have left; rather than risk a duplicate it fails permanently, so the job
   becomes a dead letter for a person to decide.
-A failed send releases its claim, so the retry can claim again.
-Connection errors, timeouts and SMTP 4xx are transient; SMTP 5xx are permanent.
+A failed send releases its claim, so the retry can claim again, and raises smtplib's (or
+the socket's) own error: whether it is retried (a timeout, a 4xx) or not (a 5xx, a feature
+the server lacks) is the failure policy's decision (config/failure_policy.py).
 """
 
 from __future__ import annotations
@@ -95,35 +96,12 @@ def send(
     try:
         with connect() as client:
             client.send_message(mime)
-    except Exception as exc:
+    except Exception:
         _release(engine, idempotency_key)
-        classified = _classified(exc)
-        if classified is exc:
-            raise
-        raise classified from exc
+        raise
     _mark_sent(engine, idempotency_key, str(mime["Message-ID"]))
     return {"status": "sent", "idempotency_key": idempotency_key,
             "message_id": str(mime["Message-ID"]), "recipients": recipients}  # fmt: skip
-
-
-def _classified(exc: Exception) -> Exception:
-    """The platform's error for an SMTP failure; anything unrecognised is returned as is."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        if codes and all(code >= 500 for code in codes):
-            return PermanentError(f"all recipients refused: {exc.recipients}")
-        return TransientError(f"recipients refused for now: {exc.recipients}")
-    if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPServerDisconnected):
-        return TransientError(f"SMTP connection failed: {exc}")
-    if isinstance(exc, smtplib.SMTPResponseException):
-        text_ = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) \
-            else str(exc.smtp_error)  # fmt: skip
-        if 400 <= exc.smtp_code < 500:
-            return TransientError(f"SMTP {exc.smtp_code}: {text_}")
-        return PermanentError(f"SMTP {exc.smtp_code}: {text_}")
-    if isinstance(exc, OSError | TimeoutError):
-        return TransientError(f"SMTP server unreachable: {exc}")
-    return exc
 
 
 def _claim(engine: Engine, key: str, recipients: list[str], subject: str,
@@ -167,3 +145,12 @@ def _mark_sent(engine: Engine, key: str, message_id: str) -> None:
             ),
             {"key": key, "mid": message_id},
         )
+
+
+def purge_records(engine: Engine, older_than_days: int) -> int:
+    """Forget send claims older than the retention: the idempotency window for a key."""
+    with engine.begin() as db:
+        return db.execute(
+            text("DELETE FROM sent_emails WHERE claimed_at < now() - make_interval(days => :d)"),
+            {"d": older_than_days},
+        ).rowcount

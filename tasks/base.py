@@ -1,14 +1,12 @@
-"""The shared base task: the retry policy, in one place.
+"""The shared base task: it applies the one failure policy to every attempt.
 
 Every task of the app is a `PlatformTask` (the app sets `task_cls`). Domain code raises
-`TransientError` or `PermanentError`; this class decides what happens next:
-
-* transient (connection errors and timeouts from redis, psycopg, smtplib, httpx; HTTP 429
-  and 5xx; SMTP 4xx) retries with exponential backoff and full jitter, up to the preset's
-  `max_retries`, then fails with the original exception;
-* permanent (anything else, HTTP 4xx, SMTP 5xx) fails at once;
-* a `retry_after` carried by the exception (or an HTTP Retry-After) replaces the computed
-  backoff for that attempt.
+`TransientError` or `PermanentError`, or lets a client library's exception escape; when an
+attempt raises, this class asks `config.failure_policy.decide` what happens next and does
+it: a retry after the decided countdown (exponential backoff with full jitter, or the other
+side's Retry-After), or a failure whose reason dead-letter capture records as given. When
+retries run out, the job fails with the original exception. Celery's own autoretry is not
+used: it would be a second place that decides.
 
 A task that needs another policy names a preset (`@app.task(name=..., retry_preset="patient")`);
 setting the retry options themselves on a task is refused, so the numbers live here only.
@@ -17,22 +15,15 @@ setting the retry options themselves on a task is refused, so the numbers live h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
-from config import correlation
+from config import correlation, failure_policy
 from config.correlation import correlation_id
-from config.errors import (
-    STATUS_EXCEPTIONS,
-    TRANSIENT_EXCEPTIONS,
-    PermanentError,
-    TransientError,
-    is_transient,
-    retry_after,
-)
+from config.errors import PermanentError, TransientError
 from config.publish import BrokerUnavailableError, PayloadError
 from config.settings import settings
 
@@ -89,11 +80,6 @@ class PlatformTask(Task):
     # What `inspect active/reserved/scheduled` and Flower show of a job: redacted reprs.
     Request = "config.task_events:RedactedRequest"
 
-    autoretry_for = TRANSIENT_EXCEPTIONS + STATUS_EXCEPTIONS
-    dont_autoretry_for = (PermanentError,)
-    retry_backoff = settings.retry_backoff
-    retry_backoff_max = settings.retry_backoff_max
-    retry_jitter = True  # full jitter: a burst of failures does not retry in lockstep
     max_retries = PRESETS["default"].max_retries
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -115,35 +101,21 @@ class PlatformTask(Task):
         cls.max_retries = PRESETS[cls.retry_preset].max_retries
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run one delivery with the job's correlation id set for its log lines."""
+        """Run one attempt with the job's correlation id set for its log lines, and apply
+        the failure policy to whatever it raises."""
         request = self.request
         if request.id is None or request.is_eager:
             return super().__call__(*args, **kwargs)  # called as a plain function
         token = correlation.set_current((request.headers or {}).get(correlation.HEADER))
         try:
             return super().__call__(*args, **kwargs)
+        except (Retry, Ignore):
+            raise  # Celery's own flow: a retry already decided, a job to drop
+        except Exception as exc:
+            decision = failure_policy.decide(exc, request.retries or 0, self.max_retries or 0)
+            if isinstance(decision, failure_policy.Retry):
+                raise self.retry(exc=exc, countdown=decision.countdown) from exc
+            failure_policy.remember(request.id, decision)
+            raise
         finally:
             correlation.reset(token)
-
-    def retry(  # noqa: PLR0913 - Celery's signature
-        self,
-        args: Any = None,
-        kwargs: Any = None,
-        exc: BaseException | None = None,
-        throw: bool = True,
-        eta: datetime | None = None,
-        countdown: float | None = None,
-        max_retries: int | None = None,
-        **options: Any,
-    ) -> Any:
-        """Celery's autoretry lands here with the computed backoff; we refine the decision.
-
-        A status-coded error that turns out permanent (HTTP 404, SMTP 550) is re-raised so
-        the task fails at once; a `retry_after` replaces the backoff, capped at MAX_COUNTDOWN.
-        """
-        if exc is not None and not is_transient(exc):
-            raise exc
-        wait = retry_after(exc) if exc is not None else None
-        if wait is not None:
-            countdown, eta = min(wait, settings.max_countdown), None
-        return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)

@@ -25,8 +25,8 @@ def check_deadletter_threshold() -> dict:
     return digest.check_threshold(database.engine(), redis_client.client())
 
 
-@app.task(name="maintenance.deadletter_digest")
-def deadletter_digest() -> dict:
+@app.task(name="maintenance.send_deadletter_digest")
+def send_deadletter_digest() -> dict:
     """Every unresolved dead letter, once a day."""
     return alerts.alert_unresolved(timedelta(0), succeeded=alerts.succeeded_in(app)).__dict__
 
@@ -41,8 +41,8 @@ def purge_expired() -> dict:
     return purge.purge_expired(database.engine(), redis_client.client())
 
 
-@app.task(name="maintenance.weekly_ops_digest")
-def weekly_ops_digest() -> dict:
+@app.task(name="maintenance.send_ops_digest")
+def send_ops_digest() -> dict:
     """Mail the week's summary to OPS_EMAIL (once per ISO week), or log it without one."""
     message, key = digest.weekly(database.engine())
     if not message["to"]:

@@ -1,11 +1,12 @@
 """Test session set-up: isolate this run on the shared Redis and Postgres, then load the app.
 
-The environment is set here, before `config` is imported, because the app reads its settings
-once at import, as it does in production; worker subprocesses inherit the same environment.
-Where no Redis or Postgres answers (a fresh machine), the run starts embedded servers of its
-own (devstack/servers.py) on free ports; TEST_SERVICES=embedded forces that. Missing
-infrastructure (no server and no binary) skips the tests that need it locally, and fails
-the run under CI=true.
+The environment is set in `pytest_configure`, before any test module imports `config`,
+because the app reads its settings once, as it does in production; worker subprocesses
+inherit the same environment. A run of `tests/unit` alone claims no service at all: unit
+tests need neither Redis nor Postgres. Otherwise, where no Redis or Postgres answers (a
+fresh machine), the run starts embedded servers of its own (devstack/servers.py) on free
+ports; TEST_SERVICES=embedded forces that. Missing infrastructure (no server and no binary)
+skips the tests that need it locally, and fails the run under CI=true.
 """
 
 from __future__ import annotations
@@ -52,58 +53,69 @@ def _postgres_admin_url() -> str:
 
 
 _missing: list[str] = []
-try:
-    REDIS_SERVER_URL = _redis_server_url()
-except Exception as exc:  # no server and no binary: reported per test below
-    REDIS_SERVER_URL = "redis://127.0.0.1:6379/0"
-    _missing.append(f"no Redis: {exc}")
-try:
-    POSTGRES_ADMIN_URL = _postgres_admin_url()
-except Exception as exc:
-    POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-    _missing.append(f"no Postgres: {exc}")
+REDIS_SERVER_URL = "redis://127.0.0.1:6379/0"
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = f"taskplatform_test_{RUN_ID}"
-
-try:
-    REDIS_DB = harness.claim_redis_db(REDIS_SERVER_URL, RUN_ID)
-except harness.ServiceMissing as exc:
-    REDIS_DB = None
-    _missing.append(str(exc))
-try:
-    harness.create_database(POSTGRES_ADMIN_URL, DATABASE_NAME)
-    POSTGRES_READY = True
-except harness.ServiceMissing as exc:
-    POSTGRES_READY = False
-    _missing.append(str(exc))
-
-for stray in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-    os.environ.pop(stray, None)
-os.environ.update(
-    APP_ENV="test",
-    # Dead letters seal the real arguments, so replays can be tested.
-    DEADLETTER_ENCRYPTION_KEY="q1Rb2i9Lq6wW2Kk4d1I0tEJ7QxG6PZ2N3q8j0R4Z7mI=",
-    DEADLETTER_SPOOL_FILE=str(EMBEDDED_DIR / "deadletter-spool.jsonl"),
-    REDIS_URL=harness.with_db(REDIS_SERVER_URL, REDIS_DB or 0),
-    DATABASE_URL=harness.database_url(POSTGRES_ADMIN_URL, DATABASE_NAME),
-    # Retries go through the broker at once: backoff is made fast by configuration.
-    RETRY_BACKOFF_MAX="0",
-    RETRY_MAX_RETRIES="3",
-    # The stuck-worker watchdog exits its process: only the test of it turns it on.
-    WATCHDOG_IDLE_SECONDS="0",
-)
-os.environ.pop("RESULT_BACKEND_URL", None)
-
-from celery.contrib.testing.worker import start_worker  # noqa: E402
-
-from config import app  # noqa: E402
-from config.queues import QUEUES  # noqa: E402
-from tests import probe_tasks  # noqa: E402  (registers the probe tasks)
-
-probe_tasks.IN_TEST_RUNNER = True
+REDIS_DB: int | None = None
+POSTGRES_READY = False
+UNIT_TESTS = Path(__file__).parent / "unit"
 
 
-if POSTGRES_READY:
-    harness.migrate(os.environ["DATABASE_URL"])
+def _only_unit_tests(config: pytest.Config) -> bool:
+    """Whether every path this run was given lies in tests/unit."""
+    base = Path(config.invocation_params.dir)
+    given = config.args or config.getini("testpaths") or ["."]
+    paths = [(base / arg.split("::", 1)[0]).resolve() for arg in given]
+    return all(path == UNIT_TESTS or UNIT_TESTS in path.parents for path in paths)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for stray in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "RESULT_BACKEND_URL"):
+        os.environ.pop(stray, None)
+    os.environ.update(
+        APP_ENV="test",
+        # Dead letters seal the real arguments, so replays can be tested.
+        DEADLETTER_ENCRYPTION_KEY="q1Rb2i9Lq6wW2Kk4d1I0tEJ7QxG6PZ2N3q8j0R4Z7mI=",
+        DEADLETTER_SPOOL_FILE=str(EMBEDDED_DIR / "deadletter-spool.jsonl"),
+        # Retries go through the broker at once: backoff is made fast by configuration.
+        RETRY_BACKOFF_MAX="0",
+        RETRY_MAX_RETRIES="3",
+        # The stuck-worker watchdog exits its process: only the test of it turns it on.
+        WATCHDOG_IDLE_SECONDS="0",
+    )
+    if _only_unit_tests(config):
+        return
+    _claim_services()
+    os.environ.update(
+        REDIS_URL=harness.with_db(REDIS_SERVER_URL, REDIS_DB or 0),
+        DATABASE_URL=harness.database_url(POSTGRES_ADMIN_URL, DATABASE_NAME),
+    )
+    from tests import probe_tasks  # registers the probe tasks on the app
+
+    probe_tasks.IN_TEST_RUNNER = True
+    if POSTGRES_READY:
+        harness.migrate(os.environ["DATABASE_URL"])
+
+
+def _claim_services() -> None:
+    global REDIS_SERVER_URL, POSTGRES_ADMIN_URL, REDIS_DB, POSTGRES_READY
+    try:
+        REDIS_SERVER_URL = _redis_server_url()
+    except Exception as exc:  # no server and no binary: reported per test below
+        _missing.append(f"no Redis: {exc}")
+    try:
+        POSTGRES_ADMIN_URL = _postgres_admin_url()
+    except Exception as exc:
+        _missing.append(f"no Postgres: {exc}")
+    try:
+        REDIS_DB = harness.claim_redis_db(REDIS_SERVER_URL, RUN_ID)
+    except harness.ServiceMissing as exc:
+        _missing.append(str(exc))
+    try:
+        harness.create_database(POSTGRES_ADMIN_URL, DATABASE_NAME)
+        POSTGRES_READY = True
+    except harness.ServiceMissing as exc:
+        _missing.append(str(exc))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -148,6 +160,11 @@ def embedded_worker():
     Queues are emptied first: a job another module left behind is not this module's.
     """
     _require_services()
+    from celery.contrib.testing.worker import start_worker
+
+    from config import app
+    from config.queues import QUEUES
+
     with app.connection_for_write() as connection:
         for queue in QUEUES:
             connection.default_channel.queue_purge(queue)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -69,7 +70,7 @@ def test_beat_drives_the_housekeeping_on_a_worker(beats, worker_process, redis_c
     assert shown.returncode == 0, shown.stderr
     for name in ENTRIES:
         assert name in shown.stdout
-    assert f"pid {beat.process.pid}" in shown.stdout or "leader: " in shown.stdout
+    assert f"leader: {socket.gethostname()} pid {beat.process.pid}" in shown.stdout
 
 
 def test_two_beats_send_each_run_once(beats, worker_process, redis_client):

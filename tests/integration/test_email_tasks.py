@@ -42,8 +42,9 @@ def test_smtp_4xx_is_retried_and_5xx_is_a_dead_letter(worker_process):
         mail.replies = ["550 5.1.1 no such user"]
         result = send_email.delay(message("nobody@example.com"), f"k:{uuid.uuid4()}")
         letter = harness.wait_for_letter(result.id)
-        assert (letter.reason, letter.exception_type) == ("permanent", "PermanentError")
-        assert "SMTP 550" in letter.exception_message and letter.attempts == 1
+        # smtplib's own error (the sink refuses at DATA), decided permanent by the policy
+        assert letter.reason == "permanent" and letter.exception_type.startswith("SMTP")
+        assert "550" in letter.exception_message and letter.attempts == 1
         assert len(mail.messages) == 1
 
 

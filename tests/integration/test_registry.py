@@ -1,10 +1,15 @@
 """Every task of the app uses the shared base task and routes to a declared queue."""
 
+import importlib.util
+import re
+
 import pytest
 
 from config import app
+from config.celery_app import TASK_MODULES
 from config.queues import QUEUES, UnroutableTaskError
 from tasks.base import PlatformTask
+from tests import harness
 
 # Celery's built-ins, and the shared tasks the pytest-celery plugin adds to every app while
 # the tests run (they never exist in a deployed worker).
@@ -25,6 +30,28 @@ def test_every_task_uses_the_base_task_and_routes_to_its_prefix_queue():
         assert prefix in QUEUES, name
         route = app.amqp.router.route({}, name, (), {})
         assert route["queue"].name == prefix, name
+
+
+def consumed_by_the_procfile() -> dict[str, list[str]]:
+    """Each Procfile worker line's queues (its `-Q` list)."""
+    consumed = {}
+    for line in (harness.ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if " worker " in f" {command} ":
+            queues = re.search(r"-Q\s+(\S+)", command)
+            assert queues, f"Procfile line {name} consumes no named queue (-Q)"
+            consumed[name] = queues.group(1).split(",")
+    return consumed
+
+
+def test_every_queue_has_a_task_module_and_a_procfile_worker_and_nothing_else_is_consumed():
+    consumed = consumed_by_the_procfile()
+    everything = [queue for queues in consumed.values() for queue in queues]
+    assert sorted(everything) == sorted(QUEUES), f"Procfile -Q lists: {consumed}"
+    for queue in QUEUES:
+        assert importlib.util.find_spec(f"tasks.{queue}"), f"queue {queue} has no tasks/{queue}.py"
+    assert [f"tasks.{queue}" for queue in QUEUES] == TASK_MODULES
+    assert set(TASK_MODULES) <= set(app.conf.include)
 
 
 def test_a_task_that_sets_retry_numbers_itself_is_refused():

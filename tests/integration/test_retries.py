@@ -80,4 +80,3 @@ def test_retries_wait_a_jittered_backoff_below_the_cap(worker_process):
             assert 0 <= eta - previous["at"] <= 2.5
             assert current["at"] >= eta - 0.05
         assert current["at"] - previous["at"] <= 3.5
-    assert flaky.retry_jitter is True

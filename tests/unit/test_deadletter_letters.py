@@ -9,8 +9,8 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded, TimeLimitExceeded
 
 from config.delivery import DeliveryBoundExceeded
 from config.errors import PermanentError, TransientError
-from deadletters import payload
-from deadletters.capture import reason_for
+from config.failure_policy import Fail, reason_for, remember
+from deadletters import capture, payload
 from deadletters.cli import parse_duration
 from deadletters.letters import Letter, from_job, from_raw
 from deadletters.replay import ReplayError, original_message
@@ -91,8 +91,14 @@ def test_raw_bytes_are_never_replayable():
         (ValueError("bad"), "permanent"),
     ],
 )
-def test_reasons(exc, reason):
+def test_reasons_of_failures_no_attempt_decided_on(exc, reason):
     assert reason_for(exc) == reason
+
+
+def test_capture_records_the_decision_the_base_task_was_given():
+    remember("t-1", Fail("exhausted"))
+    assert capture.reason_for("t-1", ValueError("bad")) == "exhausted"  # as decided
+    assert capture.reason_for("t-1", ValueError("bad")) == "permanent"  # taken once
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30d", 2592000), ("2h", 7200), ("0s", 0)])
