@@ -56,7 +56,6 @@ class Settings(BaseSettings):
     database_url: str | None = None
     sentry_dsn: str | None = None
     flower_basic_auth: str | None = None
-    flower_auth_provider: str | None = None
     flower_db: str = Field(
         default_factory=lambda: os.path.join(tempfile.gettempdir(), "taskplatform-flower.db")
     )

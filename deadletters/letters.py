@@ -268,4 +268,5 @@ def minimal(
 
 
 def failure_key_of_minimal(task_id: str, note: str) -> str:
+    """(Its own function: inside `minimal`, a parameter of the same name hides `failure_key`.)"""
     return failure_key(task_id, "minimal", note)
