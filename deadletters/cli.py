@@ -308,8 +308,11 @@ def quarantine(limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def alert(ctx: click.Context, older_than: str | None, as_json: bool) -> None:
-    """Alert (log, Sentry, email) about unresolved dead letters now (superseded ones are
-    resolved first: their jobs succeeded since)."""
+    """Alert (log, Sentry, email through the email queue) about unresolved dead letters now
+    (superseded ones are resolved first: their jobs succeeded since)."""
     age = parse_duration(older_than) if older_than else None
-    report = alerts.alert_unresolved(age, succeeded=alerts.succeeded_in(ctx.obj.app))
+    app = ctx.obj.app
+    report = alerts.alert_unresolved(
+        age, succeeded=alerts.succeeded_in(app), mail=alerts.ops_mail(app)
+    )
     emit(report.__dict__, as_json, report.summary or "no unresolved dead letters to alert on")

@@ -1,4 +1,6 @@
-"""Digests for ops: the dead-letter threshold alarm and the weekly summary email."""
+"""Digests for ops: the dead-letter threshold alarm and the weekly summary email.
+
+Both are mailed through the email task (deadletters/alerts.ops_mail), once per key."""
 
 from __future__ import annotations
 
@@ -20,18 +22,25 @@ ABOVE_KEY = "taskplatform:deadletters:above-threshold"
 
 
 def check_threshold(
-    engine: Engine, client: redis.Redis, threshold: int | None = None
+    engine: Engine,
+    client: redis.Redis,
+    threshold: int | None = None,
+    mail: alerts.OpsMail | None = None,
 ) -> dict[str, Any]:
-    """Alert once when unresolved dead letters reach the threshold; re-arm when they drop."""
+    """Alert once when unresolved dead letters reach the threshold; re-arm when they drop.
+    Each crossing mails once (its own idempotency key)."""
     threshold = threshold or settings.deadletter_alert_threshold
     with Session(engine) as db:
         unresolved = repository.count(db, repository.Filters(unresolved=True))
     if unresolved < threshold:
         client.delete(ABOVE_KEY)
         return {"unresolved": unresolved, "alerted": False}
-    if not client.set(ABOVE_KEY, unresolved, nx=True):
+    crossed_at = datetime.now(UTC).isoformat()
+    if not client.set(ABOVE_KEY, crossed_at, nx=True):
         return {"unresolved": unresolved, "alerted": False}
-    report = alerts.alert_unresolved(timedelta(0), engine=engine)
+    report = alerts.alert_unresolved(
+        timedelta(0), engine=engine, mail=mail, key=f"deadletter-threshold:{crossed_at}"
+    )
     return {"unresolved": unresolved, "alerted": True, "sent_to": report.sent_to}
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from config import app, database, redis_client
 from deadletters import alerts, spool
 from housekeeping import digest, purge, queue_health
-from tasks.email import send_email
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +21,19 @@ def drain_deadletter_spool() -> dict:
 @app.task(name="maintenance.check_deadletter_threshold", retry_preset="no_retry")
 def check_deadletter_threshold() -> dict:
     alerts.settle_superseded(alerts.succeeded_in(app))  # a superseded letter is no alarm
-    return digest.check_threshold(database.engine(), redis_client.client())
+    return digest.check_threshold(
+        database.engine(), redis_client.client(), mail=alerts.ops_mail(app)
+    )
 
 
 @app.task(name="maintenance.send_deadletter_digest")
 def send_deadletter_digest() -> dict:
-    """Every unresolved dead letter, once a day."""
-    return alerts.alert_unresolved(timedelta(0), succeeded=alerts.succeeded_in(app)).__dict__
+    """Every unresolved dead letter, once a day (one mail per day, however often it runs)."""
+    report = alerts.alert_unresolved(
+        timedelta(0), succeeded=alerts.succeeded_in(app), mail=alerts.ops_mail(app),
+        key=f"deadletter-digest:{datetime.now(UTC):%Y-%m-%d}",
+    )  # fmt: skip
+    return report.__dict__
 
 
 @app.task(name="maintenance.snapshot_queue_health", retry_preset="no_retry")
@@ -48,5 +53,5 @@ def send_ops_digest() -> dict:
     if not message["to"]:
         logger.info("weekly ops digest (no OPS_EMAIL set): %s", message["context"])
         return {"status": "logged", "idempotency_key": key}
-    send_email.delay(message, key)
+    alerts.ops_mail(app)(message, key)
     return {"status": "queued", "idempotency_key": key}

@@ -155,16 +155,16 @@ def test_replay_or_resolve_without_ids_or_filters_is_refused():
         assert completed.returncode == 2 and "filters" in completed.stderr
 
 
-def test_drain_and_alert(failing_logins):
+def test_drain_and_alert(failing_logins, worker_process):
     failing_logins(1)
     drained = cli_json("drain")
     assert drained["left"] == 0
 
     with FakeSentry() as sentry, SmtpSink() as mail:
-        completed = cli(
-            "alert", "--older-than", "0s", "--json",
-            env={"SENTRY_DSN": sentry.dsn, "OPS_EMAIL": "ops@example.com", "SMTP_URL": mail.url},
-        )  # fmt: skip
+        # the alert mail takes the path every mail takes: the email task, once per key
+        worker_process(["email"], env={"SMTP_URL": mail.url})
+        env = {"SENTRY_DSN": sentry.dsn, "OPS_EMAIL": "ops@example.com"}
+        completed = cli("alert", "--older-than", "0s", "--json", env=env)
         assert completed.returncode == 0, completed.stderr
         report = json.loads(completed.stdout)
         assert report["unresolved"] >= 1
@@ -172,5 +172,22 @@ def test_drain_and_alert(failing_logins):
         assert "unresolved dead letter" in completed.stderr  # the log line
         harness.wait_for(lambda: sentry.events(), 10)
         assert "unresolved dead letter" in sentry.events()[0]
+        harness.wait_for(lambda: mail.messages, 20)
         (message,) = mail.messages
         assert message["to"] == ["ops@example.com"] and "crm.probe_login" in message["data"]
+        assert "unresolved dead letters" in message["data"]  # the subject
+
+        # Run again within the alert's window (a minute): the mail is not sent twice
+        previous = report
+        for _ in range(3):  # a run that straddles a minute opens a new window
+            rerun = cli("alert", "--older-than", "0s", "--json", env=env)
+            assert rerun.returncode == 0, rerun.stderr
+            again = json.loads(rerun.stdout)
+            if again["mail_key"] == previous["mail_key"]:
+                break
+            previous = again
+        assert again["mail_key"] == previous["mail_key"], (previous, again)
+        assert again["mail_key"].startswith("deadletter-alert:")
+        outcome = login.app.AsyncResult(again["mail_job"]).get(timeout=20)
+        assert outcome["status"] == "already_sent"
+        assert len(mail.messages) == (1 if previous is report else 2)

@@ -8,7 +8,8 @@ from sqlalchemy import text
 
 from config import database
 from config.redis_client import client as platform_redis
-from deadletters import spool
+from config.settings import settings
+from deadletters import alerts, spool
 from deadletters.letters import from_job
 from housekeeping import digest, purge, queue_health
 from mail.render import render
@@ -77,17 +78,31 @@ def test_the_purge_drops_only_what_is_past_retention(services, redis_client):
     )
 
 
-def test_the_threshold_alerts_once_per_crossing(services, redis_client):
+def test_the_threshold_alerts_once_per_crossing(services, redis_client, monkeypatch):
+    with_ops = settings.model_copy(update={"ops_email": "ops@example.com"})
+    monkeypatch.setattr(alerts, "settings", with_ops)
+    mailed: list[tuple[dict, str]] = []
     redis_client.delete(digest.ABOVE_KEY)
     spool.keep(from_job(task_id=f"t-{uuid.uuid4()}", task_name="crm.capture_lead",
                         queue="crm", args=[], kwargs={}, embed={}, headers={}, properties={},
                         exception_type="X", exception_message="x", traceback=None,
                         attempts=1, reason="permanent", hostname="h"))  # fmt: skip
     engine, client = database.engine(), platform_redis()
-    assert digest.check_threshold(engine, client, threshold=1)["alerted"] is True
-    assert digest.check_threshold(engine, client, threshold=1)["alerted"] is False
-    assert digest.check_threshold(engine, client, threshold=10**9)["alerted"] is False
-    assert digest.check_threshold(engine, client, threshold=1)["alerted"] is True
+
+    def check(threshold: int) -> bool:
+        outcome = digest.check_threshold(
+            engine, client, threshold, mail=lambda m, k: mailed.append((m, k))
+        )
+        return outcome["alerted"]
+
+    assert check(1) is True
+    assert check(1) is False
+    assert check(10**9) is False
+    assert check(1) is True
+    # each crossing is mailed once, under its own idempotency key
+    assert [m[0]["to"] for m in mailed] == ["ops@example.com"] * 2
+    keys = [k for _, k in mailed]
+    assert all(k.startswith("deadletter-threshold:") for k in keys) and keys[0] != keys[1]
 
 
 def test_the_weekly_digest_summarises_the_week(services):
