@@ -60,6 +60,22 @@ def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.05)
         time.sleep(interval)
 
 
+def never(predicate: Callable[[], object], window: float, interval: float = 0.05) -> None:
+    """Watch `predicate()` for `window` seconds and fail the moment it is truthy.
+
+    For what must not happen (a second delivery, a second event): a wait-until cannot prove
+    an absence, so the window is the claim, and a breach fails at once instead of at the end."""
+    deadline = time.monotonic() + window
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            raise AssertionError(f"happened within {window} s, and must not: {value!r}")
+        time.sleep(interval)
+    value = predicate()
+    if value:
+        raise AssertionError(f"happened within {window} s, and must not: {value!r}")
+
+
 def with_db(url: str, db: int | str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{db}"))

@@ -88,12 +88,16 @@ def _finished_task_seen_by(base: str) -> str | None:
     after its web server answers, and misses what finishes before)."""
     result = ECHO["quote"].delay("seen in flower")
     result.get(timeout=20)
-    for _ in range(50):
+
+    def shown() -> bool:
         tasks = httpx.get(f"{base}/api/tasks", auth=LOGIN, timeout=10).json()
-        if (tasks.get(result.id) or {}).get("state") == "SUCCESS":
-            return result.id
-        harness.time.sleep(0.1)
-    return None
+        return (tasks.get(result.id) or {}).get("state") == "SUCCESS"
+
+    try:
+        harness.wait_for(shown, 5, interval=0.1)
+    except TimeoutError:
+        return None
+    return result.id
 
 
 def _status(url: str, auth=None) -> int:

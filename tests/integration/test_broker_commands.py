@@ -6,7 +6,6 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -55,25 +54,33 @@ def test_purge_empties_a_queue_and_its_wake_tokens(search_worker, redis_client):
     assert redis_client.llen("taskplatform:broker:wake:email") == 0
 
 
-def test_events_show_a_job_run(search_worker):
+def test_events_show_a_job_run(search_worker, tmp_path):
     # Given `celery events --dump` listening
-    with subprocess.Popen(
+    dump = tmp_path / "events.txt"
+    with open(dump, "w") as out, subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "events", "--dump"],
-        cwd=harness.ROOT, env={**os.environ, "PYTHONPATH": str(harness.ROOT)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=harness.ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(harness.ROOT), "PYTHONUNBUFFERED": "1"},
     ) as events:  # fmt: skip
         try:
-            time.sleep(3)
-            # When a job runs
-            assert ECHO["search"].delay("seen").get(timeout=20)["value"] == "seen"
-            time.sleep(2)
+            # When jobs run (the dump says it starts before its receiver has subscribed, so
+            # a job every half second until one is seen)
+            sent: list[str] = []
+
+            def seen() -> str | None:
+                text = dump.read_text()
+                done = [i for i in sent if f"task succeeded: search.probe_echo({i})" in text]
+                if not done:
+                    sent.append(ECHO["search"].delay("seen").id)
+                return done[0] if done else None
+
+            task_id = harness.wait_for(seen, 30, interval=0.5)
         finally:
             events.terminate()
-        output = events.communicate(timeout=10)[0]
+            events.wait(timeout=10)
 
-    # Then its events went by
-    assert "task received" in output.lower() or "task-received" in output
-    assert "succeeded" in output.lower()
+    # Then its events went by, from the worker's receipt to its success
+    assert f"task received: search.probe_echo({task_id})" in dump.read_text()
 
 
 def test_control_shutdown_stops_the_worker(worker_process):

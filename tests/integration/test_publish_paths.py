@@ -262,7 +262,7 @@ def test_a_publish_retried_after_a_frozen_redis_queues_the_job_once(services):
         again = web.publish(key)
 
         # Then it gets the job that was queued, and there is still one
-        time.sleep(0.5)
+        harness.never(lambda: client.llen(QUEUE) > 1, 0.5)
         assert client.llen(QUEUE) == 1
         [raw] = client.lrange(QUEUE, 0, -1)
         assert json.loads(raw)["headers"]["id"] == again["id"]
