@@ -153,23 +153,41 @@ def redis_client(services: None):
     client.close()
 
 
+@pytest.fixture(scope="session")
+def celery_session_app():
+    """Celery's session fixtures (celery.contrib.pytest, loaded by pytest-celery) run on the
+    platform's own app, on this run's real Redis, not on a TestApp of their own."""
+    _require_services()
+    from config import app
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters() -> dict:
+    # No ping check: it needs `celery.ping` and the `celery` queue, which the platform lacks.
+    return {"perform_ping_check": False, "shutdown_timeout": 30}
+
+
 @pytest.fixture(scope="module")
-def embedded_worker():
-    """A worker thread on the platform's own app, consuming every queue (solo pool).
+def embedded_worker(celery_session_worker):
+    """Celery's session worker (a thread, solo pool), consuming every queue while a module
+    that asks for it runs, and none in between: other modules start worker processes of
+    their own on the same queues, and an idle thread must not take their jobs.
 
     Queues are emptied first: a job another module left behind is not this module's.
     """
-    _require_services()
-    from celery.contrib.testing.worker import start_worker
-
-    from config import app
     from config.queues import QUEUES
 
-    with app.connection_for_write() as connection:
+    consumer = celery_session_worker.consumer
+    with celery_session_worker.app.connection_for_write() as connection:
         for queue in QUEUES:
             connection.default_channel.queue_purge(queue)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
-        yield w
+    for queue in QUEUES:
+        consumer.add_task_queue(queue)
+    yield celery_session_worker
+    for queue in QUEUES:
+        consumer.cancel_task_queue(queue)
 
 
 @contextlib.contextmanager
