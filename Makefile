@@ -33,6 +33,12 @@ test: $(INSTALLED) lint
 chaos: $(INSTALLED)
 	CHAOS=$(CHAOS_MODE) $(BIN)/pytest -m chaos tests/chaos $(PYTEST_ARGS)
 
+## bench: the platform against bare Celery, Dramatiq and the Redis floor (a tool, not a test)
+.PHONY: bench
+bench: $(INSTALLED)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
