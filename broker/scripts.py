@@ -59,15 +59,18 @@ local function count_and_place(entry, to_front, lost, max, count_prefix, count_t
 end
 """
 
-#: Take the first message found in the listed queues (in the given order, which is the
-#: channel's fair cycle) and move it into the consumer's in-flight list.
+#: Settle the consumer's finished jobs, then take the first message found in the listed
+#: queues (in the given order, which is the channel's fair cycle) and move it into the
+#: consumer's in-flight list. Acks ride with the next fetch: one round trip per job.
 #: KEYS: inflight, registry, then (queue list, its wake list) pairs. ARGV: the wake list
-#: whose token this fetch already took ('' if none), the consumer id.
+#: whose token this fetch already took ('' if none), the consumer id, then the in-flight
+#: entries of finished jobs to remove.
 #: Keeps one wake token per waiting message: a taken message takes its token with it; a
 #: token taken for one queue but spent on another is given back. Registers the consumer
 #: again, so a reaper that deregistered a late (but living) consumer cannot strand its jobs.
 FETCH = """
 local woken = ARGV[1]
+for j = 3, #ARGV do redis.call('LREM', KEYS[1], 1, ARGV[j]) end
 for i = 3, #KEYS, 2 do
   local item = redis.call('RPOP', KEYS[i])
   if item then

@@ -129,6 +129,7 @@ def _censored(conf: Settings) -> Settings:
 # RuntimeError once its (bounded) retry policy is spent.
 UNREACHABLE_ERRORS = (
     kombu.exceptions.OperationalError,
+    kombu.exceptions.BatchPublishError,  # a message and its event sent together (config/amqp)
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     RuntimeError,
@@ -141,6 +142,7 @@ class PlatformCelery(Celery):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # setdefault: unpickling the app (spawned pools, deepcopy) passes `events` again.
         kwargs.setdefault("events", "config.task_events:PlatformEvents")
+        kwargs.setdefault("amqp", "config.amqp:PlatformAMQP")  # message + sent event: 1 trip
         super().__init__(*args, **kwargs)
         _censored(self._conf)
         # Result backends by URL scheme: the redacting ones (config/result_backend.py).
@@ -179,6 +181,8 @@ def _is_result_store_give_up(exc: RuntimeError) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, kombu.exceptions.BatchPublishError) and exc.__cause__ is not None:
+        exc = exc.__cause__
     if isinstance(exc, RuntimeError):
         return "the result store did not answer"
     reason = str(exc).strip() or type(exc).__name__

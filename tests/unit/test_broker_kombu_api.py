@@ -1,10 +1,12 @@
-"""The private kombu API the platform's transport stands on, pinned.
+"""The private kombu and Celery API the platform stands on, pinned.
 
-broker/transport.py overrides or calls these kombu internals. When kombu changes one, this
-test fails with its name: read the new code, adapt the transport, then update the pin.
+broker/transport.py overrides or calls these kombu internals; config/amqp.py and
+config/task_events.py wrap the Celery ones. When a release changes one, this test fails
+with its name: read the new code, adapt ours, then update the pin.
 """
 
 import hashlib
+import importlib
 import inspect
 
 import pytest
@@ -27,6 +29,26 @@ PINNED = {
     "virtual.QoS.append": "b388f0cd6485c28a",
     "virtual.QoS.ack": "0714292b916fecb2",
     "virtual.Channel.basic_consume": "0fec962694938b61",
+    # a cached publish client, acks that ride with the fetch, batched publishes
+    "Channel._create_client": "dae92bc4075dafb9",
+    "Channel.conn_or_acquire": "25883caca6c4121e",
+    "Channel.basic_cancel": "d2e3a03a48d2a52a",
+    "Channel._put_fanout": "5b781fe8d941b5db",
+    "Channel.create_publish_batch": "18b62ab1b769f0a2",
+    "Transport.register_with_event_loop": "4b835642e4a99425",
+    "PublishBatch.publish": "907967955e6f8fc4",
+    "PublishBatch.flush": "9c47ee10979b4b04",
+}
+
+#: Outside the Redis transport: the producer batch (config/amqp.py) and the worker's event
+#: buffer (config/task_events.py).
+PINNED_ELSEWHERE = {
+    "kombu.messaging:Producer.batch": "aaae0d988e89aadf",
+    "kombu.messaging:_ProducerBatch.__exit__": "3c258caae3ffcd84",
+    "celery.app.amqp:AMQP._create_task_sender": "f648c9fd29598970",
+    "celery.worker.consumer.consumer:Consumer.on_send_event_buffered": "0429cadc8bf9dc54",
+    "celery.worker.consumer.consumer:Consumer._flush_events": "2f39dd2416515bf0",
+    "celery.events.dispatcher:EventDispatcher.send": "eb70b87b4c68ed01",
 }
 
 
@@ -48,6 +70,16 @@ def test_the_kombu_code_the_transport_relies_on_is_unchanged(name):
     )
 
 
+@pytest.mark.parametrize("name", sorted(PINNED_ELSEWHERE))
+def test_the_celery_and_kombu_code_the_platform_wraps_is_unchanged(name):
+    module, path = name.split(":")
+    owner, attribute = path.split(".")
+    source = inspect.getsource(getattr(getattr(importlib.import_module(module), owner), attribute))
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == PINNED_ELSEWHERE[name], (
+        f"{name} changed: review config/amqp.py and config/task_events.py against it, then re-pin"
+    )
+
+
 @pytest.mark.parametrize(
     "attribute",
     ["_q_for_pri", "priority_steps", "_get_message_priority", "_in_poll",
@@ -65,8 +97,10 @@ def test_priority_lists_are_named_as_the_reaper_expects():
 
 def test_kombu_resolves_transports_through_the_alias_table_and_cache():
     # config/celery_app.py registers the platform's transport as the alias of redis://,
-    # rediss:// and sentinel://, and forgets any earlier resolution.
+    # rediss:// and sentinel://, and forgets any earlier resolution, when it is imported.
     from kombu import transport
+
+    import config.celery_app  # noqa: F401
 
     assert isinstance(transport.TRANSPORT_ALIASES, dict)
     assert isinstance(transport._transport_cache, dict)
