@@ -8,6 +8,10 @@ its task pages and in `/api/tasks`. The producer already sends a redacted argume
 anything. Every event the app's dispatchers send passes through here, and so does every
 job a worker describes to `inspect active/reserved/scheduled` (Flower's worker pages): Celery
 answers those with the real arguments unless asked for the safe form.
+
+A worker buffers its task events and sends them together (`task-multi`, which Flower and
+`celery events` read as the events it holds) at most every EVENTS_FLUSH_SECONDS: Celery
+sends each loop turn's events at once, which costs a round trip or more per job.
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ from typing import Any
 from celery.app.events import Events
 from celery.events.dispatcher import EventDispatcher
 from celery.worker.request import Request
+from vine import promise
 
 from config.redaction import redact, redact_text
+
+#: The longest a worker holds a task event before sending it, in seconds.
+EVENTS_FLUSH_SECONDS = 0.1
 
 #: Event fields that hold job data.
 SHOWN_FIELDS = ("args", "kwargs", "result", "exception", "traceback")
@@ -53,3 +61,22 @@ class RedactedRequest(Request):
 
     def info(self, safe: bool = False) -> dict[str, Any]:
         return redacted_fields(super().info(safe=True))
+
+
+class BatchedEvents:
+    """Mixin for the worker's Consumer: one send of buffered task events per window,
+    scheduled on the event loop (Celery's own flush at stop sends what is left)."""
+
+    _events_flush_due = False
+
+    def on_send_event_buffered(self) -> None:
+        if not self.hub:
+            return super().on_send_event_buffered()
+        if not self._events_flush_due:
+            self._events_flush_due = True
+            self.hub.call_later(EVENTS_FLUSH_SECONDS, promise(self._flush_events_due))
+        return None
+
+    def _flush_events_due(self) -> None:
+        self._events_flush_due = False
+        self._flush_events()

@@ -28,6 +28,7 @@ from celery.worker.consumer import Consumer
 from config import database, failure_policy
 from config.publish import PROTOCOL_HEADERS
 from config.queues import UnroutableTaskError, queue_for
+from config.task_events import BatchedEvents
 from deadletters import letters, repository, spool
 
 logger = logging.getLogger(__name__)
@@ -193,9 +194,10 @@ def on_task_rejected(sender=None, message=None, exc=None, **_: Any) -> None:
         logger.critical("DEAD LETTER CAPTURE FAILED for a rejected message", exc_info=True)
 
 
-class DeadLetterConsumer(Consumer):
+class DeadLetterConsumer(BatchedEvents, Consumer):
     """The worker's consumer, which dead-letters a message whose body does not decode before
-    Celery logs and acks it (named by the app's `worker_consumer`)."""
+    Celery logs and acks it (named by the app's `worker_consumer`), and sends task events in
+    batches (config/task_events.py)."""
 
     def on_decode_error(self, message, exc) -> None:
         try:
