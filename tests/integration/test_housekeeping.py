@@ -11,7 +11,7 @@ from config.redis_client import client as platform_redis
 from config.settings import settings
 from deadletters import alerts, spool
 from deadletters.letters import from_job
-from housekeeping import digest, purge, queue_health
+from housekeeping import digest, purge, queue_health, task_stats
 from mail.render import render
 from pricing.cache import KEY_PREFIX
 from tests import harness
@@ -25,6 +25,9 @@ def test_a_snapshot_reports_waiting_running_and_finished_jobs(worker_process, re
     ECHO["quote"].delay(2)
     worker_process(["search"], pool="prefork", concurrency=1)
     assert sleep.delay(f"k:{uuid.uuid4()}", 0.2).get(timeout=20) == "slept"
+    # workers add their counts to Redis once a second
+    done = task_stats.field("search.probe_sleep", "done")
+    harness.wait_for(lambda: redis_client.hget(queue_health.STATS_KEY, done), 10)
     k = f"k:{uuid.uuid4()}"
     running = sleep.delay(k, 4)
     harness.wait_for(lambda: attempts(k), 20)
