@@ -3,6 +3,10 @@
 Celery logs a failed task's exception (message and traceback) and a received task's
 argument repr; both may carry secrets. A filter on every handler redacts the formatted
 message and traceback through config/redaction.py before any handler writes it.
+
+Every line about a job carries its task id, name, queue, attempt and correlation id,
+Celery's own lines included (`received`, `succeeded`, `Retry in`, a lost worker): a filter
+that runs first finds the job (config/job_context.py).
 """
 
 from __future__ import annotations
@@ -11,10 +15,20 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from celery import current_task
-
-from config import correlation
+from config import job_context
 from config.redaction import redact_text
+
+
+class JobFilter(logging.Filter):
+    """Attach the job a record is about (`record.job`), before redaction rewrites it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "job"):
+            try:
+                record.job = job_context.of_record(record)
+            except Exception:  # a log line must never fail over its context
+                record.job = {}
+        return True
 
 
 class RedactingFilter(logging.Filter):
@@ -35,16 +49,19 @@ class RedactingFilter(logging.Filter):
 
 
 def install_redaction(logger: logging.Logger | None = None) -> None:
-    """Add the filter to every handler of `logger` (the root logger by default)."""
+    """Add the filters to every handler of `logger` (the root logger by default): the job
+    first, then redaction."""
     target = logger or logging.getLogger()
     for handler in target.handlers:
+        if not any(isinstance(f, JobFilter) for f in handler.filters):
+            handler.filters.insert(0, JobFilter())
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the job it is about: task id and name, queue, attempt
-    and correlation id (when logged while a job runs)."""
+    and correlation id (config/job_context.py)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict = {
@@ -54,16 +71,10 @@ class JsonFormatter(logging.Formatter):
             "process": record.processName,
             "message": record.getMessage(),
         }
-        task = current_task
-        request = getattr(task, "request", None) if task else None
-        if request is not None and getattr(request, "id", None):
-            entry["task_id"] = request.id
-            entry["task_name"] = task.name
-            entry["queue"] = (request.delivery_info or {}).get("routing_key")
-            entry["attempt"] = (request.retries or 0) + 1
-        cid = correlation.current()
-        if cid:
-            entry["correlation_id"] = cid
+        job = getattr(record, "job", None)
+        if job is None:
+            job = job_context.of_record(record)
+        entry.update(job)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

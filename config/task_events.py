@@ -23,6 +23,7 @@ from celery.events.dispatcher import EventDispatcher
 from celery.worker.request import Request
 from vine import promise
 
+from config import correlation, job_context
 from config.redaction import redact, redact_text
 
 #: The longest a worker holds a task event before sending it, in seconds.
@@ -57,7 +58,22 @@ class PlatformEvents(Events):
 
 
 class RedactedRequest(Request):
-    """A worker's job (the base task's `Request`): described by its redacted reprs only."""
+    """A worker's job (the base task's `Request`): described by its redacted reprs only.
+
+    Made in the worker's main process as a message arrives, before Celery logs `received`:
+    the job's fields are remembered there for the lines written about it
+    (config/job_context.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        headers = self._request_dict
+        job_context.remember(
+            self.id,
+            self.name,
+            (self.delivery_info or {}).get("routing_key"),
+            int(headers.get("retries") or 0) + 1,
+            headers.get(correlation.HEADER),
+        )
 
     def info(self, safe: bool = False) -> dict[str, Any]:
         return redacted_fields(super().info(safe=True))

@@ -84,15 +84,17 @@ def letter_for_failure(task: Any, task_id: str, exc: BaseException, args, kwargs
 
 def _keep(letter: letters.Letter) -> None:
     where = spool.keep(letter)
+    job = letters.log_fields(letter)
     if letter.superseded:
         logger.info(
             "dead letter %s as superseded: %s[%s] reason=%s, but the job succeeded on another"
-            " delivery", where, letter.task_name, letter.task_id, letter.reason,
+            " delivery", where, letter.task_name, letter.task_id, letter.reason, extra=job,
         )  # fmt: skip
         return
     logger.warning(
-        "dead letter %s: %s[%s] reason=%s", where, letter.task_name, letter.task_id, letter.reason
-    )
+        "dead letter %s: %s[%s] reason=%s", where, letter.task_name, letter.task_id,
+        letter.reason, extra=job,
+    )  # fmt: skip
 
 
 def _succeeded_elsewhere(task: Any, task_id: str) -> bool:

@@ -34,7 +34,8 @@ def keep_refused(queue: str, item: bytes, refusal: intake.Refusal) -> None:
         hostname=socket.gethostname(),
     )
     where = spool.keep(letter)
-    logger.error("item in queue %r refused (%s): dead letter %s", queue, refusal.message, where)
+    logger.error("item in queue %r refused (%s): dead letter %s", queue, refusal.message, where,
+                 extra=letters.log_fields(letter))  # fmt: skip
 
 
 def keep_lost(queue: str, item: bytes, deliveries: int) -> None:
@@ -65,7 +66,7 @@ def keep_lost(queue: str, item: bytes, deliveries: int) -> None:
     )
     where = spool.keep(letter)
     logger.error("%s[%s] lost its worker %d times: dead letter %s", task_name, task_id,
-                 deliveries, where)  # fmt: skip
+                 deliveries, where, extra=letters.log_fields(letter))  # fmt: skip
     _mark_failed(task_id, exc)
 
 

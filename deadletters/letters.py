@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from config import correlation, job_context
 from config.redaction import redact, redact_text
 from deadletters import payload
 
@@ -270,3 +271,15 @@ def minimal(
 def failure_key_of_minimal(task_id: str, note: str) -> str:
     """(Its own function: inside `minimal`, a parameter of the same name hides `failure_key`.)"""
     return failure_key(task_id, "minimal", note)
+
+
+def log_fields(letter: Letter) -> dict[str, Any]:
+    """`extra=` for a log line about a letter: the job it was, with its correlation id."""
+    headers = (letter.message or {}).get("headers") or {}
+    return job_context.extra(
+        task_id=letter.task_id,
+        task_name=letter.task_name,
+        queue=letter.queue,
+        attempt=letter.attempts or None,
+        correlation_id=headers.get(correlation.HEADER) if isinstance(headers, dict) else None,
+    )

@@ -21,7 +21,7 @@ from celery import Task
 from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
-from config import correlation, failure_policy
+from config import correlation, failure_policy, job_context
 from config.correlation import correlation_id
 from config.errors import PermanentError, TransientError
 from config.publish import BrokerUnavailableError, PayloadError
@@ -106,7 +106,11 @@ class PlatformTask(Task):
         request = self.request
         if request.id is None or request.is_eager:
             return super().__call__(*args, **kwargs)  # called as a plain function
-        token = correlation.set_current((request.headers or {}).get(correlation.HEADER))
+        cid = (request.headers or {}).get(correlation.HEADER)
+        token = correlation.set_current(cid)
+        # for the lines Celery writes about this attempt after it ends
+        job_context.remember(request.id, self.name, (request.delivery_info or {}).get(
+            "routing_key"), (request.retries or 0) + 1, cid)  # fmt: skip
         try:
             return super().__call__(*args, **kwargs)
         except (Retry, Ignore):

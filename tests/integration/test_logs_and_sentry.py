@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from config.correlation import correlation_id
 from tests import harness
 from tests.fakes import FakeSentry
@@ -47,6 +49,35 @@ def test_the_correlation_id_follows_retries_and_child_jobs(worker_process):
     (child,) = [x for x in lines if x.get("task_id") == child_id and "flaky attempt" in
                 x["message"]]  # fmt: skip
     assert child["correlation_id"] == "req-7f3a"
+
+
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_every_line_about_a_job_names_it_and_its_correlation_id(worker_process, pool):
+    # Given a worker (the prefork pool logs from its main process and its children)
+    worker = worker_process(["quote"], pool=pool, concurrency=2 if pool == "prefork" else 1)
+
+    # When a web request queues a job that retries then succeeds, and one that ends as a
+    # dead letter after its retries
+    with correlation_id("req-every-line"):
+        ok = flaky.delay(f"k:{uuid.uuid4().hex}", failures=1)
+        bad = flaky.delay(f"k:{uuid.uuid4().hex}", failures=100)
+    assert ok.get(timeout=20) == 2
+    harness.wait_for_letter(bad.id)
+    harness.wait_for(lambda: "dead letter" in worker.log() and bad.id in worker.log(), 20)
+
+    # Then every line about them, Celery's own included, carries the job and the request id
+    ids = {ok.id, bad.id}
+    about = [x for x in json_lines(worker.log())
+             if x.get("task_id") in ids or any(i in x["message"] for i in ids)]  # fmt: skip
+    said = " | ".join(x["message"] for x in about)
+    for kind in ("received", "succeeded in", "Retry in", "raised unexpected", "dead letter"):
+        assert kind in said, kind
+    for line in about:
+        assert line["correlation_id"] == "req-every-line", line
+        assert line["task_id"] in ids and line["task_name"] == "quote.probe_flaky", line
+        assert line["queue"] == "quote" and line["attempt"] >= 1, line
+    attempts_of_bad = {x["attempt"] for x in about if x["task_id"] == bad.id}
+    assert attempts_of_bad == {1, 2, 3, 4}  # RETRY_MAX_RETRIES=3 in tests
 
 
 def test_one_sentry_event_per_job_that_finally_failed(worker_process):
