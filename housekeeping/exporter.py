@@ -1,9 +1,10 @@
 """The metrics Flower does not give, for Prometheus: `python -m housekeeping.exporter`.
 
 Read fresh from Redis and Postgres at each scrape: per queue its depth, the age of its
-oldest waiting message and its in-flight (held) jobs; dead letters by reason (unresolved);
-the dead-letter spool; and beat's last tick. Runs as its own Procfile process on
-METRICS_PORT. Dashboards and alert rules for these names are in deploy/.
+oldest waiting message and its in-flight (held) jobs; histograms of queue wait time and task
+runtime per queue and task (counted by the workers, housekeeping/task_stats.py); dead
+letters by reason (unresolved); the dead-letter spool; and beat's last tick. Runs as its
+own Procfile process on METRICS_PORT. Dashboards and alert rules for these names are in deploy/.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import threading
 import time
 
 from prometheus_client import start_http_server
-from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.core import REGISTRY, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from config import database, redis_client
 from config.beat import leader
 from config.settings import settings
 from deadletters import repository
 from deadletters.spool import DRAINING_KEY, SPOOL_KEY
-from housekeeping import queue_health
+from housekeeping import queue_health, task_stats
 from housekeeping.queue_health import queue_states
 
 logger = logging.getLogger(__name__)
@@ -39,9 +41,11 @@ class PlatformCollector(Collector):
                                    labels=["queue"])  # fmt: skip
         for queue, state in queue_states(client).items():
             depth.add_metric([queue], state.depth)
-            age.add_metric([queue], state.oldest_age_seconds or 0.0)
+            if state.depth:  # an empty queue has no oldest job: no sample, not a 0
+                age.add_metric([queue], state.oldest_age_seconds)
             flight.add_metric([queue], sum(state.in_flight.values()))
         yield from (depth, age, flight)
+        yield from histograms(client)
 
         done = GaugeMetricFamily(
             "taskplatform_jobs_done_15m",
@@ -79,6 +83,30 @@ class PlatformCollector(Collector):
             "Seconds since the beat leader last ticked (absent leader: -1)",
             value=time.time() - current["ticked_at"] if current else -1,
         )
+
+
+HISTOGRAM_NAMES = {
+    "wait": ("taskplatform_queue_wait_seconds", "From enqueue (or ETA) to the start of a job"),
+    "runtime": ("taskplatform_task_runtime_seconds", "How long an attempt of a task ran"),
+}
+
+
+def histograms(client) -> list[HistogramMetricFamily]:
+    """The workers' histograms as Prometheus histograms (cumulative buckets)."""
+    families = {metric: HistogramMetricFamily(name, text, labels=["queue", "task"])
+                for metric, (name, text) in HISTOGRAM_NAMES.items()}  # fmt: skip
+    for (metric, queue, task), counts in sorted(task_stats.histograms(client).items()):
+        if metric not in families:
+            continue
+        buckets, running = [], 0
+        for bound in task_stats.HISTOGRAMS[metric]:
+            running += counts.get(f"{bound:g}", 0)
+            buckets.append((floatToGoString(bound), running))
+        buckets.append(("+Inf", counts.get("count", running + counts.get("+Inf", 0))))
+        families[metric].add_metric(
+            [queue, task], buckets, sum_value=counts.get("sum_us", 0) / 1_000_000
+        )
+    return list(families.values())
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ queue a row with task `(queue)` for the totals, and a row per task seen.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -75,6 +76,24 @@ class QueueState:
     in_flight: Counter
 
 
+FIRST_SEEN_PREFIX = "taskplatform:first-seen:"
+FIRST_SEEN_TTL = 7 * 24 * 3600
+
+
+def oldest_age(client: redis.Redis, raw: bytes, now: float) -> float:
+    """Seconds the oldest message has waited: from its `enqueued_at`; for a message without
+    one (a foreign producer, a broken header), from when this platform first saw it at the
+    head of its queue, and at least one second: a waiting job never reads as 0 s old."""
+    try:
+        return max(0.0, now - float(_headers(raw)["enqueued_at"]))
+    except (KeyError, TypeError, ValueError):
+        pass
+    key = FIRST_SEEN_PREFIX + hashlib.sha1(raw).hexdigest()  # noqa: S324 - a name, not a hash
+    client.set(key, now, nx=True, ex=FIRST_SEEN_TTL)
+    first_seen = float(client.get(key) or now)
+    return max(1.0, now - first_seen)
+
+
 def queue_states(client: redis.Redis, now: float | None = None) -> dict[str, QueueState]:
     """Depth, oldest waiting age, and waiting and in-flight jobs per task, for every queue."""
     now = time.time() if now is None else now
@@ -89,8 +108,7 @@ def queue_states(client: redis.Redis, now: float | None = None) -> dict[str, Que
         if depth > sum(pending.values()):
             pending["(not sampled)"] += depth - sum(pending.values())
         oldest = client.lindex(queue, -1)
-        enqueued_at = _headers(oldest).get("enqueued_at") if oldest else None
-        age = max(0.0, now - float(enqueued_at)) if enqueued_at else None
+        age = oldest_age(client, oldest, now) if oldest is not None else None
         states[queue] = QueueState(depth, age, pending, in_flight[queue])
     return states
 

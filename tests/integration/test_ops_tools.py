@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import tempfile
@@ -117,40 +118,90 @@ def test_the_watchdog_leaves_a_busy_worker_alone(services):
         worker.__exit__(None, None, None)
 
 
-def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
-    # Given two waiting quote jobs, a spooled dead letter and an unresolved one
-    redis_client.delete("quote", spool.SPOOL_KEY)
-    ECHO["quote"].delay(1)
-    ECHO["quote"].delay(2)
-    redis_client.rpush(spool.SPOOL_KEY, "{}")
+@contextlib.contextmanager
+def exporter_scrape():
+    """Start `python -m housekeeping.exporter` on a free port; yield a scrape function."""
     port = free_port()
     exporter = subprocess.Popen(
         [sys.executable, "-m", "housekeeping.exporter"], cwd=harness.ROOT,
         env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), "METRICS_PORT": str(port)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+
+    def scrape() -> str:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            return ""
+
     try:
-
-        def scrape() -> str:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-            except httpx.HTTPError:
-                return ""
-
-        metrics = harness.wait_for(scrape, 30)
-        assert 'taskplatform_queue_depth{queue="quote"} 2.0' in metrics
-        assert 'taskplatform_queue_in_flight{queue="quote"} 0.0' in metrics
-        assert "taskplatform_deadletter_spool_size 1.0" in metrics
-        assert "taskplatform_postgres_up 1.0" in metrics
-        prefix = 'taskplatform_queue_oldest_age_seconds{queue="quote"}'
-        age = [line for line in metrics.splitlines() if line.startswith(prefix)]
-        assert 0 <= float(age[0].split()[-1]) < 60
-        # And it listens on loopback only (METRICS_ADDRESS unset)
-        assert listening_addresses(port) == {"127.0.0.1"}
+        harness.wait_for(scrape, 30)
+        yield scrape, port
     finally:
         exporter.terminate()
         exporter.wait(10)
-        redis_client.delete("quote", spool.SPOOL_KEY)
+
+
+def sample(metrics: str, name: str) -> float | None:
+    """The value of one sample (`name{labels}`), or None when absent."""
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
+    # Given two waiting quote jobs, a spooled dead letter, an unresolved one, a message from
+    # a foreign producer (no enqueued_at) waiting in crm, and nothing in search
+    redis_client.delete("quote", "crm", "search", spool.SPOOL_KEY)
+    ECHO["quote"].delay(1)
+    ECHO["quote"].delay(2)
+    redis_client.lpush("crm", b'{"foreign": true}')
+    redis_client.rpush(spool.SPOOL_KEY, "{}")
+    try:
+        with exporter_scrape() as (scrape, port):
+            metrics = scrape()
+            assert 'taskplatform_queue_depth{queue="quote"} 2.0' in metrics
+            assert 'taskplatform_queue_in_flight{queue="quote"} 0.0' in metrics
+            assert "taskplatform_deadletter_spool_size 1.0" in metrics
+            assert "taskplatform_postgres_up 1.0" in metrics
+            age = sample(metrics, 'taskplatform_queue_oldest_age_seconds{queue="quote"}')
+            assert age is not None and 0 <= age < 60
+            # The foreign message's age counts from when it was first seen, never 0
+            foreign = sample(metrics, 'taskplatform_queue_oldest_age_seconds{queue="crm"}')
+            assert foreign is not None and foreign >= 1
+            # An empty queue has no oldest job: no sample rather than a 0
+            assert sample(metrics, 'taskplatform_queue_oldest_age_seconds{queue="search"}') is None
+            # And it listens on loopback only (METRICS_ADDRESS unset)
+            assert listening_addresses(port) == {"127.0.0.1"}
+    finally:
+        redis_client.delete("quote", "crm", spool.SPOOL_KEY)
+
+
+def test_the_exporter_serves_wait_and_runtime_histograms(worker_process, redis_client):
+    # Given a worker that ran jobs: three at once, and one held back by a 1 s countdown
+    worker_process(["quote"])
+    for n in range(3):
+        assert ECHO["quote"].delay(n).get(timeout=20)["value"] == n
+    ECHO["quote"].apply_async((9,), countdown=1).get(timeout=20)
+
+    # Then the exporter serves both histograms per queue and task
+    name = 'queue="quote",task="quote.probe_echo"'
+    with exporter_scrape() as (scrape, _):
+
+        def counted() -> str:
+            metrics = scrape()
+            runs = sample(metrics, f"taskplatform_task_runtime_seconds_count{{{name}}}")
+            return metrics if runs is not None and runs >= 4 else ""
+
+        metrics = harness.wait_for(counted, 20)  # workers add their counts once a second
+    waits = sample(metrics, f"taskplatform_queue_wait_seconds_count{{{name}}}")
+    assert waits is not None and waits >= 4
+    # a no-op runs in well under a second; the countdown is not counted as waiting
+    under_1s = sample(metrics, f'taskplatform_task_runtime_seconds_bucket{{le="1.0",{name}}}')
+    assert under_1s is not None and under_1s >= 4
+    slow_waits = sample(metrics, f'taskplatform_queue_wait_seconds_bucket{{le="0.5",{name}}}')
+    assert slow_waits is not None and slow_waits >= 4
 
 
 def listening_addresses(port: int) -> set[str]:
