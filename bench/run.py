@@ -14,9 +14,10 @@ shows each measure's median over the rounds:
 - commands / round trips per job: from the server's command stats and a counting proxy,
   enqueue and a solo drain together.
 
-Ratios are platform / bare Celery (above 1 is faster for rates; below 1 is better for
-latency and memory). Results go to bench/results/<date>.json. A tool, not a test: it
-asserts nothing and does not run in CI.
+With `--variants`, the platform also runs with one guarantee off at a time (task events,
+statistics, reliable fetch): what each costs. Ratios are platform / bare Celery (above 1
+is faster for rates; below 1 is better for latency and memory). Results go to
+bench/results/<date>.json. A tool, not a test: it asserts nothing and does not run in CI.
 """
 
 from __future__ import annotations
@@ -226,8 +227,10 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=5.0)
     parser.add_argument("--traffic-jobs", type=int, default=1000)
     parser.add_argument("--only", help="comma-separated side names (default: all)")
+    parser.add_argument("--variants", action="store_true",
+                        help="add the platform with one guarantee off at a time")  # fmt: skip
     args = parser.parse_args()
-    sides = available()
+    sides = available(args.variants)
     if args.only:
         wanted = {n.strip().lower() for n in args.only.split(",")}
         sides = [s for s in sides if s.name.lower() in wanted]

@@ -87,15 +87,31 @@ BARE = Side(
     queue="celery",
 )
 
-PLATFORM = Side(
-    name="platform",
-    setup="from bench.platform_tasks import noop, probe_latency\n"
-    "send = noop.delay\nprobe = probe_latency.delay",
-    worker=_celery_worker("config", "quote", "bench.platform_tasks"),
-    drained=lambda c: not c.llen("quote") and not _held(c, "taskplatform:broker:inflight:*"),
-    queue="quote",
-    env={"APP_ENV": "test", "WATCHDOG_IDLE_SECONDS": "0"},
-)
+
+def _platform(name: str = "platform", variant: str = "") -> Side:
+    return Side(
+        name=name,
+        setup="from bench.platform_tasks import noop, probe_latency\n"
+        "send = noop.delay\nprobe = probe_latency.delay",
+        worker=_celery_worker("config", "quote", "bench.platform_tasks"),
+        drained=lambda c: (
+            not c.llen("quote")
+            and not c.hlen("unacked")
+            and not _held(c, "taskplatform:broker:inflight:*")
+        ),
+        queue="quote",
+        env={"APP_ENV": "test", "WATCHDOG_IDLE_SECONDS": "0", "BENCH_VARIANT": variant},
+    )
+
+
+PLATFORM = _platform()
+
+#: The platform with one guarantee taken away each (bench/platform_tasks.py): what it costs.
+VARIANTS = [
+    _platform("platform without task events", "no-events"),
+    _platform("platform without statistics", "no-stats"),
+    _platform("platform on kombu's transport", "kombu-transport"),
+]
 
 
 def _dramatiq_worker(concurrency: int) -> list[str]:
@@ -133,9 +149,9 @@ FLOOR = Side(
 )
 
 
-def available() -> list[Side]:
+def available(variants: bool = False) -> list[Side]:
     """The sides this machine can run (Dramatiq only with the `bench` extra)."""
-    sides = [BARE, PLATFORM]
+    sides = [BARE, PLATFORM, *(VARIANTS if variants else [])]
     try:
         import dramatiq  # noqa: F401
     except ImportError:
