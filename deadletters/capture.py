@@ -212,15 +212,21 @@ class DeadLetterConsumer(BatchedEvents, Consumer):
 
 @task_success.connect
 def on_replay_success(sender=None, **_: Any) -> None:
-    """A replay that succeeds resolves the dead letter it came from."""
+    """A replay that succeeds resolves the dead letter it came from, and the earlier letters
+    that one replays (a failure replayed, failed again and replayed again is done)."""
     replay_of = (getattr(sender.request, "headers", None) or {}).get("replay_of")
     if replay_of is None:
         return
     try:
         with database.session() as db:
+            letter = repository.get(db, int(replay_of))
+            if letter is None:
+                return
+            family = [letter, *repository.lineage(db, letter)["ancestors"]]
             repository.resolve(
-                db, [int(replay_of)], by=f"replay {sender.request.id}", note="replay succeeded"
-            )
+                db, [x.id for x in family], by=f"replay {sender.request.id}",
+                note="replay succeeded",
+            )  # fmt: skip
     except Exception:
         logger.error("could not resolve dead letter %s after its replay succeeded", replay_of,
                      exc_info=True)  # fmt: skip

@@ -8,40 +8,32 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import click
 
 from config import database
-from deadletters import alerts, replay, repository, spool
+from deadletters import alerts, replay, repository, spool, views
 from deadletters.letters import REASONS
-from deadletters.model import DeadLetter
-
-DURATION = re.compile(r"^(\d+)([smhdw])$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_duration(value: str) -> timedelta:
-    match = DURATION.match(value.strip())
-    if not match:
-        raise click.BadParameter(f"{value!r}: use a number and s, m, h, d or w, as in 30d")
-    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
-
-
-def parse_moment(value: str | None) -> datetime | None:
-    """An ISO date or time (UTC when no zone is given), or a duration ago (`2h`)."""
-    if value is None:
-        return None
-    if DURATION.match(value.strip()):
-        return datetime.now(UTC) - parse_duration(value)
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: use an ISO date or time, or a duration") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return views.parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def filters_from(options: dict[str, Any]) -> repository.Filters:
+    try:
+        return views.filters_from(options)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+has_filter, status, summary, detail = (views.has_filter, views.status, views.summary, views.detail)
 
 
 def filter_options(command):
@@ -57,70 +49,6 @@ def filter_options(command):
     for option in reversed(options):
         command = option(command)
     return command
-
-
-def filters_from(options: dict[str, Any]) -> repository.Filters:
-    return repository.Filters(
-        task=options.get("task"),
-        queue=options.get("queue"),
-        reason=options.get("reason"),
-        exception_type=options.get("exception_type"),
-        since=parse_moment(options.get("since")),
-        until=parse_moment(options.get("until")),
-        unresolved=bool(options.get("unresolved")),
-    )
-
-
-def has_filter(options: dict[str, Any]) -> bool:
-    keys = ("task", "queue", "reason", "exception_type", "since", "until", "unresolved")
-    return any(options.get(key) for key in keys)
-
-
-def status(letter: DeadLetter) -> str:
-    if letter.resolved_at:
-        return "resolved"
-    if letter.replayed_as:
-        return "replayed"
-    return "open"
-
-
-def summary(letter: DeadLetter) -> dict[str, Any]:
-    return {
-        "id": letter.id,
-        "task_id": letter.task_id,
-        "task_name": letter.task_name,
-        "queue": letter.queue,
-        "reason": letter.reason,
-        "exception_type": letter.exception_type,
-        "exception_message": letter.exception_message,
-        "attempts": letter.attempts,
-        "failed_at": letter.failed_at.isoformat(),
-        "status": status(letter),
-    }
-
-
-def detail(letter: DeadLetter) -> dict[str, Any]:
-    def iso(moment: datetime | None) -> str | None:
-        return moment.isoformat() if moment else None
-
-    return {
-        **summary(letter),
-        "args": letter.args,
-        "kwargs": letter.kwargs,
-        "message": letter.message,
-        "replayable_arguments": "sealed"
-        if letter.payload_sealed
-        else ("as shown" if not letter.redacted else "none (redacted, not sealed)"),
-        "traceback": letter.traceback,
-        "hostname": letter.hostname,
-        "resolved_at": iso(letter.resolved_at),
-        "resolved_by": letter.resolved_by,
-        "resolution_note": letter.resolution_note,
-        "replayed_as": letter.replayed_as,
-        "replayed_at": iso(letter.replayed_at),
-        "replayed_by": letter.replayed_by,
-        "replay_of": letter.replay_of,
-    }
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -25,6 +25,7 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     unresolved: bool = False
+    resolved: bool = False
 
     def apply(self, query: Select) -> Select:
         conditions = {
@@ -42,6 +43,8 @@ class Filters:
             query = query.where(DeadLetter.failed_at < self.until)
         if self.unresolved:
             query = query.where(DeadLetter.resolved_at.is_(None))
+        if self.resolved:
+            query = query.where(DeadLetter.resolved_at.is_not(None))
         return query
 
 
@@ -80,6 +83,36 @@ def find(db: Session, filters: Filters, limit: int = 50, offset: int = 0) -> lis
     query = filters.apply(select(DeadLetter))
     query = query.order_by(DeadLetter.failed_at.desc(), DeadLetter.id.desc())
     return list(db.scalars(query.limit(limit).offset(offset)))
+
+
+def latest_for_task(db: Session, task_id: str) -> DeadLetter | None:
+    """The newest letter of a task id (a job can fail more than once under one id)."""
+    query = select(DeadLetter).where(DeadLetter.task_id == task_id)
+    return db.scalars(query.order_by(DeadLetter.failed_at.desc()).limit(1)).first()
+
+
+def lineage(db: Session, letter: DeadLetter, limit: int = 50) -> dict[str, list[DeadLetter]]:
+    """The letters this one is a replay of (oldest first), and the replays of it that
+    failed again (breadth first): a failure's whole history of replays."""
+    ancestors: list[DeadLetter] = []
+    seen = {letter.id}
+    current = letter
+    while current.replay_of and current.replay_of not in seen and len(ancestors) < limit:
+        parent = db.get(DeadLetter, current.replay_of)
+        if parent is None:
+            break
+        ancestors.insert(0, parent)
+        seen.add(parent.id)
+        current = parent
+    descendants: list[DeadLetter] = []
+    frontier = [letter.id]
+    while frontier and len(descendants) < limit:
+        query = select(DeadLetter).where(DeadLetter.replay_of.in_(frontier))
+        children = [c for c in db.scalars(query.order_by(DeadLetter.id)) if c.id not in seen]
+        seen.update(c.id for c in children)
+        descendants += children
+        frontier = [c.id for c in children]
+    return {"ancestors": ancestors, "descendants": descendants[:limit]}
 
 
 def count(db: Session, filters: Filters) -> int:

@@ -24,8 +24,9 @@ from config.settings import LOCAL_DATABASE_URL, LOCAL_REDIS_URL, settings
 from devstack.servers import PostgresServer, RedisServer, free_port, port_answers
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The Procfile's long-running processes, Flower first so it gets the base port.
-PROCESSES = ("flower", "worker_quote", "worker", "beat")
+#: The Procfile's long-running processes, Flower first so it gets the base port, the
+#: dead-letter page second (honcho gives each process the previous one's port + 100).
+PROCESSES = ("flower", "deadletters", "worker_quote", "worker", "beat")
 
 
 @dataclass
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             "DATABASE_URL": stack.database_url,
             "FLOWER_BASIC_AUTH": flower_credentials(local_dir),
             "FLOWER_ADDRESS": "127.0.0.1",
+            "DEADLETTERS_ADDRESS": "127.0.0.1",
+            "FLOWER_URL": os.environ.get("FLOWER_URL") or f"http://127.0.0.1:{args.flower_port}",
             "PYTHONUNBUFFERED": "1",
         }
         key = deadletter_key(local_dir)
@@ -156,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"broker:    {redact_url(stack.redis_url)}", flush=True)
         print(f"database:  {redact_url(stack.database_url)}", flush=True)
         print(f"flower:    http://127.0.0.1:{args.flower_port}/", flush=True)
+        print(f"deadletters: http://127.0.0.1:{args.flower_port + 100}/", flush=True)
         if settings.app_env == "development":
             print(f"login:     {user} / {password}", flush=True)
         for note in stack.notes:

@@ -3,8 +3,6 @@ a finished task, and no secret of a job on any page or API answer."""
 
 from __future__ import annotations
 
-import base64
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,10 +15,10 @@ import pytest
 from devstack.servers import free_port
 from tasks.status import job_status
 from tests import harness
+from tests.browser import headless_chromium, screenshot
 from tests.conftest import module_worker
 from tests.probe_tasks import ECHO, login
 
-ARTIFACTS = harness.ROOT / "test-artifacts"
 LOGIN = ("ops", f"pw-{uuid.uuid4().hex[:8]}")
 
 
@@ -119,45 +117,12 @@ def test_flower_api_needs_the_login_and_lists_every_worker(flower):
     assert task["state"] == "SUCCESS" and task["name"] == "quote.probe_echo"
 
 
-def chromium() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
 def test_flower_in_headless_chromium(flower):
-    found = chromium()
-    if found is None:
-        if harness.in_ci():
-            pytest.fail("chromium and chromedriver are missing: .ci/run installs them")
-        pytest.skip("chromium and chromedriver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = found[0]
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tempfile.mkdtemp()}",
-        "--window-size=1400,900",
-    ):
-        options.add_argument(flag)  # fmt: skip
-    browser = webdriver.Chrome(service=Service(found[1]), options=options)
-    try:
-        # Logging in: every request carries the basic-auth credentials
-        token = base64.b64encode(":".join(LOGIN).encode()).decode()
-        browser.execute_cdp_cmd("Network.enable", {})
-        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders",
-                                {"headers": {"Authorization": f"Basic {token}"}})  # fmt: skip
+    # Logging in: every request carries the basic-auth credentials
+    with headless_chromium(LOGIN) as browser:
         browser.get(f"{flower['url']}/workers")
         wait = WebDriverWait(browser, 30)
         for hostname in flower["workers"]:
@@ -165,13 +130,9 @@ def test_flower_in_headless_chromium(flower):
         browser.get(f"{flower['url']}/task/{flower['task']}")
         wait.until(lambda b: "SUCCESS" in b.find_element(By.TAG_NAME, "body").text)
         assert "quote.probe_echo" in browser.find_element(By.TAG_NAME, "body").text
-        ARTIFACTS.mkdir(exist_ok=True)
         browser.get(f"{flower['url']}/workers")
         wait.until(lambda b: flower["workers"][0] in b.find_element(By.TAG_NAME, "body").text)
-        browser.save_screenshot(str(ARTIFACTS / "flower-workers.png"))
-        assert (ARTIFACTS / "flower-workers.png").stat().st_size > 10_000
-    finally:
-        browser.quit()
+        screenshot(browser, "flower-workers.png")
 
 
 def _text(url: str) -> str:

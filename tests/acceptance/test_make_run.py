@@ -91,6 +91,13 @@ def assert_platform_up(run: MakeRun, flower_port: int) -> str:
     )  # fmt: skip
     assert listed.status_code == 200
     assert {name.split("@")[0] for name in listed.json()} >= EXPECTED_WORKERS
+
+    # The dead-letter page answers at the address the banner gives, behind the same login
+    page = run.banner("deadletters")
+    assert page == f"http://127.0.0.1:{flower_port + 100}/"
+    harness.wait_for(lambda: _get(f"{page}healthcheck") == 200, 60)
+    assert httpx.get(page, timeout=10).status_code == 401
+    assert httpx.get(f"{page}api/letters", auth=(user, password), timeout=10).status_code == 200
     return broker
 
 

@@ -1,0 +1,389 @@
+"""The dead-letter page: see, replay and resolve failed jobs from a browser, or over JSON.
+
+    gunicorn 'deadletters.web:create_app()'   (the Procfile's `deadletters` process)
+
+Server-rendered (Flask and Jinja2) over the same code as `celery -A config deadletters`:
+the repository for lists, counts and lineage, deadletters/replay.py for replays (one, or a
+filtered set with a canary first), the repository's resolve for resolutions, and
+deadletters/views.py for what a letter shows, redacted. Nothing here decides anything the
+CLI does not.
+
+Behind the same logins as Flower (FLOWER_BASIC_AUTH, HTTP basic auth); without them it
+refuses to start, as Flower does. A browser sends basic-auth credentials with any request
+to the site, a forged cross-site form included, so every form carries a token signed for
+the logged-in user (and a POST from another origin is refused); the JSON API takes only
+`application/json` bodies, which no cross-site form can send.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+
+from config import database
+from config.settings import settings
+from deadletters import replay, repository, views
+from deadletters.letters import REASONS
+
+PAGE_SIZE = 50
+#: A bulk replay or resolve from the page handles at most this many letters (the CLI, more).
+BULK_LIMIT = 500
+CANARY_TIMEOUT = 30.0
+REPLAY_RATE = 20.0
+TOKEN_LIFETIME = 8 * 3600
+STATUSES = ("open", "resolved", "all")
+#: The filters that narrow a bulk action (the status, open by default, does not).
+NARROWING = ("task", "queue", "reason", "exception_type", "age")
+
+
+class Refused(Exception):
+    """A request the page will not carry out, with the reason to show."""
+
+
+def logins() -> dict[str, str]:
+    """user -> password from FLOWER_BASIC_AUTH; refuses to serve without a proper one."""
+    found = {}
+    for login in (settings.flower_basic_auth or "").split(","):
+        user, _, password = login.partition(":")
+        if not (user.strip() and password.strip()):
+            raise SystemExit(
+                "invalid setting FLOWER_BASIC_AUTH: the dead-letter page refuses to start"
+                " without logins (user:password, both non-empty), as Flower does"
+            )
+        found[user.strip()] = password.strip()
+    return found
+
+
+def create_app() -> Flask:
+    """The WSGI app (gunicorn calls this)."""
+    users = logins()
+    secret = hashlib.sha256(
+        b"taskplatform deadletters page\n" + (settings.flower_basic_auth or "").encode()
+    ).digest()
+    app = Flask(__name__)
+    app.config["JSON_SORT_KEYS"] = False
+
+    def current_user() -> str | None:
+        auth = request.authorization
+        if auth is None or auth.type != "basic" or auth.username not in users:
+            return None
+        expected = users[auth.username].encode()
+        return (
+            auth.username if hmac.compare_digest(expected, (auth.password or "").encode()) else None
+        )
+
+    def csrf_token(user: str) -> str:
+        issued = str(int(time.time()))
+        signature = hmac.new(secret, f"{user}\n{issued}".encode(), hashlib.sha256).digest()
+        return f"{issued}.{base64.urlsafe_b64encode(signature).decode().rstrip('=')}"
+
+    def csrf_valid(user: str, token: str) -> bool:
+        issued, _, signature = (token or "").partition(".")
+        if not issued.isdigit() or time.time() - int(issued) > TOKEN_LIFETIME:
+            return False
+        expected = hmac.new(secret, f"{user}\n{issued}".encode(), hashlib.sha256).digest()
+        expected_text = base64.urlsafe_b64encode(expected).decode().rstrip("=")
+        return hmac.compare_digest(expected_text, signature)
+
+    @app.before_request
+    def guard() -> Response | None:
+        if request.endpoint in ("healthcheck", "static"):
+            return None
+        user = current_user()
+        if user is None:
+            return Response("login required", 401,
+                            {"WWW-Authenticate": 'Basic realm="dead letters"'})  # fmt: skip
+        request.environ["taskplatform.user"] = user
+        if request.method != "POST":
+            return None
+        if request.path.startswith("/api/"):
+            if not request.is_json:
+                return _api_error("send JSON (Content-Type: application/json)", 415)
+            return None
+        origin = request.headers.get("Origin") or request.headers.get("Referer")
+        if origin and urlsplit(origin).netloc != request.host:
+            abort(403, "a form from another site")
+        if not csrf_valid(user, request.form.get("csrf", "")):
+            abort(403, "the form has expired or was not made by this page: reload and retry")
+        return None
+
+    @app.context_processor
+    def page_context() -> dict[str, Any]:
+        user = request.environ.get("taskplatform.user")
+        return {
+            "user": user,
+            "csrf": csrf_token(user) if user else "",
+            "flower_url": (settings.flower_url or "").rstrip("/"),
+            "reasons": REASONS,
+            "environment": settings.app_env,
+        }
+
+    @app.get("/healthcheck")
+    def healthcheck() -> Response:
+        return Response("OK", 200, {"Content-Type": "text/plain"})
+
+    # -- pages ------------------------------------------------------------------------------
+
+    @app.get("/")
+    def index() -> str:
+        shown = _shown_filters(request.args)
+        try:
+            filters = _filters(shown)
+        except Refused as exc:
+            page = render_template("deadletters/list.html", error=str(exc), shown=shown,
+                                   letters=[], total=0, page=1, pages=1, stats=None)  # fmt: skip
+            return page, 400
+        page = max(1, _int(request.args.get("page"), 1))
+        with database.session() as db:
+            total = repository.count(db, filters)
+            letters = [views.summary(x) for x in
+                       repository.find(db, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)]  # fmt: skip
+            stats = repository.stats(db, filters)
+        return render_template(
+            "deadletters/list.html", letters=letters, total=total, page=page,
+            pages=max(1, -(-total // PAGE_SIZE)), shown=shown, stats=stats, error=None,
+            message=request.args.get("message"),
+        )  # fmt: skip
+
+    @app.get("/letters/<int:letter_id>")
+    def letter(letter_id: int) -> str:
+        with database.session() as db:
+            found = repository.get(db, letter_id)
+            if found is None:
+                abort(404, f"no dead letter {letter_id}")
+            shown = views.detail(found)
+            family = repository.lineage(db, found)
+            lineage = {side: [views.summary(x) for x in rows] for side, rows in family.items()}
+        return render_template("deadletters/letter.html", letter=shown, lineage=lineage,
+                               message=request.args.get("message"))  # fmt: skip
+
+    @app.get("/tasks/<task_id>")
+    def by_task(task_id: str) -> Response:
+        """From a task id (Flower's task page shows it) to its newest dead letter."""
+        with database.session() as db:
+            found = repository.latest_for_task(db, task_id)
+        if found is None:
+            abort(404, f"no dead letter for task {task_id}")
+        return redirect(url_for("letter", letter_id=found.id))
+
+    @app.post("/letters/<int:letter_id>/replay")
+    def replay_letter(letter_id: int) -> Response:
+        try:
+            new_id = _replay_one(letter_id, force=bool(request.form.get("force")))
+            message = f"replayed as {new_id}"
+        except Refused as exc:
+            message = f"not replayed: {exc}"
+        return redirect(url_for("letter", letter_id=letter_id, message=message))
+
+    @app.post("/letters/<int:letter_id>/resolve")
+    def resolve_letter(letter_id: int) -> Response:
+        changed = _resolve([letter_id], request.form.get("note", ""))
+        message = "resolved" if changed else "already resolved"
+        return redirect(url_for("letter", letter_id=letter_id, message=message))
+
+    @app.post("/replay")
+    def replay_matching() -> Response:
+        shown = _shown_filters(request.form)
+        try:
+            report = _replay_matching(shown, force=bool(request.form.get("force")))
+            message = _bulk_message(report)
+        except Refused as exc:
+            message = f"nothing replayed: {exc}"
+        return redirect(url_for("index", **_query(shown), message=message))
+
+    @app.post("/resolve")
+    def resolve_matching() -> Response:
+        shown = _shown_filters(request.form)
+        try:
+            ids = _matching_ids(shown)
+            message = f"{_resolve(ids, request.form.get('note', ''))} resolved"
+        except Refused as exc:
+            message = f"nothing resolved: {exc}"
+        return redirect(url_for("index", **_query(shown), message=message))
+
+    # -- JSON API ---------------------------------------------------------------------------
+
+    @app.get("/api/letters")
+    def api_letters() -> Response:
+        shown = _shown_filters(request.args)
+        try:
+            filters = _filters(shown)
+        except Refused as exc:
+            return _api_error(str(exc), 400)
+        page = max(1, _int(request.args.get("page"), 1))
+        limit = min(500, max(1, _int(request.args.get("limit"), PAGE_SIZE)))
+        with database.session() as db:
+            items = [
+                views.summary(x) for x in repository.find(db, filters, limit, (page - 1) * limit)
+            ]
+            return jsonify({"total": repository.count(db, filters), "page": page,
+                            "items": items, "stats": repository.stats(db, filters)})  # fmt: skip
+
+    @app.get("/api/letters/<int:letter_id>")
+    def api_letter(letter_id: int) -> Response:
+        with database.session() as db:
+            found = repository.get(db, letter_id)
+            if found is None:
+                return _api_error(f"no dead letter {letter_id}", 404)
+            family = repository.lineage(db, found)
+            return jsonify({**views.detail(found),
+                            "lineage": {side: [x.id for x in rows]
+                                        for side, rows in family.items()}})  # fmt: skip
+
+    @app.post("/api/letters/<int:letter_id>/replay")
+    def api_replay(letter_id: int) -> Response:
+        body = request.get_json(silent=True) or {}
+        try:
+            new_id = _replay_one(letter_id, bool(body.get("force")))
+            return jsonify({"id": letter_id, "replayed_as": new_id})
+        except Refused as exc:
+            return _api_error(str(exc), 409)
+
+    @app.post("/api/letters/<int:letter_id>/resolve")
+    def api_resolve(letter_id: int) -> Response:
+        body = request.get_json(silent=True) or {}
+        return jsonify({"id": letter_id, "resolved": _resolve([letter_id], body.get("note", ""))})
+
+    @app.post("/api/replay")
+    def api_replay_matching() -> Response:
+        body = request.get_json(silent=True) or {}
+        try:
+            report = _replay_matching(_shown_filters(body.get("filters") or {}),
+                                      force=bool(body.get("force")))  # fmt: skip
+        except Refused as exc:
+            return _api_error(str(exc), 400)
+        return jsonify({"ok": report.ok, "sent": report.sent, "failed": report.failed,
+                        "canary": report.canary, "stopped": report.stopped})  # fmt: skip
+
+    @app.post("/api/resolve")
+    def api_resolve_matching() -> Response:
+        body = request.get_json(silent=True) or {}
+        try:
+            ids = _matching_ids(_shown_filters(body.get("filters") or {}))
+        except Refused as exc:
+            return _api_error(str(exc), 400)
+        return jsonify({"resolved": _resolve(ids, body.get("note", ""))})
+
+    @app.errorhandler(403)
+    @app.errorhandler(404)
+    def refused(error: Any) -> tuple[str, int]:
+        if request.path.startswith("/api/"):
+            return _api_error(error.description, error.code)
+        return render_template("deadletters/error.html", error=error), error.code
+
+    return app
+
+
+# -- the work, shared by pages and API (and with the CLI below it) --------------------------
+
+
+def _who() -> str:
+    return f"web:{request.environ.get('taskplatform.user')}"
+
+
+def _replay_one(letter_id: int, force: bool) -> str:
+    from config import app as celery_app
+
+    try:
+        return replay.replay_one(celery_app, letter_id, by=_who(), force=force)
+    except replay.ReplayError as exc:
+        raise Refused(str(exc)) from None
+
+
+def _replay_matching(shown: dict[str, str], force: bool) -> replay.BulkReport:
+    from config import app as celery_app
+
+    ids = _matching_ids(shown)
+    if not ids:
+        raise Refused("no dead letter matches")
+    return replay.replay_many(celery_app, ids, by=_who(), rate=REPLAY_RATE,
+                              canary_timeout=CANARY_TIMEOUT, force=force)  # fmt: skip
+
+
+def _resolve(ids: list[int], note: str) -> int:
+    with database.session() as db:
+        return repository.resolve(db, ids, by=_who(), note=note.strip() or None)
+
+
+def _matching_ids(shown: dict[str, str]) -> list[int]:
+    if not any(shown.get(key) for key in NARROWING):
+        raise Refused(
+            "choose a reason, task, queue, exception or age: a bulk action from the page"
+            " never means every letter (the status alone does not narrow it)"
+        )
+    with database.session() as db:
+        ids = repository.ids_matching(db, _filters(shown))
+    if len(ids) > BULK_LIMIT:
+        raise Refused(f"{len(ids)} letters match; the page handles {BULK_LIMIT} at a time"
+                      " (narrow the filters, or use `celery -A config deadletters`)")  # fmt: skip
+    return ids
+
+
+def _bulk_message(report: replay.BulkReport) -> str:
+    parts = [f"{len(report.sent)} replayed"]
+    if report.canary:
+        parts.append(f"canary {report.canary}")
+    if report.failed:
+        parts.append(f"{len(report.failed)} not replayed")
+    if report.stopped:
+        parts.append(report.stopped)
+    return "; ".join(parts)
+
+
+# -- filters as the page shows them ---------------------------------------------------------
+
+
+def _shown_filters(source: Any) -> dict[str, str]:
+    """The filter fields as given (strings), status defaulting to open letters."""
+    shown = {key: str(source.get(key) or "").strip()
+             for key in ("task", "queue", "reason", "exception_type", "age")}  # fmt: skip
+    status = str(source.get("status") or "open")
+    shown["status"] = status if status in STATUSES else "open"
+    return shown
+
+
+def _filter_options(shown: dict[str, str]) -> dict[str, Any]:
+    return {
+        "task": shown.get("task"),
+        "queue": shown.get("queue"),
+        "reason": shown.get("reason"),
+        "exception_type": shown.get("exception_type"),
+        "since": shown.get("age"),  # "letters from the last 2h": a duration ago
+        "unresolved": shown.get("status") == "open",
+    }
+
+
+def _filters(shown: dict[str, str]) -> repository.Filters:
+    if shown.get("reason") and shown["reason"] not in REASONS:
+        raise Refused(f"unknown reason {shown['reason']!r}: one of {', '.join(REASONS)}")
+    age = shown.get("age")
+    if age and not views.DURATION.match(age):
+        raise Refused(f"age {age!r}: use a number and s, m, h, d or w, as in 2h or 7d")
+    try:
+        filters = views.filters_from(_filter_options(shown))
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+    if shown.get("status") == "resolved":
+        filters = repository.Filters(**{**filters.__dict__, "resolved": True})
+    return filters
+
+
+def _query(shown: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in shown.items() if value}
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _api_error(message: str, status: int) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
