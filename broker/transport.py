@@ -10,6 +10,9 @@ timeout decides redelivery, so long jobs and long countdowns run twice. Here:
 * An ack made on the event loop rides with the next fetch, in the same script: one round
   trip per job instead of two. It waits at most ACK_GRACE (a loop timer sends what is
   still waiting), and never across a blocking wait, a cancel or a stop: those send first.
+  It is deferred only while the loop runs and the channel consumes (a worker draining its
+  pool at shutdown acks at once), and counts as sent only once Redis answered the fetch
+  that carried it: a fetch lost with its connection leaves its acks to be sent again.
   A worker killed in that moment runs the job again: at least once, as any late ack.
 * An idle consumer blocks on BRPOP over the queues' wake lists, which producers fill with
   one token per message (in the same round trip as the message). A token wakes the
@@ -162,7 +165,8 @@ class Channel(kombu_redis.Channel):
             for pri in self.priority_steps:
                 for queue in queues:
                     keys += [self._q_for_pri(queue, pri), inflight.wake_key(queue)]
-            self._acks_riding, self._acks = self._acks, []
+            # acks of a fetch that got no answer (its connection dropped) go again
+            self._acks_riding, self._acks = self._acks_riding + self._acks, []
             command = [
                 "EVALSHA", self._scripts.fetch.sha, len(keys), *keys, self._woken,
                 self.consumer_id, *self._acks_riding,
@@ -176,13 +180,10 @@ class Channel(kombu_redis.Channel):
         if not self.reliable or self._pending is None:
             return super()._brpop_read(**options)
         command, self._pending = self._pending, None
-        riding, self._acks_riding = self._acks_riding, []
         try:
             try:
                 reply = self.client.parse_response(self.client.connection, command, **options)
-            except BaseException:
-                self._acks[:0] = riding  # not applied: they go again (next fetch, timer, stop)
-                raise
+                self._acks_riding = []  # Redis ran the script: those acks are recorded
             finally:
                 self._in_poll = None
         except self.connection_errors:
@@ -295,18 +296,27 @@ class Channel(kombu_redis.Channel):
     def _can_defer_ack(self) -> bool:
         """Only on the event loop's thread (the list is the loop's alone), and only while no
         blocking wait is out: the next fetch, or the loop's timer, then takes the ack."""
+        transport = self.connection
         return (
-            getattr(self.connection, "loop_thread", None) == threading.get_ident()
+            getattr(transport, "loop_thread", None) == threading.get_ident()
+            and monotonic() - getattr(transport, "loop_seen_at", 0.0) < 2 * ACK_GRACE
             and self._pending != "BRPOP"
             and not self._closing
             and self._keeper is not None
+            and bool(self.active_queues)
         )
 
     def flush_acks(self, older_than: float = 0.0) -> None:
-        """Send the acks still waiting (those waiting at least `older_than` seconds)."""
-        if not self._acks or monotonic() - self._acks_since < older_than:
+        """Send the acks still waiting (those waiting at least `older_than` seconds), with
+        those of a fetch that got no answer (none is out when this runs on the loop)."""
+        unconfirmed = self._acks_riding if self._pending is None else []
+        if not (self._acks or unconfirmed):
             return
-        acks, self._acks = self._acks, []
+        if self._acks and not unconfirmed and monotonic() - self._acks_since < older_than:
+            return
+        acks, self._acks = unconfirmed + self._acks, []
+        if unconfirmed:
+            self._acks_riding = []
         key = inflight.inflight_key(self.consumer_id)
         try:
             pipe = self._inflight_client.pipeline(transaction=False)
@@ -317,6 +327,13 @@ class Channel(kombu_redis.Channel):
             # Still in flight: it comes back when this consumer stops or is reaped, and runs
             # again (at least once). An ack must never end the worker.
             logger.warning("%d ack(s) not recorded (%s): the jobs may run again", len(acks), exc)
+
+    def _on_connection_disconnect(self, connection) -> None:
+        # A fetch whose connection dropped gets no answer: its acks stay unconfirmed
+        # (_acks_riding) and go with the next fetch, the timer or the stop.
+        if self._in_poll is connection:
+            self._pending = None
+        super()._on_connection_disconnect(connection)
 
     def basic_cancel(self, consumer_tag):
         self.flush_acks()  # no fetch may follow
@@ -409,6 +426,7 @@ class Channel(kombu_redis.Channel):
 
     def _retire(self) -> None:
         """Put back whatever this consumer still holds; never raise (we may be reconnecting)."""
+        self._pending = None  # no answer will come on a closed channel
         self.flush_acks()  # before putting back what is held: acked jobs must not return
         keeper_, self._keeper = self._keeper, None
         if keeper_ is None:
@@ -430,18 +448,22 @@ class Channel(kombu_redis.Channel):
 class Transport(kombu_redis.Transport):
     Channel = Channel
 
-    #: The thread running the worker's event loop (acks made there may be deferred).
+    #: The thread running the worker's event loop (acks made there may be deferred), and
+    #: when its timer last ran (a loop that stopped turning defers nothing).
     loop_thread: int | None = None
+    loop_seen_at: float = 0.0
     _acks_tref: Any = None
 
     def register_with_event_loop(self, connection, loop) -> None:
         super().register_with_event_loop(connection, loop)
         self.loop_thread = threading.get_ident()
+        self.loop_seen_at = monotonic()
         if self._acks_tref is not None:
             self._acks_tref.cancel()
         self._acks_tref = loop.call_repeatedly(ACK_GRACE, self._flush_waiting_acks)
 
     def _flush_waiting_acks(self) -> None:
+        self.loop_seen_at = monotonic()
         for channel in list(self.channels):
             if isinstance(channel, Channel):
                 channel.flush_acks(older_than=ACK_GRACE)

@@ -38,6 +38,8 @@ PINNED = {
     "Transport.register_with_event_loop": "4b835642e4a99425",
     "PublishBatch.publish": "907967955e6f8fc4",
     "PublishBatch.flush": "9c47ee10979b4b04",
+    "Channel._on_connection_disconnect": "9eab3394f78b076c",
+    "MultiChannelPoller.maybe_check_brpop_health": "0dc592e46353a0fc",
 }
 
 #: Outside the Redis transport: the producer batch (config/amqp.py) and the worker's event
