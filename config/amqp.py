@@ -2,14 +2,16 @@
 Flower shows of a queued job) leave in one round trip.
 
 Celery publishes the message, then the event, each in a round trip of its own (and declares
-the queue each time, which Redis does not need). kombu's
-producer batches (`Producer.batch`) buffer both in one pipeline that the transport sends at
-the end; the platform's transport adds the wake token (broker/transport.py). Transports
-without batches (RabbitMQ) publish at once, as before.
+the queue each time, which Redis does not need for the default exchange). kombu's producer
+batches (`Producer.batch`) buffer both in one pipeline that the transport sends at the end;
+the platform's transport adds the wake token (broker/transport.py). Transports without
+batches (RabbitMQ) publish at once, as before.
 
-A batch is sent once, without kombu's publish retry: a connection refused before anything
-was written is retried once, as PUBLISH_RETRY_POLICY says; a timeout is not (the job may be
-queued: the caller hears so, and publishes again with the same job_key to be safe).
+A batch is sent once, without kombu's publish retry. It is sent again (as the call's or the
+app's retry policy says) only when the connection itself could not be made, so nothing can
+have been written; any other failure may have queued the job, and the caller hears so
+(config/celery_app.py): publish again with the same job_key to be safe. A publish made
+inside a batch the caller holds is sent with the caller's batch.
 """
 
 from __future__ import annotations
@@ -26,24 +28,26 @@ from kombu.exceptions import BatchPublishError
 class PlatformAMQP(AMQP):
     def _create_task_sender(self) -> Callable[..., Any]:
         send = super()._create_task_sender()
-        policy = self.app.conf.task_publish_retry_policy or {}
-        retries = int(policy.get("max_retries") or 0)
-        pause = float(policy.get("interval_start") or 0)
+        default_retry = bool(self.app.conf.task_publish_retry)
+        default_policy = dict(self.app.conf.task_publish_retry_policy or {})
 
         def send_task_message(producer: Any, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("declare") is None and _is_redis(producer):
+            if kwargs.get("declare") is None and _is_redis(producer) and _anonymous(kwargs):
                 # Redis needs no declared queue to take a message for the default exchange
                 # (kombu routes it by name), and declaring costs a copy of the queue per
-                # publish; RabbitMQ does need it, and keeps it.
+                # publish; a named exchange (and RabbitMQ) keeps it.
                 kwargs["declare"] = []
+            retry = default_retry if kwargs.get("retry") is None else bool(kwargs["retry"])
+            policy = {**default_policy, **(kwargs.get("retry_policy") or {})}
+            retries = int(policy.get("max_retries") or 0) if retry else 0
             for attempt in range(retries + 1):
                 try:
                     with producer.batch():
                         return send(producer, *args, **kwargs)
                 except BatchPublishError as exc:
-                    if attempt == retries or not _refused(exc):
+                    if attempt == retries or not refused(exc):
                         raise
-                time.sleep(pause)
+                time.sleep(_pause(policy, attempt))
             raise AssertionError("unreachable")  # the loop returns or raises
 
         return send_task_message
@@ -53,9 +57,34 @@ def _is_redis(producer: Any) -> bool:
     return getattr(producer.connection.transport, "driver_type", "") == "redis"
 
 
-def _refused(exc: BatchPublishError) -> bool:
-    """Whether nothing can have been written: the connection itself failed."""
-    cause = exc.__cause__
-    return isinstance(cause, redis.exceptions.ConnectionError) and not isinstance(
-        cause, redis.exceptions.TimeoutError
-    )
+def _anonymous(kwargs: dict[str, Any]) -> bool:
+    """Whether Celery will send it to the default exchange (routed by queue name)."""
+    return not (kwargs.get("exchange") and kwargs.get("routing_key"))
+
+
+def _pause(policy: dict[str, Any], attempt: int) -> float:
+    start = float(policy.get("interval_start") or 0)
+    step = float(policy.get("interval_step") or 0)
+    most = policy.get("interval_max")
+    pause = start + attempt * step
+    return min(pause, float(most)) if most is not None else pause
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether the connection itself failed, so nothing can have been written: refused,
+    a Redis still loading, no free connection. A reset or a timeout after the write may
+    have queued the job."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError | redis.exceptions.BusyLoadingError):
+            return True
+        if isinstance(current, redis.exceptions.MaxConnectionsError):
+            return True
+        if isinstance(current, redis.exceptions.ConnectionError) and "connecting to" in str(
+            current
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

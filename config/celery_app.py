@@ -23,7 +23,7 @@ from kombu import transport as kombu_transport
 from kombu.utils.url import parse_url
 
 from beat_schedule import beat_schedule
-from config import flower, publish
+from config import amqp, flower, publish
 from config.logs import install_json, install_redaction
 from config.queues import QUEUES, TASK_QUEUES, route_task
 from config.redaction import redact
@@ -181,8 +181,12 @@ def _is_result_store_give_up(exc: RuntimeError) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, kombu.exceptions.BatchPublishError) and exc.__cause__ is not None:
-        exc = exc.__cause__
+    if isinstance(exc, kombu.exceptions.BatchPublishError):
+        cause = exc.__cause__ or exc
+        reason = str(cause).strip() or type(cause).__name__
+        if amqp.refused(exc):
+            return reason
+        return reason + "; it may have been queued: publish again with the same job_key to be safe"
     if isinstance(exc, RuntimeError):
         return "the result store did not answer"
     reason = str(exc).strip() or type(exc).__name__
@@ -228,9 +232,10 @@ def build_app() -> Celery:
         redis_socket_timeout=settings.redis_socket_timeout,
         redis_socket_connect_timeout=settings.redis_socket_connect_timeout,
         redis_backend_health_check_interval=10,
-        # Flower (and the metrics) see every state, from sent to done.
+        # Flower sees every state, from sent (a job still queued) to done. The sent event
+        # costs about a sixth of a publish's time (docs/performance.md): TASK_SENT_EVENTS.
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=settings.task_sent_events,
         # Job status for web apps: STARTED is visible, results expire.
         task_track_started=True,
         result_expires=settings.result_expires,

@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     quote_cache_ttl: int = Field(3600, ge=0)
 
     # Operations.
+    task_sent_events: bool = True
     watchdog_idle_seconds: float = Field(120.0, ge=0)
     metrics_port: int = Field(9808, ge=1, le=65535)
     metrics_address: str = "127.0.0.1"
