@@ -89,7 +89,8 @@ def flush() -> None:
     if not taken and not seen:
         return
     try:
-        pipe = redis_client.client().pipeline(transaction=False)
+        # One MULTI: a scrape never sees a bucket counted before its total
+        pipe = redis_client.client().pipeline(transaction=True)
         for key, amount in taken.items():
             pipe.hincrby(STATS_KEY, key, amount)
         for key, amount in seen.items():
