@@ -212,8 +212,9 @@ class DeadLetterConsumer(BatchedEvents, Consumer):
 
 @task_success.connect
 def on_replay_success(sender=None, **_: Any) -> None:
-    """A replay that succeeds resolves the dead letter it came from, and the earlier letters
-    that one replays (a failure replayed, failed again and replayed again is done)."""
+    """A replay that succeeds resolves the dead letter it came from and the rest of its
+    lineage: the letters it descends from and other replays of them that failed (the job
+    is done, whichever copy did it)."""
     replay_of = (getattr(sender.request, "headers", None) or {}).get("replay_of")
     if replay_of is None:
         return
@@ -222,7 +223,8 @@ def on_replay_success(sender=None, **_: Any) -> None:
             letter = repository.get(db, int(replay_of))
             if letter is None:
                 return
-            family = [letter, *repository.lineage(db, letter)["ancestors"]]
+            root = ([*repository.lineage(db, letter, descendants=False)["ancestors"], letter])[0]
+            family = [root, *repository.lineage(db, root)["descendants"]]
             repository.resolve(
                 db, [x.id for x in family], by=f"replay {sender.request.id}",
                 note="replay succeeded",

@@ -9,6 +9,7 @@ back, and if it succeeds the original is resolved (deadletters/capture.py).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -19,10 +20,17 @@ from celery import Celery
 from celery.exceptions import TimeoutError as ResultTimeout
 from sqlalchemy import Engine
 
-from config import database
+from config import correlation, database, job_context
+from config.publish import job_task_id
 from deadletters import payload, repository
 from deadletters.letters import SUPERSEDED, UNREPLAYABLE
 from deadletters.model import DeadLetter
+
+logger = logging.getLogger(__name__)
+
+#: A bulk replay's pace and canary wait, as the CLI's defaults.
+DEFAULT_RATE = 5.0
+CANARY_TIMEOUT = 60.0
 
 
 class ReplayError(RuntimeError):
@@ -73,16 +81,25 @@ def replay_one(
                 f"dead letter {letter_id} was already replayed as {letter.replayed_as}"
                 " (use --force to replay it again)"
             )
+        if letter.resolved_at and not force:
+            raise ReplayError(
+                f"dead letter {letter_id} is resolved ({letter.resolved_by}): someone decided"
+                " it needs no replay (use --force to run it anyway)"
+            )
         original = original_message(letter)
         embed = original.get("embed") or {}
         # The publish guard stamps enqueued_at and drops the publish-once mark.
         headers = {**(original.get("headers") or {}), "replay_of": letter.id}
-        new_task_id = str(uuid.uuid4())
+        # Publish once per replay: a replay retried after an ambiguous failure (a timeout,
+        # the row not marked) gets the same task id and is not queued twice.
+        key = f"replay:{letter.id}:{letter.replayed_as or 'first'}"
+        new_task_id = job_task_id(letter.task_name, key)
         app.send_task(
             letter.task_name,
             args=original.get("args") or [],
             kwargs=original.get("kwargs") or {},
             task_id=new_task_id,
+            job_key=key,
             headers=headers,
             link=embed.get("callbacks"),
             link_error=embed.get("errbacks"),
@@ -91,6 +108,13 @@ def replay_one(
             priority=(letter.message.get("properties") or {}).get("priority"),
         )
         repository.mark_replayed(db, letter.id, new_task_id, by)
+        logger.info(
+            "dead letter %s (%s[%s]) replayed as %s[%s] by %s", letter.id, letter.task_name,
+            letter.task_id, letter.task_name, new_task_id, by,
+            extra=job_context.extra(task_id=new_task_id, task_name=letter.task_name,
+                                    queue=letter.queue,
+                                    correlation_id=headers.get(correlation.HEADER)),
+        )  # fmt: skip
     return new_task_id
 
 
@@ -136,6 +160,13 @@ def replay_many(
             if progress:
                 progress(letter_id, f"not replayed: {exc}")
             continue
+        except Exception as exc:  # the broker or Postgres: stop, and say what is left
+            report.failed[letter_id] = f"{type(exc).__name__}: {exc}"
+            report.stopped = (
+                f"replaying {letter_id} failed ({exc}); it may have been queued, and replaying"
+                f" it again is safe (once per replay); {len(ids) - position - 1} left unsent"
+            )
+            return report
         report.sent[letter_id] = new_id
         if progress:
             progress(letter_id, new_id)
@@ -150,3 +181,43 @@ def replay_many(
         elif rate > 0:
             time.sleep(1.0 / rate)
     return report
+
+
+#: One bulk replay at a time, whoever starts it: two overlapping forced bulks would replay
+#: letters twice.
+BULK_LOCK = "taskplatform:deadletters:bulk-replay"
+BULK_TASK = "maintenance.replay_deadletters"
+BULK_LOCK_SECONDS = 3600
+
+
+class BulkRunning(ReplayError):
+    """Another bulk replay has not finished yet."""
+
+
+def start_bulk(app: Celery, client: Any, ids: list[int], by: str, force: bool = False) -> str:
+    """Queue a bulk replay (canary first) for a worker to run; its task id. Refused while
+    another runs. A web request cannot wait for a canary and hundreds of paced publishes."""
+    job = str(uuid.uuid4())
+    if not client.set(BULK_LOCK, job, nx=True, ex=BULK_LOCK_SECONDS):
+        running = client.get(BULK_LOCK)
+        running = running.decode() if isinstance(running, bytes) else running
+        raise BulkRunning(f"a bulk replay is running ({running}): wait for it to finish")
+    try:
+        app.send_task(BULK_TASK, args=(ids, by, force), task_id=job)
+    except Exception:
+        client.delete(BULK_LOCK)
+        raise
+    return job
+
+
+def run_bulk(app: Celery, client: Any, ids: list[int], by: str, force: bool,
+             job: str | None) -> dict[str, Any]:  # fmt: skip
+    """The worker's side of start_bulk: replay, report, and free the lock."""
+    try:
+        report = replay_many(app, ids, by, rate=DEFAULT_RATE, canary_timeout=CANARY_TIMEOUT,
+                             force=force)  # fmt: skip
+    finally:
+        if job is not None and client.get(BULK_LOCK) in (job, job.encode()):
+            client.delete(BULK_LOCK)
+    return {"ok": report.ok, "sent": report.sent, "failed": report.failed,
+            "canary": report.canary, "stopped": report.stopped}  # fmt: skip

@@ -91,7 +91,9 @@ def latest_for_task(db: Session, task_id: str) -> DeadLetter | None:
     return db.scalars(query.order_by(DeadLetter.failed_at.desc()).limit(1)).first()
 
 
-def lineage(db: Session, letter: DeadLetter, limit: int = 50) -> dict[str, list[DeadLetter]]:
+def lineage(
+    db: Session, letter: DeadLetter, limit: int = 50, descendants: bool = True
+) -> dict[str, list[DeadLetter]]:
     """The letters this one is a replay of (oldest first), and the replays of it that
     failed again (breadth first): a failure's whole history of replays."""
     ancestors: list[DeadLetter] = []
@@ -104,15 +106,15 @@ def lineage(db: Session, letter: DeadLetter, limit: int = 50) -> dict[str, list[
         ancestors.insert(0, parent)
         seen.add(parent.id)
         current = parent
-    descendants: list[DeadLetter] = []
-    frontier = [letter.id]
-    while frontier and len(descendants) < limit:
+    found: list[DeadLetter] = []
+    frontier = [letter.id] if descendants else []
+    while frontier and len(found) < limit:
         query = select(DeadLetter).where(DeadLetter.replay_of.in_(frontier))
         children = [c for c in db.scalars(query.order_by(DeadLetter.id)) if c.id not in seen]
         seen.update(c.id for c in children)
-        descendants += children
+        found += children
         frontier = [c.id for c in children]
-    return {"ancestors": ancestors, "descendants": descendants[:limit]}
+    return {"ancestors": ancestors, "descendants": found[:limit]}
 
 
 def count(db: Session, filters: Filters) -> int:

@@ -3,8 +3,9 @@
     gunicorn 'deadletters.web:create_app()'   (the Procfile's `deadletters` process)
 
 Server-rendered (Flask and Jinja2) over the same code as `celery -A config deadletters`:
-the repository for lists, counts and lineage, deadletters/replay.py for replays (one, or a
-filtered set with a canary first), the repository's resolve for resolutions, and
+the repository for lists, counts and lineage, deadletters/replay.py for replays (one at
+once; a filtered set, canary first, queued for a maintenance worker and followed on its own
+page), the repository's resolve for resolutions, and
 deadletters/views.py for what a letter shows, redacted. Nothing here decides anything the
 CLI does not.
 
@@ -12,7 +13,8 @@ Behind the same logins as Flower (FLOWER_BASIC_AUTH, HTTP basic auth); without t
 refuses to start, as Flower does. A browser sends basic-auth credentials with any request
 to the site, a forged cross-site form included, so every form carries a token signed for
 the logged-in user (and a POST from another origin is refused); the JSON API takes only
-`application/json` bodies, which no cross-site form can send.
+`application/json` bodies, which no cross-site form can send. Pages are never framed or
+cached, and a status message in a redirect is signed: no link can put words in the page.
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from sqlalchemy.exc import OperationalError as DatabaseUnavailable
+from werkzeug.exceptions import HTTPException
 
-from config import database
+from config import database, redis_client
+from config.publish import BrokerUnavailableError
+from config.redaction import redact_text
 from config.settings import settings
 from deadletters import replay, repository, views
 from deadletters.letters import REASONS
@@ -34,12 +40,11 @@ from deadletters.letters import REASONS
 PAGE_SIZE = 50
 #: A bulk replay or resolve from the page handles at most this many letters (the CLI, more).
 BULK_LIMIT = 500
-CANARY_TIMEOUT = 30.0
-REPLAY_RATE = 20.0
 TOKEN_LIFETIME = 8 * 3600
+LARGEST_ID = 2**63 - 1
 STATUSES = ("open", "resolved", "all")
 #: The filters that narrow a bulk action (the status, open by default, does not).
-NARROWING = ("task", "queue", "reason", "exception_type", "age")
+NARROWING = ("task", "queue", "reason", "exception_type", "age", "since")
 
 
 class Refused(Exception):
@@ -90,6 +95,26 @@ def create_app() -> Flask:
         expected = hmac.new(secret, f"{user}\n{issued}".encode(), hashlib.sha256).digest()
         expected_text = base64.urlsafe_b64encode(expected).decode().rstrip("=")
         return hmac.compare_digest(expected_text, signature)
+
+    def signed(message: str) -> dict[str, str]:
+        tag = hmac.new(secret, b"message\n" + message.encode(), hashlib.sha256).hexdigest()
+        return {"message": message, "sig": tag[:32]}
+
+    def shown_message() -> str | None:
+        message, tag = request.args.get("message"), request.args.get("sig", "")
+        if not message:
+            return None
+        return message if hmac.compare_digest(signed(message)["sig"], tag) else None
+
+    app.jinja_env.globals["signed"] = signed
+
+    @app.after_request
+    def harden(response: Response) -> Response:
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
     @app.before_request
     def guard() -> Response | None:
@@ -148,11 +173,12 @@ def create_app() -> Flask:
         return render_template(
             "deadletters/list.html", letters=letters, total=total, page=page,
             pages=max(1, -(-total // PAGE_SIZE)), shown=shown, stats=stats, error=None,
-            message=request.args.get("message"),
+            message=shown_message(), frozen=_frozen(shown),
         )  # fmt: skip
 
     @app.get("/letters/<int:letter_id>")
     def letter(letter_id: int) -> str:
+        _existing_id(letter_id)
         with database.session() as db:
             found = repository.get(db, letter_id)
             if found is None:
@@ -161,7 +187,7 @@ def create_app() -> Flask:
             family = repository.lineage(db, found)
             lineage = {side: [views.summary(x) for x in rows] for side, rows in family.items()}
         return render_template("deadletters/letter.html", letter=shown, lineage=lineage,
-                               message=request.args.get("message"))  # fmt: skip
+                               message=shown_message())  # fmt: skip
 
     @app.get("/tasks/<task_id>")
     def by_task(task_id: str) -> Response:
@@ -174,28 +200,35 @@ def create_app() -> Flask:
 
     @app.post("/letters/<int:letter_id>/replay")
     def replay_letter(letter_id: int) -> Response:
+        _existing_id(letter_id)
         try:
             new_id = _replay_one(letter_id, force=bool(request.form.get("force")))
             message = f"replayed as {new_id}"
         except Refused as exc:
             message = f"not replayed: {exc}"
-        return redirect(url_for("letter", letter_id=letter_id, message=message))
+        return redirect(url_for("letter", letter_id=letter_id, **signed(message)))
 
     @app.post("/letters/<int:letter_id>/resolve")
     def resolve_letter(letter_id: int) -> Response:
+        _existing_id(letter_id)
         changed = _resolve([letter_id], request.form.get("note", ""))
         message = "resolved" if changed else "already resolved"
-        return redirect(url_for("letter", letter_id=letter_id, message=message))
+        return redirect(url_for("letter", letter_id=letter_id, **signed(message)))
 
     @app.post("/replay")
     def replay_matching() -> Response:
         shown = _shown_filters(request.form)
         try:
-            report = _replay_matching(shown, force=bool(request.form.get("force")))
-            message = _bulk_message(report)
+            job, count = _start_bulk(shown, force=bool(request.form.get("force")))
         except Refused as exc:
-            message = f"nothing replayed: {exc}"
-        return redirect(url_for("index", **_query(shown), message=message))
+            return redirect(url_for("index", **_query(shown),
+                                    **signed(f"nothing replayed: {exc}")))  # fmt: skip
+        return redirect(url_for("bulk", job=job, **signed(f"{count} letters to replay")))
+
+    @app.get("/bulk/<job>")
+    def bulk(job: str) -> str:
+        return render_template("deadletters/bulk.html", job=job, state=_bulk_state(job),
+                               message=shown_message())  # fmt: skip
 
     @app.post("/resolve")
     def resolve_matching() -> Response:
@@ -205,7 +238,7 @@ def create_app() -> Flask:
             message = f"{_resolve(ids, request.form.get('note', ''))} resolved"
         except Refused as exc:
             message = f"nothing resolved: {exc}"
-        return redirect(url_for("index", **_query(shown), message=message))
+        return redirect(url_for("index", **_query(shown), **signed(message)))
 
     # -- JSON API ---------------------------------------------------------------------------
 
@@ -227,6 +260,7 @@ def create_app() -> Flask:
 
     @app.get("/api/letters/<int:letter_id>")
     def api_letter(letter_id: int) -> Response:
+        _existing_id(letter_id)
         with database.session() as db:
             found = repository.get(db, letter_id)
             if found is None:
@@ -238,44 +272,64 @@ def create_app() -> Flask:
 
     @app.post("/api/letters/<int:letter_id>/replay")
     def api_replay(letter_id: int) -> Response:
-        body = request.get_json(silent=True) or {}
+        _existing_id(letter_id)
+        force = _flag(_body(), "force")
         try:
-            new_id = _replay_one(letter_id, bool(body.get("force")))
-            return jsonify({"id": letter_id, "replayed_as": new_id})
+            new_id = _replay_one(letter_id, force)
         except Refused as exc:
             return _api_error(str(exc), 409)
+        return jsonify({"id": letter_id, "replayed_as": new_id})
 
     @app.post("/api/letters/<int:letter_id>/resolve")
     def api_resolve(letter_id: int) -> Response:
-        body = request.get_json(silent=True) or {}
-        return jsonify({"id": letter_id, "resolved": _resolve([letter_id], body.get("note", ""))})
+        _existing_id(letter_id)
+        note = _note(_body())
+        with database.session() as db:
+            if repository.get(db, letter_id) is None:
+                abort(404, f"no dead letter {letter_id}")
+        return jsonify({"id": letter_id, "resolved": _resolve([letter_id], note)})
 
     @app.post("/api/replay")
     def api_replay_matching() -> Response:
-        body = request.get_json(silent=True) or {}
+        body = _body()
         try:
-            report = _replay_matching(_shown_filters(body.get("filters") or {}),
-                                      force=bool(body.get("force")))  # fmt: skip
+            job, count = _start_bulk(_shown_filters(_filters_of(body)), _flag(body, "force"))
         except Refused as exc:
-            return _api_error(str(exc), 400)
-        return jsonify({"ok": report.ok, "sent": report.sent, "failed": report.failed,
-                        "canary": report.canary, "stopped": report.stopped})  # fmt: skip
+            status = 409 if isinstance(exc.__cause__, replay.BulkRunning) else 400
+            return _api_error(str(exc), status)
+        return jsonify({"task_id": job, "letters": count,
+                        "status": url_for("api_bulk", job=job)}), 202  # fmt: skip
+
+    @app.get("/api/bulk/<job>")
+    def api_bulk(job: str) -> Response:
+        return jsonify(_bulk_state(job))
 
     @app.post("/api/resolve")
     def api_resolve_matching() -> Response:
-        body = request.get_json(silent=True) or {}
+        body = _body()
+        note = _note(body)
         try:
-            ids = _matching_ids(_shown_filters(body.get("filters") or {}))
+            ids = _matching_ids(_shown_filters(_filters_of(body)))
         except Refused as exc:
             return _api_error(str(exc), 400)
-        return jsonify({"resolved": _resolve(ids, body.get("note", ""))})
+        return jsonify({"resolved": _resolve(ids, note)})
 
-    @app.errorhandler(403)
-    @app.errorhandler(404)
-    def refused(error: Any) -> tuple[str, int]:
+    @app.errorhandler(HTTPException)
+    def refused(error: HTTPException) -> Any:
         if request.path.startswith("/api/"):
-            return _api_error(error.description, error.code)
-        return render_template("deadletters/error.html", error=error), error.code
+            return _api_error(error.description or error.name, error.code or 500)
+        if error.code == 401:
+            return error
+        page = render_template("deadletters/error.html", code=error.code,
+                               description=error.description)  # fmt: skip
+        return page, error.code
+
+    @app.errorhandler(DatabaseUnavailable)
+    def database_down(error: Exception) -> Any:
+        description = "Postgres does not answer: dead letters cannot be read now; try again"
+        if request.path.startswith("/api/"):
+            return _api_error(description, 503)
+        return render_template("deadletters/error.html", code=503, description=description), 503
 
     return app
 
@@ -294,16 +348,37 @@ def _replay_one(letter_id: int, force: bool) -> str:
         return replay.replay_one(celery_app, letter_id, by=_who(), force=force)
     except replay.ReplayError as exc:
         raise Refused(str(exc)) from None
+    except BrokerUnavailableError as exc:
+        abort(503, f"Redis did not take the replay ({exc}): it may have been queued;"
+                   " replaying again is safe, it is published once per replay")  # fmt: skip
 
 
-def _replay_matching(shown: dict[str, str], force: bool) -> replay.BulkReport:
+def _start_bulk(shown: dict[str, str], force: bool) -> tuple[str, int]:
     from config import app as celery_app
 
     ids = _matching_ids(shown)
     if not ids:
         raise Refused("no dead letter matches")
-    return replay.replay_many(celery_app, ids, by=_who(), rate=REPLAY_RATE,
-                              canary_timeout=CANARY_TIMEOUT, force=force)  # fmt: skip
+    try:
+        job = replay.start_bulk(celery_app, redis_client.client(), ids, _who(), force)
+    except replay.BulkRunning as exc:
+        raise Refused(str(exc)) from exc
+    except BrokerUnavailableError as exc:
+        abort(503, f"Redis did not take the bulk replay ({exc}); try again")
+    return job, len(ids)
+
+
+def _bulk_state(job: str) -> dict[str, Any]:
+    """Where a bulk replay stands: waiting, running, done (with its report) or failed."""
+    from config import app as celery_app
+
+    result = celery_app.AsyncResult(job)
+    state = result.state
+    if state == "SUCCESS":
+        return {"task_id": job, "state": "done", "report": result.result}
+    if state in ("FAILURE", "REVOKED"):
+        return {"task_id": job, "state": "failed", "error": redact_text(str(result.result))}
+    return {"task_id": job, "state": "running" if state in ("STARTED", "RETRY") else "waiting"}
 
 
 def _resolve(ids: list[int], note: str) -> int:
@@ -325,15 +400,41 @@ def _matching_ids(shown: dict[str, str]) -> list[int]:
     return ids
 
 
-def _bulk_message(report: replay.BulkReport) -> str:
-    parts = [f"{len(report.sent)} replayed"]
-    if report.canary:
-        parts.append(f"canary {report.canary}")
-    if report.failed:
-        parts.append(f"{len(report.failed)} not replayed")
-    if report.stopped:
-        parts.append(report.stopped)
-    return "; ".join(parts)
+def _existing_id(letter_id: int) -> None:
+    if not 0 < letter_id <= LARGEST_ID:
+        abort(404, f"no dead letter {letter_id}")
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        abort(400, "the body must be a JSON object")
+    return body
+
+
+def _filters_of(body: dict[str, Any]) -> dict[str, Any]:
+    filters = body.get("filters") or {}
+    if not isinstance(filters, dict) or not all(
+        isinstance(v, str | bool | None) for v in filters.values()
+    ):
+        abort(400, '"filters" must be an object of strings')
+    return filters
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        abort(400, f'"{name}" must be true or false')
+    return value
+
+
+def _note(body: dict[str, Any]) -> str:
+    note = body.get("note", "")
+    if not isinstance(note, str) or not note.strip():
+        abort(400, '"note" must say why (a non-empty string), as the CLI asks')
+    return note
 
 
 # -- filters as the page shows them ---------------------------------------------------------
@@ -342,7 +443,7 @@ def _bulk_message(report: replay.BulkReport) -> str:
 def _shown_filters(source: Any) -> dict[str, str]:
     """The filter fields as given (strings), status defaulting to open letters."""
     shown = {key: str(source.get(key) or "").strip()
-             for key in ("task", "queue", "reason", "exception_type", "age")}  # fmt: skip
+             for key in ("task", "queue", "reason", "exception_type", "age", "since")}  # fmt: skip
     status = str(source.get("status") or "open")
     shown["status"] = status if status in STATUSES else "open"
     return shown
@@ -354,7 +455,8 @@ def _filter_options(shown: dict[str, str]) -> dict[str, Any]:
         "queue": shown.get("queue"),
         "reason": shown.get("reason"),
         "exception_type": shown.get("exception_type"),
-        "since": shown.get("age"),  # "letters from the last 2h": a duration ago
+        # "letters from the last 2h": a duration ago; a bulk form sends the moment it meant
+        "since": shown.get("since") or shown.get("age"),
         "unresolved": shown.get("status") == "open",
     }
 
@@ -372,6 +474,16 @@ def _filters(shown: dict[str, str]) -> repository.Filters:
     if shown.get("status") == "resolved":
         filters = repository.Filters(**{**filters.__dict__, "resolved": True})
     return filters
+
+
+def _frozen(shown: dict[str, str]) -> dict[str, str]:
+    """The filters for a bulk form: the age as the moment it means now, so the set acted
+    on is the set the page counted (the status, open by default, does not narrow it)."""
+    frozen = dict(shown)
+    if shown.get("age") and views.DURATION.match(shown["age"]):
+        moment = views.parse_moment(shown["age"])
+        frozen["since"], frozen["age"] = (moment.isoformat() if moment else ""), ""
+    return frozen
 
 
 def _query(shown: dict[str, str]) -> dict[str, str]:

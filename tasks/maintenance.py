@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from config import app, database, redis_client
-from deadletters import alerts, spool
+from deadletters import alerts, replay, spool
 from housekeeping import digest, purge, queue_health
 
 logger = logging.getLogger(__name__)
@@ -55,3 +55,9 @@ def send_ops_digest() -> dict:
         return {"status": "logged", "idempotency_key": key}
     alerts.ops_mail(app)(message, key)
     return {"status": "queued", "idempotency_key": key}
+
+
+@app.task(name=replay.BULK_TASK, bind=True, retry_preset="no_retry")
+def replay_deadletters(self, ids: list[int], by: str, force: bool = False) -> dict:
+    """A bulk replay the dead-letter page started: canary first, then the rest, paced."""
+    return replay.run_bulk(app, redis_client.client(), ids, by, force, job=self.request.id)

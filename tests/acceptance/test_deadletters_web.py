@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deadletters import replay
 from devstack.servers import free_port
 from tests import harness
 from tests.browser import headless_chromium, screenshot
@@ -47,7 +48,8 @@ def _path() -> str:
 
 @pytest.fixture(scope="module")
 def page():
-    with module_worker(["crm"], pool="prefork", concurrency=2):
+    # crm runs the probe jobs; maintenance runs the page's bulk replays
+    with module_worker(["crm", "maintenance"], pool="prefork", concurrency=2):
         port = free_port()
         server = start_page(port, {"FLOWER_BASIC_AUTH": ":".join(LOGIN), "FLOWER_URL": FLOWER_URL})
         url = f"http://127.0.0.1:{port}"
@@ -151,6 +153,21 @@ def test_replay_one_that_fails_again_shows_its_lineage(page, failing, redis_clie
     harness.wait_for(lambda: api(page, f"/api/letters/{again.id}")["status"] == "resolved", 30)
 
 
+def bulk_replay(page: str, filters: dict) -> dict:
+    """Start a bulk replay and wait for the maintenance worker to report it."""
+    started = post(page, "/api/replay", {"filters": filters})
+    assert started.status_code == 202, started.text
+    status = started.json()["status"]
+
+    def done() -> dict | None:
+        state = api(page, status)
+        return state if state["state"] in ("done", "failed") else None
+
+    state = harness.wait_for(done, 120, interval=0.5)
+    assert state["state"] == "done", state
+    return state["report"]
+
+
 def test_replay_a_filtered_set_canary_first(page, failing, redis_client):
     filters = {"task": "crm.probe_login", "age": "1h"}
     # Without a narrowing filter (the status alone does not narrow), nothing is replayed
@@ -160,8 +177,14 @@ def test_replay_a_filtered_set_canary_first(page, failing, redis_client):
     assert post(page, "/api/resolve", {"filters": filters, "note": "earlier"}).status_code == 200
     k, (a, b, c) = failing(3, user=f"bulk-{uuid.uuid4().hex[:6]}")
 
+    # One bulk replay at a time
+    redis_client.set(replay.BULK_LOCK, "another-bulk")
+    busy = post(page, "/api/replay", {"filters": filters})
+    assert busy.status_code == 409 and "another-bulk" in busy.json()["error"]
+    redis_client.delete(replay.BULK_LOCK)
+
     # When the cause is not fixed, the canary (the oldest) fails and nothing else is sent
-    stopped = post(page, "/api/replay", {"filters": filters}).json()
+    stopped = bulk_replay(page, filters)
     assert stopped["canary"] == "failed" and stopped["stopped"], stopped
     assert set(stopped["sent"]) == {str(a.id)}
     (a_again,) = harness.wait_for(lambda: harness.letters_where(replay_of=a.id), 30)
@@ -169,7 +192,7 @@ def test_replay_a_filtered_set_canary_first(page, failing, redis_client):
     # Once it is fixed, the next canary succeeds and the rest follow; the letter already
     # replayed is named, not replayed twice
     redis_client.delete(f"{k}:fail")
-    done = post(page, "/api/replay", {"filters": filters}).json()
+    done = bulk_replay(page, filters)
     assert done["canary"] == "succeeded", done
     assert {int(i) for i in done["sent"]} == {b.id, c.id, a_again.id}
     assert set(done["failed"]) == {str(a.id)} and "already replayed" in done["failed"][str(a.id)]
@@ -180,6 +203,30 @@ def test_replay_a_filtered_set_canary_first(page, failing, redis_client):
         return shown == ["resolved"] * 4
 
     harness.wait_for(settled, 30, interval=0.2)
+
+
+def test_bad_requests_get_clear_errors(page, failing):
+    _, (letter,) = failing(1, user="bad-requests")
+    cases = [
+        ("/api/replay", [1], 400, "JSON object"),
+        ("/api/replay", {"filters": ["task"]}, 400, "filters"),
+        (f"/api/letters/{letter.id}/replay", {"force": "false"}, 400, "true or false"),
+        (f"/api/letters/{letter.id}/resolve", {"note": 5}, 400, "note"),
+        (f"/api/letters/{letter.id}/resolve", {}, 400, "note"),
+        ("/api/letters/99999999999999999999999/resolve", {"note": "x"}, 404, "no dead letter"),
+    ]
+    for path, body, status, said in cases:
+        answer = httpx.post(f"{page}{path}", json=body, auth=LOGIN, timeout=10)
+        assert answer.status_code == status and said in answer.json()["error"], (path, answer.text)
+    wrong_method = httpx.delete(f"{page}/api/letters/{letter.id}", auth=LOGIN, timeout=10)
+    assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+    assert api(page, f"/api/letters/{letter.id}")["status"] == "open"  # nothing changed
+    # No link can put words in the page, and no site can frame it
+    shown = httpx.get(f"{page}/", params={"message": "log in at evil.example"}, auth=LOGIN)
+    assert "evil.example" not in shown.text
+    assert (
+        shown.headers["X-Frame-Options"] == "DENY" and shown.headers["Cache-Control"] == "no-store"
+    )
 
 
 def test_forms_need_the_page_token_and_the_api_needs_json(page, failing):
@@ -205,6 +252,9 @@ def test_forms_need_the_page_token_and_the_api_needs_json(page, failing):
     assert ok.status_code == 302
     resolved = api(page, f"/api/letters/{letter.id}")
     assert resolved["status"] == "resolved" and resolved["resolved_by"] == f"web:{LOGIN[0]}"
+    # Someone decided it needs no replay: a replay is refused unless forced
+    refused = post(page, f"/api/letters/{letter.id}/replay")
+    assert refused.status_code == 409 and "is resolved" in refused.json()["error"]
 
 
 def test_ops_filter_replay_and_resolve_in_headless_chromium(page, failing, redis_client):

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 from celery import chain, group
+from sqlalchemy import text
 
-from config import app
+from config import app, database
 from config.publish import PayloadError
 from devstack.servers import RedisServer
 from tests import harness
@@ -116,7 +117,7 @@ def test_celery_call_is_guarded_too(queue):
     assert len(queued_messages(queue)) == 1
 
 
-def test_a_replay_is_guarded_and_keeps_no_publish_once_mark(worker_process, redis_client):
+def test_a_replay_is_guarded_and_published_once_under_its_own_key(worker_process, redis_client):
     from deadletters.replay import replay_one
 
     canary = f"canary-{uuid.uuid4().hex}"
@@ -127,14 +128,23 @@ def test_a_replay_is_guarded_and_keeps_no_publish_once_mark(worker_process, redi
     worker.stop()
     redis_client.delete("quote")
 
-    # The stored job had a job key; its replay is a new publish, never dropped as a repeat
+    # The stored job had a job key; its replay is a new publish under a key of its own
+    # (never dropped as a repeat of the original)
     new_id = replay_one(app, letter.id, by="test")
     [message] = queued_messages(redis_client, "quote")
-    assert message["headers"]["id"] == new_id
-    assert "x_publish_once" not in message["headers"]
+    assert message["headers"]["id"] == new_id != result.id
+    assert message["headers"]["x_publish_once"] > 0
     assert time.time() - message["headers"]["enqueued_at"] < 60
     assert canary in harness.decode_body(message)
     assert canary not in message["headers"]["kwargsrepr"]
+
+    # A replay retried after an ambiguous failure (published, but the row not marked)
+    # gets the same job, queued once
+    with database.engine().begin() as db:
+        db.execute(text("UPDATE dead_letters SET replayed_as = NULL WHERE id = :id"),
+                   {"id": letter.id})  # fmt: skip
+    assert replay_one(app, letter.id, by="test") == new_id
+    assert len(queued_messages(redis_client, "quote")) == 1
     redis_client.delete("quote")
 
 
