@@ -201,3 +201,26 @@ def test_jobs_kombus_transport_left_unacked_come_back_after_the_upgrade(
     assert result.get(timeout=30) == "slept"
     assert not redis_client.hexists("unacked", tag)
     assert redis_client.zscore("unacked_index", tag) is None
+
+
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_a_worker_stopped_right_after_its_jobs_puts_back_none_it_finished(
+    worker_process, redis_client, pool
+):
+    # Given a worker whose acks ride with its next fetch (broker/transport.py)
+    worker = worker_process(["search"], pool=pool, concurrency=2 if pool == "prefork" else 1)
+    keys = [key() for _ in range(20)]
+    results = [sleep.delay(k, 0) for k in keys]
+    assert [r.get(timeout=30) for r in results] == ["slept"] * 20
+
+    # When it is stopped at once, as a deploy does
+    assert worker.stop() == 0
+
+    # Then nothing it finished went back to the queue or is still held, and a new worker
+    # finds nothing to run again
+    assert redis_client.llen("search") == 0
+    held = [k for k in redis_client.scan_iter("taskplatform:broker:inflight:*")
+            if redis_client.llen(k)]  # fmt: skip
+    assert held == []
+    worker_process(["search"])
+    harness.never(lambda: any(len(attempts(k)) > 1 for k in keys), 2)
