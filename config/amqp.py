@@ -40,6 +40,11 @@ class PlatformAMQP(AMQP):
             retry = default_retry if kwargs.get("retry") is None else bool(kwargs["retry"])
             policy = {**default_policy, **(kwargs.get("retry_policy") or {})}
             retries = int(policy.get("max_retries") or 0) if retry else 0
+            if _is_redis(producer):
+                # Inside a batch a publish only buffers: kombu's retry wrapper around it
+                # (built per publish, for the message and for its event) guards nothing.
+                # The batch's own send is retried here.
+                kwargs["retry"] = False
             for attempt in range(retries + 1):
                 try:
                     with producer.batch():

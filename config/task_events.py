@@ -52,8 +52,15 @@ class RedactingDispatcher(EventDispatcher):
     def send(self, type: str, *args: Any, **fields: Any) -> Any:  # noqa: A002 - Celery's name
         return super().send(type, *args, **redacted_fields(fields))
 
-    def publish(self, type: str, fields: dict, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
-        return super().publish(type, redacted_fields(dict(fields)), *args, **kwargs)
+    def publish(self, type: str, fields: dict, producer: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+        # A task-sent event shows the reprs the publish guard wrote (config/publish.py), and
+        # nothing else of the job: redacted already.
+        shown = fields if type == "task-sent" else redacted_fields(dict(fields))
+        channel = getattr(producer, "channel", None)
+        if channel is not None and self.exchange.__dict__.get("_channel") is not channel:
+            # kombu copies an unbound exchange on every publish to check it was declared
+            self.exchange = self.exchange(channel)
+        return super().publish(type, shown, producer, *args, **kwargs)
 
 
 class PlatformEvents(Events):
