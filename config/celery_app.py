@@ -233,7 +233,7 @@ def build_app() -> Celery:
         redis_socket_connect_timeout=settings.redis_socket_connect_timeout,
         redis_backend_health_check_interval=10,
         # Flower sees every state, from sent (a job still queued) to done. The sent event
-        # costs about a sixth of a publish's time (docs/performance.md): TASK_SENT_EVENTS.
+        # costs 5-15% of a publish's time (docs/performance.md): TASK_SENT_EVENTS.
         worker_send_task_events=True,
         task_send_sent_event=settings.task_sent_events,
         # Job status for web apps: STARTED is visible, results expire.
