@@ -175,7 +175,9 @@ def test_replay_a_filtered_set_canary_first(page, failing, redis_client):
     assert post(page, "/api/replay", {"filters": {"status": "all"}}).status_code == 400
     # Earlier tests' letters of this task are settled: the set is this test's
     assert post(page, "/api/resolve", {"filters": filters, "note": "earlier"}).status_code == 200
-    k, (a, b, c) = failing(3, user=f"bulk-{uuid.uuid4().hex[:6]}")
+    k, made = failing(3, user=f"bulk-{uuid.uuid4().hex[:6]}")
+    # in the order a bulk replay takes them (the oldest failure first: the canary)
+    a, b, c = sorted(made, key=lambda x: (x.failed_at, x.id))
 
     # One bulk replay at a time
     redis_client.set(replay.BULK_LOCK, "another-bulk")
@@ -258,6 +260,7 @@ def test_forms_need_the_page_token_and_the_api_needs_json(page, failing):
 
 
 def test_ops_filter_replay_and_resolve_in_headless_chromium(page, failing, redis_client):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -265,7 +268,9 @@ def test_ops_filter_replay_and_resolve_in_headless_chromium(page, failing, redis
     k, letters = failing(2, user=user)
     first, second = letters
     with headless_chromium(LOGIN) as browser:
-        wait = WebDriverWait(browser, 30)
+        # a page being replaced by the next one answers with stale or missing elements
+        wait = WebDriverWait(browser, 30, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException))  # fmt: skip
         # Logged in, the list shows the letters and their counts by reason
         browser.get(f"{page}/")
         wait.until(lambda b: "crm.probe_login" in b.find_element(By.ID, "letters").text)
@@ -288,6 +293,7 @@ def test_ops_filter_replay_and_resolve_in_headless_chromium(page, failing, redis
         redis_client.delete(f"{k}:fail")
         browser.find_element(By.CSS_SELECTOR, "#replay button").click()
         wait.until(lambda b: "replayed as" in b.find_element(By.ID, "message").text)
+        assert "/letters/" in browser.current_url
         harness.wait_for(lambda: api(page, f"/api/letters/{first.id}")["status"] == "resolved",
                          30)  # fmt: skip
 
@@ -297,6 +303,7 @@ def test_ops_filter_replay_and_resolve_in_headless_chromium(page, failing, redis
             "customer deleted the account"
         )
         browser.find_element(By.CSS_SELECTOR, "#resolve button").click()
+        wait.until(lambda b: "resolved" in b.find_element(By.ID, "message").text)
         wait.until(lambda b: b.find_element(By.ID, "status").text == "resolved")
         assert "customer deleted the account" in browser.find_element(By.ID, "facts").text
         screenshot(browser, "deadletters-resolved.png")
