@@ -15,6 +15,7 @@ from config.errors import PermanentError
 
 AVAILABILITY = ("immediate", "two_weeks", "one_month", "unavailable")
 MAX_PER_PAGE = 100
+MAX_QUERY_CHARS = 500
 SEARCH_VECTOR = (
     "setweight(to_tsvector('english', coalesce(role, '')), 'A')"
     " || setweight(to_tsvector('english', array_to_string(skills, ' ')), 'B')"
@@ -27,38 +28,62 @@ class InvalidQuery(PermanentError):
 
 
 def _validated(query: dict[str, Any]) -> dict[str, Any]:
+    """The query as the search runs it; InvalidQuery naming the field otherwise."""
     if not isinstance(query, dict):
         raise InvalidQuery("a search query is an object")
     unknown = set(query) - {"q", "role", "skills", "min_years", "availability", "page",
                             "per_page"}  # fmt: skip
     if unknown:
         raise InvalidQuery(f"unknown search fields: {', '.join(sorted(unknown))}")
+    q = _text(query, "q")
+    if len(q) > MAX_QUERY_CHARS:
+        # Postgres parses every word of it: 10 kB took seconds; the words add nothing.
+        raise InvalidQuery(f"q is {len(q)} characters; at most {MAX_QUERY_CHARS}")
     skills = query.get("skills") or []
     availability = query.get("availability") or []
     if isinstance(availability, str):
         availability = [availability]
     if not isinstance(skills, list) or not all(isinstance(s, str) for s in skills):
         raise InvalidQuery("skills must be a list of strings")
+    if not isinstance(availability, list) or not all(isinstance(a, str) for a in availability):
+        raise InvalidQuery("availability must be a string or a list of strings")
     bad = [a for a in availability if a not in AVAILABILITY]
     if bad:
         raise InvalidQuery(f"availability must be among {', '.join(AVAILABILITY)}; got {bad}")
-    try:
-        page = int(query.get("page") or 1)
-        per_page = int(query.get("per_page") or 20)
-        min_years = int(query.get("min_years") or 0)
-    except (TypeError, ValueError):
-        raise InvalidQuery("page, per_page and min_years must be whole numbers") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE or min_years < 0:
-        raise InvalidQuery(f"page >= 1, 1 <= per_page <= {MAX_PER_PAGE}, min_years >= 0")
     return {
-        "q": (query.get("q") or "").strip(),
-        "role": (query.get("role") or "").strip().lower(),
+        "q": q,
+        "role": _text(query, "role").lower(),
         "skills": [s.strip().lower() for s in skills if s.strip()],
         "availability": availability,
-        "min_years": min_years,
-        "page": page,
-        "per_page": per_page,
+        "min_years": _whole(query, "min_years", 0, 0, 80),
+        "page": _whole(query, "page", 1, 1, 10_000),
+        "per_page": _whole(query, "per_page", 20, 1, MAX_PER_PAGE),
     }
+
+
+def _text(query: dict[str, Any], name: str) -> str:
+    value = query.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidQuery(f"{name} must be text, got {type(value).__name__} {value!r}")
+    return value.strip()
+
+
+def _whole(query: dict[str, Any], name: str, default: int, least: int, most: int) -> int:
+    """A whole number in [least, most]; absent means `default`, never a silent substitute."""
+    value = query.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidQuery(f"{name} must be a whole number, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidQuery(f"{name} must be a whole number, got {value!r}") from None
+    if not least <= number <= most:
+        raise InvalidQuery(f"{name} must be between {least} and {most}, got {number}")
+    return number
 
 
 def search(engine: Engine, query: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tasks.search import reindex_candidates, search_candidates
@@ -48,6 +50,15 @@ def test_an_invalid_query_is_a_dead_letter(search_worker):
     result = search_candidates.delay({"availability": ["tomorrow"]})
     letter = harness.wait_for_letter(result.id)
     assert letter.reason == "permanent" and "availability must be among" in letter.exception_message
+
+
+def test_an_oversized_query_fails_at_once_without_reaching_postgres(search_worker):
+    started = time.monotonic()
+    result = search_candidates.delay({"q": "payroll " * 2000})
+    letter = harness.wait_for_letter(result.id)
+    assert (letter.reason, letter.attempts) == ("permanent", 1)
+    assert "characters; at most 500" in letter.exception_message
+    assert time.monotonic() - started < 10
 
 
 def test_reindex_rebuilds_every_vector(search_worker):
