@@ -133,7 +133,7 @@ DRAMATIQ = Side(
 
 FLOOR = Side(
     name="Redis floor",
-    setup="import functools, redis, os\nfrom bench import floor\nr = floor.client()\n"
+    setup="from bench import floor\nr = floor.client()\n"
     'send = lambda i: r.lpush(floor.QUEUE, \'{"task": "noop", "args": [%d]}\' % i)\n'
     "probe = lambda sent_at: floor.send_latency_probe(r)",
     worker=lambda concurrency: [

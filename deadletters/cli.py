@@ -33,9 +33,6 @@ def filters_from(options: dict[str, Any]) -> repository.Filters:
         raise click.BadParameter(str(exc)) from None
 
 
-has_filter, status, summary, detail = (views.has_filter, views.status, views.summary, views.detail)
-
-
 def filter_options(command):
     options = [
         click.option("--task", help="task name, as in email.send_email"),
@@ -82,7 +79,7 @@ def list_command(limit: int, page: int, as_json: bool, **options: Any) -> None:
     filters = filters_from(options)
     with database.session() as db:
         total = repository.count(db, filters)
-        rows = [summary(x) for x in repository.find(db, filters, limit, (page - 1) * limit)]
+        rows = [views.summary(x) for x in repository.find(db, filters, limit, (page - 1) * limit)]
     columns = ["id", "failed_at", "task_name", "queue", "reason", "exception_type",
                "attempts", "status"]  # fmt: skip
     human = table(rows, columns) + f"\n{len(rows)} of {total} (page {page})"
@@ -98,7 +95,7 @@ def show(letter_id: int, as_json: bool) -> None:
         letter = repository.get(db, letter_id)
         if letter is None:
             raise click.ClickException(f"no dead letter {letter_id}")
-        data = detail(letter)
+        data = views.detail(letter)
     lines = [
         f"{key:>21}: {json.dumps(value) if isinstance(value, dict | list) else value}"
         for key, value in data.items()
@@ -109,9 +106,9 @@ def show(letter_id: int, as_json: bool) -> None:
 
 
 def chosen_ids(ids: tuple[int, ...], options: dict[str, Any]) -> list[int]:
-    if ids and has_filter(options):
+    if ids and views.has_filter(options):
         raise click.UsageError("name IDs or filters, not both")
-    if not ids and not has_filter(options):
+    if not ids and not views.has_filter(options):
         raise click.UsageError("name dead-letter IDs, or filters such as --task or --unresolved")
     if ids:
         return list(ids)
@@ -123,9 +120,10 @@ def chosen_ids(ids: tuple[int, ...], options: dict[str, Any]) -> list[int]:
 @click.argument("ids", nargs=-1, type=int)
 @filter_options
 @click.option("--dry-run", is_flag=True, help="say what would be replayed; send nothing")
-@click.option("--rate", default=5.0, show_default=True, help="replays a second after the canary")
-@click.option("--canary-timeout", default=60.0, show_default=True, help="seconds")
-@click.option("--force", is_flag=True, help="replay letters already replayed")
+@click.option("--rate", default=replay.DEFAULT_RATE, show_default=True,
+              help="replays a second after the canary")  # fmt: skip
+@click.option("--canary-timeout", default=replay.CANARY_TIMEOUT, show_default=True, help="seconds")
+@click.option("--force", is_flag=True, help="replay letters already replayed or resolved")
 @click.option("--by", default=None, help="who runs it (default: your user name)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -136,7 +134,7 @@ def replay_command(ctx: click.Context, ids: tuple[int, ...], dry_run: bool, rate
     chosen = chosen_ids(ids, options)
     if dry_run:
         with database.session() as db:
-            sample = [summary(x) for x in repository.get_many(db, chosen[:5])]
+            sample = [views.summary(x) for x in repository.get_many(db, chosen[:5])]
         human = f"would replay {len(chosen)} dead letters; first {len(sample)}:\n" + table(
             sample, ["id", "task_name", "queue", "reason", "status"]
         )

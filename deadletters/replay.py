@@ -28,7 +28,7 @@ from deadletters.model import DeadLetter
 
 logger = logging.getLogger(__name__)
 
-#: A bulk replay's pace and canary wait, as the CLI's defaults.
+#: A bulk replay's pace and canary wait (the CLI's defaults, and the page's).
 DEFAULT_RATE = 5.0
 CANARY_TIMEOUT = 60.0
 
