@@ -1,1 +1,2 @@
-"""Leads: validated, stored once per email address, and pushed to the CRM once."""
+"""Leads: validated, stored once per email address, and pushed to the CRM once per change
+of their details."""

@@ -11,6 +11,11 @@ to SMTP, then marks the row sent. A second run of the same key finds the claim:
 A failed send releases its claim, so the retry can claim again, and raises smtplib's (or
 the socket's) own error: whether it is retried (a timeout, a 4xx) or not (a 5xx, a feature
 the server lacks) is the failure policy's decision (config/failure_policy.py).
+
+Addresses (`to`, `reply_to`) are trimmed before they are checked, so " ana@example.com " is
+taken. An address that is not ASCII (josé@example.com) goes only through a server that
+advertises SMTPUTF8; any other server refuses it on every attempt, so that is `NeedsSmtpUtf8`,
+a permanent error naming the addresses, raised before anything is sent.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import smtplib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -35,16 +40,49 @@ class InvalidMessage(PermanentError):
     """A message that cannot be sent as given."""
 
 
+class NeedsSmtpUtf8(PermanentError):
+    """An address that is not ASCII, and a mail server that does not advertise SMTPUTF8."""
+
+
 def recipients_of(message: dict[str, Any]) -> list[str]:
+    """The `to` addresses, trimmed and lowercased; each is checked once trimmed."""
     to = message.get("to")
-    addresses = [to] if isinstance(to, str) else list(to or [])
-    if not addresses:
+    if isinstance(to, str):
+        values = [to]
+    elif isinstance(to, list | tuple) or to is None:
+        values = list(to or [])
+    else:
+        raise InvalidMessage(
+            f"'to' must be an address or a list of addresses, not {_described(to)}"
+        )
+    if not values:
         raise InvalidMessage("a message needs at least one recipient in 'to'")
-    bad = [address for address in addresses if not isinstance(address, str) or
-           not EMAIL.match(address)]  # fmt: skip
+    for value in values:
+        if not isinstance(value, str):
+            raise InvalidMessage(f"'to' must hold strings, not {_described(value)}")
+    bad = [value for value in values if not EMAIL.match(value.strip())]
     if bad:
-        raise InvalidMessage(f"not an email address: {', '.join(map(str, bad))}")
-    return [address.strip().lower() for address in addresses]
+        raise InvalidMessage(f"not an email address: {', '.join(map(repr, bad))}")
+    return [value.strip().lower() for value in values]
+
+
+def reply_to_of(message: dict[str, Any]) -> str | None:
+    """The `reply_to` address, trimmed and lowercased like a recipient; None when absent or
+    blank."""
+    value = message.get("reply_to")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidMessage(f"'reply_to' must be an address, not {_described(value)}")
+    if not value.strip():
+        return None
+    if not EMAIL.match(value.strip()):
+        raise InvalidMessage(f"'reply_to' is not an email address: {value!r}")
+    return value.strip().lower()
+
+
+def _described(value: object) -> str:
+    return f"{type(value).__name__}: {value!r:.80}"
 
 
 def build(message: dict[str, Any], sender: str) -> EmailMessage:
@@ -61,8 +99,9 @@ def build(message: dict[str, Any], sender: str) -> EmailMessage:
     mime["Subject"] = rendered.subject
     mime["From"] = sender
     mime["To"] = ", ".join(recipients)
-    if message.get("reply_to"):
-        mime["Reply-To"] = message["reply_to"]
+    reply_to = reply_to_of(message)
+    if reply_to:
+        mime["Reply-To"] = reply_to
     mime["Message-ID"] = make_msgid(domain="taskplatform")
     mime.set_content(rendered.text)
     mime.add_alternative(rendered.html, subtype="html")
@@ -95,13 +134,35 @@ def send(
         )
     try:
         with connect() as client:
-            client.send_message(mime)
+            _deliver(client, mime, sender, recipients)
     except Exception:
         _release(engine, idempotency_key)
         raise
     _mark_sent(engine, idempotency_key, str(mime["Message-ID"]))
     return {"status": "sent", "idempotency_key": idempotency_key,
             "message_id": str(mime["Message-ID"]), "recipients": recipients}  # fmt: skip
+
+
+def _deliver(client: smtplib.SMTP, mime: EmailMessage, sender: str, recipients: list[str]) -> None:
+    """Hand `mime` to the server. An address that is not ASCII needs SMTPUTF8 (RFC 6531): a
+    server without it refuses the mail on every attempt, so say so permanently, naming the
+    addresses, rather than let smtplib raise its generic SMTPNotSupportedError. smtplib asks
+    for SMTPUTF8 only when the envelope is not ASCII and would mangle a Reply-To alone into
+    an encoded word, so such a mail is flattened as UTF-8 and sent with the option here."""
+    envelope_from = parseaddr(sender)[1]
+    reply_to = [str(mime["Reply-To"])] if mime["Reply-To"] else []
+    wide = [address for address in (envelope_from, *recipients, *reply_to) if not address.isascii()]
+    if not wide:
+        client.send_message(mime)
+        return
+    client.ehlo_or_helo_if_needed()
+    if not client.has_extn("smtputf8"):
+        raise NeedsSmtpUtf8(
+            f"the mail server does not advertise SMTPUTF8, which an address that is not ASCII"
+            f" needs: {', '.join(wide)}"
+        )
+    data = mime.as_bytes(policy=mime.policy.clone(utf8=True, linesep="\r\n"))
+    client.sendmail(envelope_from, recipients, data, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
 
 
 def _claim(engine: Engine, key: str, recipients: list[str], subject: str,

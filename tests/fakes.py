@@ -90,10 +90,11 @@ class SmtpSink:
     """A real SMTP server on loopback that keeps every message it receives.
 
     `replies` scripts the answers to DATA, one per message ("451 try later", "550 no such
-    user"); once they run out it accepts everything.
+    user"); once they run out it accepts everything. `smtputf8=False` makes it a server that
+    does not advertise SMTPUTF8 (aiosmtpd's Controller advertises it by default).
     """
 
-    def __init__(self, replies: list[str] | None = None) -> None:
+    def __init__(self, replies: list[str] | None = None, smtputf8: bool = True) -> None:
         self.messages: list[dict] = []
         self.replies = list(replies or [])
         owner = self
@@ -112,7 +113,9 @@ class SmtpSink:
                 return "250 OK"
 
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            Handler(), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8
+        )
 
     @property
     def url(self) -> str:

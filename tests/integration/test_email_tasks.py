@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -69,7 +70,8 @@ def test_candidate_matches_are_mailed_to_the_lead(worker_process):
     ("bad", "error"),
     [({"to": "not-an-address", "subject": "s", "body": "b"}, "not an email address"),
      ({"to": "a@example.com"}, "needs 'template'"),
-     ({"to": "a@example.com", "template": "nope", "context": {}}, "no mail template")],
+     ({"to": "a@example.com", "template": "nope", "context": {}}, "no mail template"),
+     ({"to": ["a@example.com", 42], "subject": "s", "body": "b"}, "not int: 42")],
 )  # fmt: skip
 def test_an_invalid_message_fails_at_once(worker_process, bad, error):
     with SmtpSink() as mail:
@@ -78,3 +80,48 @@ def test_an_invalid_message_fails_at_once(worker_process, bad, error):
         letter = harness.wait_for_letter(result.id)
         assert letter.reason == "permanent" and error in letter.exception_message
         assert mail.messages == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [({"to": "josé@example.com"}, "josé@example.com"),
+     ({"to": "用户@example.com"}, "用户@example.com"),
+     ({"reply_to": "répondre@example.com"}, "répondre@example.com")],
+)  # fmt: skip
+def test_a_non_ascii_address_without_smtputf8_is_a_dead_letter_at_once(
+    worker_process, extra, named
+):
+    # Given a mail server that does not advertise SMTPUTF8
+    with SmtpSink(smtputf8=False) as mail:
+        worker_process(["email"], env={"SMTP_URL": mail.url})
+        # When a message with an address it cannot take is sent
+        started = time.monotonic()
+        result = send_email.delay({**message(), **extra}, f"k:{uuid.uuid4()}")
+        letter = harness.wait_for_letter(result.id)
+        # Then the job fails on its first attempt, naming the address and the missing extension
+        assert (letter.reason, letter.attempts) == ("permanent", 1)
+        assert letter.exception_type == "NeedsSmtpUtf8"
+        assert named in letter.exception_message and "SMTPUTF8" in letter.exception_message
+        assert time.monotonic() - started < 10 and mail.messages == []
+
+
+def test_a_non_ascii_reply_to_reaches_an_smtputf8_server_intact(worker_process):
+    # Given a mail server that advertises SMTPUTF8
+    with SmtpSink() as mail:
+        worker_process(["email"], env={"SMTP_URL": mail.url})
+        # When a message carries a Reply-To that is not ASCII
+        key = f"k:{uuid.uuid4()}"
+        send_email.delay({**message(), "reply_to": "répondre@example.com"}, key).get(timeout=20)
+        # Then the header arrives as written, not as an encoded word
+        (received,) = mail.messages
+        assert "Reply-To: répondre@example.com" in received["data"]
+
+
+def test_addresses_with_spaces_around_them_are_trimmed_and_sent(worker_process):
+    with SmtpSink() as mail:
+        worker_process(["email"], env={"SMTP_URL": mail.url})
+        given = {**message(" Ana@Example.com "), "reply_to": " desk@example.com\n"}
+        assert send_email.delay(given, f"k:{uuid.uuid4()}").get(timeout=20)["status"] == "sent"
+        (received,) = mail.messages
+        assert received["to"] == ["ana@example.com"]
+        assert "Reply-To: desk@example.com\r\n" in received["data"]
