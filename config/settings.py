@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal
@@ -93,6 +94,9 @@ class Settings(BaseSettings):
     crm_webhook_url: str | None = None
     crm_webhook_timeout: float = Field(5.0, gt=0, le=60)
     quote_usd_rate: Decimal = Field(Decimal("56.00"), gt=0)
+    # The day QUOTE_USD_RATE was read and where from: every quote states both.
+    quote_usd_rate_as_of: date = date(2026, 12, 1)
+    quote_usd_rate_source: str = Field("list rate", min_length=1, max_length=120)
     quote_cache_ttl: int = Field(3600, ge=0)
 
     # Operations.

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from aiosmtpd.controller import Controller
 
 from tasks.crm import capture_lead
-from tasks.email import send_email
+from tasks.email import send_email, send_quote
 from tasks.quote import generate_quote
 from tasks.search import search_candidates
 from tasks.status import job_status
@@ -33,6 +33,9 @@ QUOTES = [
     "a lead software developer and 2 mid qa testers, hybrid, premium",
     "5 customer service representatives, office based, enterprise",
     "1 senior data analyst, wfh",
+    "5 CSRs for the night shift and 1 lead CSR",
+    "2 VAs to work part time, 3 bookkeepers at 20 hours a week",
+    "3 Python devs and a QA, hybrid",
 ]
 SEARCHES = [
     {"q": "xero payroll"},
@@ -81,6 +84,8 @@ def one_job(rng: random.Random):
         return kind, generate_quote.delay(request)
     if kind == "email":
         to = "not-an-address" if bad else f"{rng.choice(NAMES).split()[0].lower()}@example.com"
+        if rng.random() < 0.5:
+            return "quote mail", send_quote.delay(rng.choice(QUOTES), to, rng.choice(NAMES))
         message = {"to": to, "subject": "Your quote", "body": "Thanks for asking.",
                    "name": rng.choice(NAMES)}  # fmt: skip
         return kind, send_email.delay(message, f"demo:{uuid.uuid4()}")

@@ -1,16 +1,30 @@
-"""Quotes are pure work: the same normalised request gives the same quote, so it is cached in
-Redis for QUOTE_CACHE_TTL seconds under a hash of the normalised request."""
+"""Quotes are pure work: the same normalised request, rates and day give the same quote, so
+it is cached in Redis for QUOTE_CACHE_TTL seconds under a hash of all three. The rates and
+the day are in the key because a new USD rate, or a new rule set from midnight, must never
+be answered from the cache with the old figures."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import redis
 
+if TYPE_CHECKING:
+    from pricing.engine import PricingRates
+    from pricing.requests import QuoteRequest
+
 KEY_PREFIX = "taskplatform:quote:"
+
+
+def quote_key(request: QuoteRequest, rates: PricingRates, on: date) -> str:
+    """The cache key of a quote: the request's meaning, every rate, and the day priced."""
+    parts = (request.cache_key(), rates.fingerprint(), on.isoformat())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def cached(client: redis.Redis, key: str, ttl: int, compute: Callable[[], dict]) -> dict[str, Any]:

@@ -69,7 +69,11 @@ class PagIbigRule:
 
 @dataclass(frozen=True)
 class RuleSet:
+    """The rates in force from `effective_from`, checked against the circulars up to
+    `valid_until`: a quote made later is still priced on the latest set, and says so."""
+
     effective_from: date
+    valid_until: date
     sss: SssRule
     philhealth: PhilHealthRule
     pagibig: PagIbigRule
@@ -77,6 +81,7 @@ class RuleSet:
 
 RULES_2025 = RuleSet(
     effective_from=date(2025, 1, 1),
+    valid_until=date(2025, 12, 31),
     # SSS Circular 2024-006: 15% of an MSC from 5,000 to 35,000 (employer 10%, employee 5%).
     sss=SssRule(
         employer_rate=Decimal("0.10"),

@@ -7,8 +7,9 @@ from datetime import timedelta
 from config import app, database, smtp
 from config.errors import PermanentError
 from config.settings import settings
-from mail import matches
+from mail import matches, quotes
 from mail import send as mail
+from tasks import quote as quote_tasks
 
 
 def _connect():
@@ -34,3 +35,12 @@ def send_candidate_matches(lead_id: int, candidate_ids: list[int]) -> dict:
     """Mail a lead the candidates picked for them, once per (lead, candidates)."""
     message, key = matches.compose(database.engine(), lead_id, candidate_ids)
     return _send(message, key)
+
+
+@app.task(name="email.send_quote", retry_preset="patient")
+def send_quote(request: dict | str, to: str, name: str | None = None) -> dict:
+    """Price `request` (as quote.generate_quote does, from its cache when fresh) and mail
+    the quote to `to`, once per quote and recipient."""
+    quote = quote_tasks.priced(request)
+    message, key = quotes.compose(quote, to, name)
+    return {**_send(message, key), "monthly_php": quote["totals"]["monthly_php"]}

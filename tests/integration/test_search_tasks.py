@@ -64,3 +64,39 @@ def test_an_oversized_query_fails_at_once_without_reaching_postgres(search_worke
 def test_reindex_rebuilds_every_vector(search_worker):
     assert reindex_candidates.delay().get(timeout=60) == {"reindexed": 240}
     assert run({"q": "figma"})["total"] > 0
+
+
+def test_an_abbreviation_finds_the_role_it_means(search_worker):
+    found = run({"q": "VA", "per_page": 100})
+    roles = {person["role"] for person in found["results"]}
+    assert "virtual assistant" in roles
+    assert roles <= {"virtual assistant", "medical virtual assistant"}  # a medical VA is a VA
+    by_filter = run({"role": "VA", "per_page": 100})
+    assert 0 < by_filter["total"] <= found["total"]
+    assert {person["role"] for person in by_filter["results"]} == {"virtual assistant"}
+
+
+def test_a_role_filter_matches_every_title_holding_the_word(search_worker):
+    found = run({"role": "developer", "per_page": 100})
+    assert {person["role"] for person in found["results"]} == {
+        "software developer",
+        "web developer",
+    }  # the seeded pool has no full stack or mobile developers
+    assert found["roles"][:2] == ["software developer", "web developer"]
+
+
+def test_a_query_with_a_synonym_never_matches_fewer_than_its_words(search_worker):
+    # Quoted, "seo" is searched as typed: the skill of marketers and writers
+    plain = run({"q": '"seo"', "per_page": 100})
+    assert plain["total"] > 0
+    expanded = run({"q": "seo", "per_page": 100})
+    assert {r["id"] for r in plain["results"]} <= {r["id"] for r in expanded["results"]}
+
+
+def test_a_page_past_the_last_is_refused_by_name(search_worker):
+    last = run({"q": "developer", "per_page": 100})
+    assert last["pages"] == 1
+    result = search_candidates.delay({"q": "developer", "per_page": 100, "page": 2})
+    letter = harness.wait_for_letter(result.id)
+    assert letter.reason == "permanent"
+    assert "page 2 is past the last page, 1" in letter.exception_message

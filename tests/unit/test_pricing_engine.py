@@ -18,7 +18,7 @@ SALARIES = {
     ("accountant", "senior"): Decimal("40000"),
     ("graphic designer", "junior"): Decimal("18000"),
     ("virtual assistant", "mid"): Decimal("10000.20"),
-    ("bookkeeper", "mid"): Decimal("20000.61"),
+    ("bookkeeper", "mid"): Decimal("20001.66"),
 }
 
 
@@ -45,7 +45,9 @@ def money_values(node):
     """Every string in the output that is not an identifier or a date."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key not in {"request", "title", "level", "effective_rules", "currency"}:
+            if key not in {"request", "title", "level", "shift", "currency"} and not key.startswith(
+                ("usd_rate_", "rules_", "effective_", "quoted_")
+            ):
                 yield from money_values(value)
     elif isinstance(node, list):
         for value in node:
@@ -62,13 +64,16 @@ TWO_SENIOR_ACCOUNTANTS_IN_OFFICE = request(
 # -- the cost of a line ---------------------------------------------------------------------
 
 
-def test_a_line_adds_salary_employer_contributions_fee_and_workspace():
-    # Given two senior accountants at 40,000 in the office, standard tier
+def test_a_line_adds_salary_13th_month_employer_contributions_fee_and_workspace():
+    # Given two senior accountants at 40,000 in the office, standard tier, day shift
     (line,) = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE)["lines"]
-    # Then each item is per head x 2: MSC 35,000, PhilHealth on 40,000, Pag-IBIG capped
+    # Then each item is per head x 2: MSC 35,000, PhilHealth on 40,000, Pag-IBIG capped,
+    # 13th month 40,000 / 12 = 3,333.333... a head, 6,666.67 for two
     assert line["monthly_salary"] == "40000.00"
     assert line["items"] == {
         "salary": "80000.00",
+        "night_differential": "0.00",
+        "thirteenth_month": "6666.67",
         "sss_employer": "7000.00",
         "ec": "60.00",
         "philhealth_employer": "2000.00",
@@ -76,8 +81,9 @@ def test_a_line_adds_salary_employer_contributions_fee_and_workspace():
         "service_fee": "24000.00",
         "workspace": "24000.00",
     }
-    assert line["total_php"] == "137460.00"
-    assert line["total_usd"] == "2454.64"  # 137,460 / 56 = 2,454.6428...
+    # 137,460 as before the accrual + 6,666.666... = 144,126.666...
+    assert line["total_php"] == "144126.67"
+    assert line["total_usd"] == "2573.69"  # 144,126.666... / 56 = 2,573.690...
 
 
 def test_employee_shares_are_shown_but_not_charged():
@@ -88,7 +94,7 @@ def test_employee_shares_are_shown_but_not_charged():
         "pagibig_employee": "400.00",
         "total": "5900.00",
     }
-    assert sum(Decimal(value) for value in line["items"].values()) == Decimal("137460")
+    assert sum(Decimal(value) for value in line["items"].values()) == Decimal("144126.67")
 
 
 @pytest.mark.parametrize(
@@ -161,7 +167,7 @@ def test_the_usd_rate_can_be_overridden():
     rates = PricingRates(php_per_usd=Decimal("50"))
     result = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, rates)
     assert result["usd_rate"] == "50.00"
-    assert result["totals"]["monthly_usd"] == "2749.20"  # 137,460 / 50
+    assert result["totals"]["monthly_usd"] == "2882.53"  # 144,126.666... / 50
 
 
 def test_a_finer_usd_rate_is_shown_as_set():
@@ -180,21 +186,24 @@ def test_a_line_is_rounded_once_not_per_head():
 
 
 def test_the_total_is_the_rounded_exact_total_not_the_sum_of_rounded_items():
-    # Given one premium VA at 10,000.20: PhilHealth 250.005, fee 3,450.069, exact total 17,410.274
+    # Given one premium VA at 10,000.20: PhilHealth 250.005, fee 3,450.069, 13th month
+    # 833.35, SSS 1,000 + EC 10, Pag-IBIG 200, seat 2,500: exact total 18,243.624
     (line,) = quote(request(RoleLine("virtual assistant", "mid", 1), tier="premium"))["lines"]
     # Then the shown items round up to a sum one centavo above the shown total, by design
     assert line["items"]["philhealth_employer"] == "250.01"
     assert line["items"]["service_fee"] == "3450.07"
-    assert line["total_php"] == "17410.27"
-    assert sum(Decimal(value) for value in line["items"].values()) == Decimal("17410.28")
+    assert line["total_php"] == "18243.62"
+    assert sum(Decimal(value) for value in line["items"].values()) == Decimal("18243.63")
 
 
 def test_usd_is_converted_from_the_exact_php_not_the_rounded_php():
-    # Given a premium bookkeeper at 20,000.61: exact total 32,130.8357
+    # Given a premium bookkeeper at 20,001.66: salary + 13th month 1,666.805 + SSS 2,000
+    # + EC 30 + PhilHealth 500.0415 + Pag-IBIG 200 + fee 6,900.5727 + seat 2,500
+    # = 33,799.0792 exactly
     (line,) = quote(request(RoleLine("bookkeeper", "mid", 1), tier="premium"))["lines"]
-    # Then 32,130.8357 / 56 = 573.7649... -> 573.76; 32,130.84 / 56 would give 573.77
-    assert line["total_php"] == "32130.84"
-    assert line["total_usd"] == "573.76"
+    # Then 33,799.0792 / 56 = 603.55498... -> 603.55; 33,799.08 / 56 would give 603.56
+    assert line["total_php"] == "33799.08"
+    assert line["total_usd"] == "603.55"
 
 
 def test_half_a_centavo_rounds_up():
