@@ -33,6 +33,15 @@ test: $(INSTALLED) lint
 chaos: $(INSTALLED)
 	CHAOS=$(CHAOS_MODE) $(BIN)/pytest -m chaos tests/chaos $(PYTEST_ARGS)
 
+## test-rabbitmq: the routing, retry, delivery and dead-letter suites, and RabbitMQ's own
+## tests, with BROKER_URL on a virtual host of the machine's RabbitMQ (Redis keeps results)
+RABBITMQ_TESTS ?= tests/integration/test_routing.py tests/integration/test_retries.py \
+	tests/integration/test_delivery.py tests/integration/test_deadletter_capture.py \
+	tests/integration/test_rabbitmq.py tests/integration/test_ops_tools.py
+.PHONY: test-rabbitmq
+test-rabbitmq: $(INSTALLED)
+	TEST_RABBITMQ=1 $(BIN)/pytest $(RABBITMQ_TESTS) $(PYTEST_ARGS)
+
 ## bench: the platform against bare Celery, Dramatiq and the Redis floor (a tool, not a test)
 .PHONY: bench
 bench: $(INSTALLED)

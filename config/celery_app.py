@@ -7,6 +7,7 @@ Reference: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kombu.exceptions
@@ -18,25 +19,33 @@ from celery.signals import (
     after_setup_task_logger,
     beat_init,
     import_modules,
+    worker_init,
 )
 from kombu import transport as kombu_transport
 from kombu.utils.url import parse_url
 
 from beat_schedule import beat_schedule
-from config import amqp, flower, publish
+from config import amqp, flower, publish, rabbitmq
 from config.logs import install_json, install_redaction
-from config.queues import QUEUES, TASK_QUEUES, route_task
+from config.queues import QUEUES, route_task, task_queues
 from config.redaction import redact
 from config.result_backend import BACKENDS
 from config.sentry import init_sentry
 from config.settings import settings
+
+logger = logging.getLogger(__name__)
 
 #: The task modules: one per queue, named after it (tasks/<queue>.py), so a queue is added
 #: in one table (config/queues.py QUEUES) plus a worker that consumes it (the Procfile).
 TASK_MODULES: list[str] = [f"tasks.{queue}" for queue in QUEUES]
 
 #: Modules every worker imports for their signal handlers and hooks.
-WORKER_MODULES = ["deadletters.capture", "housekeeping.task_stats", "housekeeping.watchdog"]
+WORKER_MODULES = [
+    "deadletters.capture",
+    "deadletters.exchange",
+    "housekeeping.task_stats",
+    "housekeeping.watchdog",
+]
 
 
 # One quick retry rides over a dropped connection (a Redis restart, a failover); more would
@@ -67,7 +76,12 @@ def _sentinel_options() -> dict:
 def _broker_transport_options() -> dict:
     """The platform transport's own options (broker/transport.py): reliable fetch, the
     delivery bound, and where refused items and lost jobs go (named, so config/ never
-    imports the dead-letter package)."""
+    imports the dead-letter package).
+
+    On RabbitMQ the broker does all three itself (quorum queues, deliveries counted, a
+    dead-letter exchange); a publish returns only once the broker has confirmed it."""
+    if settings.broker_is_rabbitmq:
+        return {"confirm_publish": True}
     return {
         **_redis_transport_options(),
         "heartbeat_ttl": settings.worker_heartbeat_ttl,
@@ -101,7 +115,10 @@ def use_platform_transport() -> None:
 
 def _broker_use_ssl() -> dict | bool:
     """The TLS options in REDIS_URL's query, for Flower: it rebuilds its Redis client from
-    Connection.as_uri() (which drops the query) plus broker_use_ssl."""
+    Connection.as_uri() (which drops the query) plus broker_use_ssl. amqps:// is TLS with
+    the system's CA store."""
+    if settings.broker_is_rabbitmq:
+        return settings.broker_url.startswith("amqps://")
     return parse_url(settings.broker_url).get("ssl") or False
 
 
@@ -165,6 +182,8 @@ class PlatformCelery(Celery):
         retries, replays): refuse what must not be queued, then send."""
         task_id = publish.prepare(name, args, kwargs, countdown, eta, task_id, options)
         try:
+            if settings.broker_is_rabbitmq:
+                rabbitmq.ensure_topology(self)
             return super().send_task(name, args, kwargs, countdown, eta, task_id, **options)
         except UNREACHABLE_ERRORS as exc:
             if isinstance(exc, publish.BrokerUnavailableError):
@@ -172,8 +191,14 @@ class PlatformCelery(Celery):
             if isinstance(exc, RuntimeError) and not _is_result_store_give_up(exc):
                 raise
             raise publish.BrokerUnavailableError(
-                f"could not queue {name}: Redis unreachable ({_reason(exc)})"
+                f"could not queue {name}: {_broker_name(exc)} unreachable ({_reason(exc)})"
             ) from exc
+
+
+def _broker_name(exc: BaseException) -> str:
+    if settings.broker_is_rabbitmq and not isinstance(exc, RuntimeError | redis.RedisError):
+        return "RabbitMQ"
+    return "Redis"
 
 
 def _is_result_store_give_up(exc: RuntimeError) -> bool:
@@ -212,7 +237,7 @@ def build_app() -> Celery:
         accept_content=["json"],
         result_accept_content=["json"],
         # Queues and routes: one table, and a typo must not create a queue nobody reads.
-        task_queues=TASK_QUEUES,
+        task_queues=task_queues(rabbitmq=settings.broker_is_rabbitmq),
         task_routes=(route_task,),
         task_default_queue="maintenance",
         task_create_missing_queues=False,
@@ -262,7 +287,7 @@ def build_app() -> Celery:
         beat_schedule=beat_schedule(settings.beat_test_interval),
         beat_scheduler="config.beat:PlatformScheduler",
         beat_max_loop_interval=settings.beat_max_interval,
-        redbeat_redis_url=settings.broker_url,
+        redbeat_redis_url=settings.redis_service_url,
         redbeat_lock_timeout=settings.beat_lock_timeout,
         redbeat_key_prefix="taskplatform:redbeat",
     )
@@ -279,6 +304,18 @@ def _redact_worker_logs(logger=None, **_kwargs) -> None:
 
 # Flower refuses to start without auth, however it is started (config/flower.py).
 import_modules.connect(flower.refuse_open_flower)
+
+
+@worker_init.connect
+def _declare_rabbitmq_topology(sender: Any = None, **_kwargs: Any) -> None:
+    """Before the worker's own steps bind the delay levels to every queue (a worker of one
+    queue would find the others' exchanges missing)."""
+    if not settings.broker_is_rabbitmq or sender is None:
+        return
+    try:
+        rabbitmq.ensure_topology(sender.app)
+    except Exception as exc:  # the broker is away: every publish declares it again first
+        logger.warning("RabbitMQ topology not declared at start-up: %s", exc)
 
 
 @import_modules.connect

@@ -23,7 +23,57 @@ QUEUES: dict[str, str] = {
 #: Celery's own tasks (chord unlock, backend cleanup) run with the housekeeping.
 CELERY_INTERNAL_QUEUE = "maintenance"
 
-TASK_QUEUES = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES)
+#: RabbitMQ only: where a queue's broker sends a message it gives up on (past the delivery
+#: limit); every worker drains it into the dead letters (deadletters/exchange.py).
+DEAD_LETTER_EXCHANGE = "taskplatform.dead"
+DEAD_LETTER_QUEUE = "taskplatform.dead"
+
+
+#: RabbitMQ only: the broker's own backstop. The worker ends a job at MAX_DELIVERIES (at
+#: most 100) from the delivery count the quorum queue keeps; the broker dead-letters what
+#: still comes back past this. A constant, not a setting: queue arguments cannot change on
+#: a live queue, so every process must declare the same ones.
+BROKER_DELIVERY_LIMIT = 100
+
+
+def task_queues(*, rabbitmq: bool) -> tuple[Queue, ...]:
+    """The queues as the broker declares them.
+
+    On RabbitMQ each is a quorum queue (replicated, durable, counting deliveries) with a
+    delivery limit and a dead-letter exchange. Exchanges are topic ones there, as Celery's
+    native delayed delivery (countdowns without holding the message in a worker) requires;
+    each still routes by the queue's own name.
+    """
+    if not rabbitmq:
+        return tuple(Queue(n, Exchange(n, type="direct"), routing_key=n) for n in QUEUES)
+    return tuple(
+        Queue(
+            name,
+            Exchange(name, type="topic"),
+            routing_key=name,
+            queue_arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": BROKER_DELIVERY_LIMIT,
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": name,
+                # Dead-lettered only once the dead-letter queue has confirmed it, and kept
+                # in its queue until then (which needs reject-publish overflow).
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )
+        for name in QUEUES
+    )
+
+
+def dead_letter_queue() -> Queue:
+    """The queue behind DEAD_LETTER_EXCHANGE (a fanout: every queue's give-ups)."""
+    return Queue(
+        DEAD_LETTER_QUEUE,
+        Exchange(DEAD_LETTER_EXCHANGE, type="fanout"),
+        routing_key="#",
+        queue_arguments={"x-queue-type": "quorum"},
+    )
 
 
 class UnroutableTaskError(LookupError):

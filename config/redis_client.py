@@ -16,11 +16,11 @@ from config.settings import settings
 
 @cache
 def client() -> redis.Redis:
-    if settings.broker_url.startswith("sentinel://"):
+    if settings.redis_service_url.startswith("sentinel://"):
         from kombu.utils.url import url_to_parts
         from redis.sentinel import Sentinel
 
-        hosts = [url_to_parts(u) for u in settings.broker_url.split(";")]
+        hosts = [url_to_parts(u) for u in settings.redis_service_url.split(";")]
         timeouts = {
             "socket_timeout": settings.redis_socket_timeout,
             "socket_connect_timeout": settings.redis_socket_connect_timeout,
@@ -30,7 +30,7 @@ def client() -> redis.Redis:
         )
         return sentinel.master_for(settings.redis_sentinel_master, db=int(hosts[0].path or 0))
     return redis.Redis.from_url(
-        settings.broker_url,
+        settings.redis_service_url,
         socket_timeout=settings.redis_socket_timeout,
         socket_connect_timeout=settings.redis_socket_connect_timeout,
     )

@@ -20,11 +20,12 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/taskplatform"
 
 # Celery reads these itself and lets them silently override the configured broker and
 # backend (celery/app/utils.py); `celery -b URL` sets the first. We take URLs only from
-# REDIS_URL / RESULT_BACKEND_URL, so a stray one is refused rather than obeyed.
+# BROKER_URL / REDIS_URL / RESULT_BACKEND_URL, so a stray one is refused rather than obeyed.
 CELERY_URL_VARIABLES = (
     "CELERY_BROKER_URL",
     "CELERY_BROKER_READ_URL",
@@ -52,7 +53,13 @@ class Settings(BaseSettings):
 
     # Services. None means "not given": development and test fall back to local servers.
     redis_url: str | None = None
+    # The message broker: REDIS_URL's Redis unless BROKER_URL names a RabbitMQ (amqp://,
+    # amqps://). Redis stays for results, beat's lock, the spool and the caches either way.
+    broker_url_setting: str | None = Field(None, validation_alias="BROKER_URL")
     redis_sentinel_master: str | None = None
+    # For a rediss:// URL that does not say ssl_cert_reqs itself and cannot be edited (a
+    # hosting add-on's, rotated by the host): added to it. Heroku Redis needs `none`.
+    redis_ssl_cert_reqs: Literal["none", "optional", "required"] | None = None
     result_backend_url: str | None = None
     database_url: str | None = None
     sentry_dsn: str | None = None
@@ -102,6 +109,9 @@ class Settings(BaseSettings):
     # Operations.
     task_sent_events: bool = True
     watchdog_idle_seconds: float = Field(120.0, ge=0)
+    # A file the worker touches while it consumes (for a container's liveness probe:
+    # `python -m housekeeping.alive`); unset, none is written.
+    worker_alive_file: str | None = None
     metrics_port: int = Field(9808, ge=1, le=65535)
     metrics_address: str = "127.0.0.1"
     flower_url: str | None = None
@@ -133,9 +143,21 @@ class Settings(BaseSettings):
         parts = urlsplit(value.split(";", 1)[0])
         if parts.scheme not in ("redis", "rediss", "sentinel") or not parts.hostname:
             raise ValueError("must be a redis://, rediss:// or sentinel:// URL with a host")
-        if parts.scheme == "rediss" and "ssl_cert_reqs=" not in parts.query:
-            raise ValueError("a rediss:// URL must say ssl_cert_reqs=required (and ssl_ca_certs=)")
         return value
+
+    @field_validator("broker_url_setting")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = urlsplit(value.split(";", 1)[0]).scheme
+        if scheme in AMQP_SCHEMES:
+            if not urlsplit(value).hostname:
+                raise ValueError("must be an amqp:// or amqps:// URL with a host")
+            return value
+        if scheme in ("redis", "rediss", "sentinel"):
+            return value  # checked against REDIS_URL below
+        raise ValueError("must be an amqp://, amqps://, redis://, rediss:// or sentinel:// URL")
 
     @field_validator("database_url")
     @classmethod
@@ -205,6 +227,45 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _tls_says_how_to_check(self) -> Settings:
+        """A rediss:// URL must say whether the server's certificate is checked: kombu and
+        redis-py disagree on the default, and a silent `none` would be a downgrade."""
+        if self.redis_ssl_cert_reqs is not None:
+            return self
+        for name in ("redis_url", "result_backend_url", "broker_url_setting"):
+            parts = urlsplit((getattr(self, name) or "").split(";", 1)[0])
+            if parts.scheme == "rediss" and "ssl_cert_reqs=" not in parts.query:
+                variable = "BROKER_URL" if name == "broker_url_setting" else name.upper()
+                raise ValueError(
+                    f"{variable}: a rediss:// URL must say ssl_cert_reqs=required (and"
+                    " ssl_ca_certs=), or set REDIS_SSL_CERT_REQS"
+                )
+        return self
+
+    def _with_tls_choice(self, url: str) -> str:
+        """Add REDIS_SSL_CERT_REQS to a rediss:// URL that does not say it."""
+        parts = urlsplit(url)
+        if parts.scheme != "rediss" or "ssl_cert_reqs=" in parts.query:
+            return url
+        if self.redis_ssl_cert_reqs is None:
+            return url
+        joiner = "&" if parts.query else ""
+        query = f"{parts.query}{joiner}ssl_cert_reqs={self.redis_ssl_cert_reqs}"
+        return parts._replace(query=query).geturl()
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> Settings:
+        """A Redis broker is REDIS_URL's Redis: the broker's in-flight lists, the spool and
+        the reaper's statistics must live side by side, so a second Redis is refused."""
+        given = self.broker_url_setting
+        if given and urlsplit(given).scheme not in AMQP_SCHEMES and given != self.redis_url:
+            raise ValueError(
+                "BROKER_URL names a Redis other than REDIS_URL: a Redis broker is REDIS_URL's"
+                " own; set REDIS_URL (BROKER_URL is for amqp:// or amqps:// only)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _beat_numbers_agree(self) -> Settings:
         if self.beat_test_interval is not None and self.app_env == "production":
             raise ValueError("BEAT_TEST_INTERVAL replaces every crontab: not in production")
@@ -229,12 +290,26 @@ class Settings(BaseSettings):
         return (self.log_format or ("text" if self.app_env == "development" else "json")) == "json"
 
     @cached_property
+    def redis_service_url(self) -> str:
+        """The platform's Redis: results, beat's lock, the spool, statistics, caches (and the
+        broker, unless BROKER_URL names a RabbitMQ)."""
+        return self._with_tls_choice(self.redis_url or LOCAL_REDIS_URL)
+
+    @cached_property
     def broker_url(self) -> str:
-        return self.redis_url or LOCAL_REDIS_URL
+        if self.broker_url_setting and self.broker_is_rabbitmq:
+            return self.broker_url_setting
+        return self.redis_service_url
+
+    @cached_property
+    def broker_is_rabbitmq(self) -> bool:
+        return urlsplit(self.broker_url_setting or "").scheme in AMQP_SCHEMES
 
     @cached_property
     def backend_url(self) -> str:
-        return self.result_backend_url or self.broker_url
+        if self.result_backend_url:
+            return self._with_tls_choice(self.result_backend_url)
+        return self.redis_service_url
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -28,8 +28,9 @@ from celery.worker.consumer import Consumer
 from config import database, failure_policy
 from config.publish import PROTOCOL_HEADERS
 from config.queues import UnroutableTaskError, queue_for
+from config.settings import settings
 from config.task_events import BatchedEvents
-from deadletters import letters, repository, spool
+from deadletters import exchange, letters, repository, spool
 
 logger = logging.getLogger(__name__)
 
@@ -175,11 +176,12 @@ def on_task_unknown(sender=None, name=None, id=None, message=None, exc=None, **_
 
 def raw_letter(message, reason: str, exc: BaseException | None, default_error: str):
     headers = dict(message.headers or {})
+    raw = message.body if message.body is not None else b""
     return letters.from_raw(
-        task_id=headers.get("id") or str(uuid.uuid4()),
+        task_id=headers.get("id") or letters.raw_id(reason, raw),
         task_name=headers.get("task") or "(undecodable)",
         queue=(message.delivery_info or {}).get("routing_key"),
-        raw=message.body if message.body is not None else b"",
+        raw=raw,
         headers=headers,
         exception_type=type(exc).__name__ if exc else default_error,
         exception_message=str(exc) if exc else f"{default_error}: {message.content_type}",
@@ -191,7 +193,9 @@ def raw_letter(message, reason: str, exc: BaseException | None, default_error: s
 @task_rejected.connect
 def on_task_rejected(sender=None, message=None, exc=None, **_: Any) -> None:
     try:
-        _keep(raw_letter(message, "rejected", exc, "ContentDisallowed"))
+        # Celery rejects a disallowed content type, and a message naming no task at all
+        known = "task" in (message.headers or {})
+        _keep(raw_letter(message, "rejected", exc, "ContentDisallowed" if known else "NotATask"))
     except Exception:
         logger.critical("DEAD LETTER CAPTURE FAILED for a rejected message", exc_info=True)
 
@@ -208,6 +212,22 @@ class DeadLetterConsumer(BatchedEvents, Consumer):
             logger.critical("DEAD LETTER CAPTURE FAILED for an undecodable message",
                             exc_info=True)  # fmt: skip
         super().on_decode_error(message, exc)
+
+    def create_task_handler(self, *args: Any, **kwargs: Any):
+        """On RabbitMQ, a job the quorum queue has delivered MAX_DELIVERIES times already
+        (each time its worker died) is not run again but dead-lettered, as the Redis
+        transport does (deadletters/exchange.py)."""
+        handle = super().create_task_handler(*args, **kwargs)
+        if not settings.broker_is_rabbitmq:
+            return handle
+
+        def on_task_received(message) -> None:
+            if exchange.past_bound(message):
+                exchange.keep_past_bound(message)
+                return
+            handle(message)
+
+        return on_task_received
 
 
 @task_success.connect

@@ -20,8 +20,9 @@ from deadletters import letters, spool
 logger = logging.getLogger(__name__)
 
 
-def keep_refused(queue: str, item: bytes, refusal: intake.Refusal) -> None:
-    """An item taken from `queue` that is not a runnable message: keep its raw bytes."""
+def keep_refused(queue: str, item: bytes, refusal: intake.Refusal) -> str:
+    """An item taken from `queue` that is not a runnable message: keep its raw bytes.
+    Returns where the letter went (deadletters/spool.py)."""
     letter = letters.from_raw(
         task_id=refusal.task_id or f"{refusal.reason}-{uuid.uuid4()}",
         task_name=refusal.task_name or f"({refusal.reason})",
@@ -36,14 +37,15 @@ def keep_refused(queue: str, item: bytes, refusal: intake.Refusal) -> None:
     where = spool.keep(letter)
     logger.error("item in queue %r refused (%s): dead letter %s", queue, refusal.message, where,
                  extra=letters.log_fields(letter))  # fmt: skip
+    return where
 
 
-def keep_lost(queue: str, item: bytes, deliveries: int) -> None:
-    """A job whose worker died MAX_DELIVERIES times: a dead letter, and FAILURE for callers."""
+def keep_lost(queue: str, item: bytes, deliveries: int) -> str:
+    """A job whose worker died MAX_DELIVERIES times: a dead letter, and FAILURE for callers.
+    Returns where the letter went."""
     checked = intake.check(item, task_message=True)
     if isinstance(checked, intake.Refusal):
-        keep_refused(queue, item, checked)
-        return
+        return keep_refused(queue, item, checked)
     headers = dict(checked.get("headers") or {})
     task_id, task_name = headers.get("id") or str(uuid.uuid4()), headers.get("task") or "?"
     exc = DeliveryBoundExceeded.for_task(task_name, task_id, deliveries)
@@ -68,6 +70,7 @@ def keep_lost(queue: str, item: bytes, deliveries: int) -> None:
     logger.error("%s[%s] lost its worker %d times: dead letter %s", task_name, task_id,
                  deliveries, where, extra=letters.log_fields(letter))  # fmt: skip
     _mark_failed(task_id, exc)
+    return where
 
 
 def _body(envelope: dict) -> tuple[list, dict, dict]:

@@ -190,6 +190,13 @@ def from_job(
     )
 
 
+def raw_id(reason: str, raw: bytes | str) -> str:
+    """The id of a letter for bytes that carry no task id: from their content, so the copy
+    RabbitMQ dead-letters after the worker refused it lands on the same row."""
+    data = raw.encode() if isinstance(raw, str) else bytes(raw)
+    return f"{reason}-{hashlib.sha256(data).hexdigest()[:32]}"
+
+
 def from_raw(
     *,
     task_id: str,

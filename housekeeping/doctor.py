@@ -21,7 +21,16 @@ from config import database, redis_client
 from config.queues import QUEUES
 from config.settings import settings
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini"
+
+def migrations_config() -> Path:
+    """The release line's Alembic configuration: beside the working directory, as the
+    Procfile runs it (an installed image or host), else beside the source tree."""
+    here = Path.cwd() / "migrations" / "alembic.ini"
+    return (
+        here
+        if here.exists()
+        else Path(__file__).resolve().parent.parent / here.relative_to(Path.cwd())
+    )
 
 
 def check_redis() -> list[str]:
@@ -29,7 +38,7 @@ def check_redis() -> list[str]:
     try:
         client.ping()
     except Exception as exc:
-        return [f"redis: unreachable at {settings.broker_url.split('@')[-1]} ({exc})"]
+        return [f"redis: unreachable at {settings.redis_service_url.split('@')[-1]} ({exc})"]
     problems = []
     config = client.config_get("maxmemory-policy") | client.config_get("appendonly")
     if config.get("maxmemory-policy", b"noeviction") not in (b"noeviction", "noeviction"):
@@ -52,7 +61,7 @@ def check_postgres() -> list[str]:
         if "alembic_version" in first:
             return ["postgres: no migrations applied (run the release line)"]
         return [f"postgres: unreachable or unreadable ({first})"]
-    head = ScriptDirectory.from_config(Config(str(MIGRATIONS))).get_current_head()
+    head = ScriptDirectory.from_config(Config(str(migrations_config()))).get_current_head()
     if current != head:
         return [f"postgres: migrations at {current}, head is {head} (run the release line)"]
     return []

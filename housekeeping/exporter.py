@@ -41,7 +41,7 @@ class PlatformCollector(Collector):
                                    labels=["queue"])  # fmt: skip
         for queue, state in queue_states(client).items():
             depth.add_metric([queue], state.depth)
-            if state.depth:  # an empty queue has no oldest job: no sample, not a 0
+            if state.depth and state.oldest_age_seconds is not None:  # none: no sample
                 age.add_metric([queue], state.oldest_age_seconds)
             flight.add_metric([queue], sum(state.in_flight.values()))
         yield from (depth, age, flight)

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from broker import inflight
 from config.queues import QUEUES
+from config.settings import settings
 from deadletters import repository
+from housekeeping import queue_depth
 from housekeeping.task_stats import STATS_KEY
 
 QUEUE_ROW = "(queue)"
@@ -97,6 +99,8 @@ def oldest_age(client: redis.Redis, raw: bytes, now: float) -> float:
 def queue_states(client: redis.Redis, now: float | None = None) -> dict[str, QueueState]:
     """Depth, oldest waiting age, and waiting and in-flight jobs per task, for every queue."""
     now = time.time() if now is None else now
+    if settings.broker_is_rabbitmq:
+        return _rabbitmq_states()
     in_flight: dict[str, Counter] = defaultdict(Counter)
     for queue, raw in inflight.held_messages(client):
         in_flight[queue][_headers(raw).get("task", "(unknown)")] += 1
@@ -111,6 +115,17 @@ def queue_states(client: redis.Redis, now: float | None = None) -> dict[str, Que
         age = oldest_age(client, oldest, now) if oldest is not None else None
         states[queue] = QueueState(depth, age, pending, in_flight[queue])
     return states
+
+
+def _rabbitmq_states() -> dict[str, QueueState]:
+    """Depth only: RabbitMQ lets a client count a queue, not read its messages in place
+    (its management API, or the rabbitmq_prometheus plugin, shows the rest)."""
+    return {
+        queue: QueueState(
+            depth, None, Counter({"(not sampled)": depth}) if depth else Counter(), Counter()
+        )  # fmt: skip
+        for queue, depth in queue_depth.waiting(QUEUES).items()
+    }
 
 
 def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any]]:

@@ -5,6 +5,10 @@ answering pings (Celery issues 8030, 8091, 10205). A worker whose queues hold wa
 messages, but which has received nothing for WATCHDOG_IDLE_SECONDS while idle, logs an
 error and exits non-zero, so the process manager restarts it. Loaded by every worker (the
 app's `imports`); WATCHDOG_IDLE_SECONDS=0 turns it off.
+
+With WORKER_ALIVE_FILE set, the same thread touches that file after every check the
+worker passes (and from `worker_ready` on): a liveness probe reading its age
+(`python -m housekeeping.alive`) fails for a worker that is stuck, frozen or not started.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from celery.signals import task_received, worker_ready
+from celery.signals import task_received, worker_init, worker_ready
 from celery.worker import state
 
-from config import redis_client
 from config.settings import settings
+from housekeeping import queue_depth
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +43,30 @@ def stuck(queues: list[str], idle_for: float, waiting: dict[str, int], busy: boo
     return not busy and idle_for >= settings.watchdog_idle_seconds and any(waiting.values())
 
 
+#: How often the alive file is touched when the watchdog itself is off.
+ALIVE_INTERVAL = 10.0
+
+
+def touch_alive() -> None:
+    if not settings.worker_alive_file:
+        return
+    try:
+        Path(settings.worker_alive_file).touch()
+    except OSError as exc:
+        logger.warning("could not touch WORKER_ALIVE_FILE %s: %s", settings.worker_alive_file, exc)
+
+
 def _watch(queues: list[str]) -> None:
-    interval = max(1.0, settings.watchdog_idle_seconds / 4)
+    watching = bool(settings.watchdog_idle_seconds)
+    interval = max(1.0, settings.watchdog_idle_seconds / 4) if watching else ALIVE_INTERVAL
     while True:
+        touch_alive()
         time.sleep(interval)
+        if not watching:
+            continue
         try:
-            waiting = {queue: redis_client.client().llen(queue) for queue in queues}
-        except Exception as exc:  # Redis away: the consumer's own reconnect handles that
+            waiting = queue_depth.waiting(queues)
+        except Exception as exc:  # broker away: the consumer's own reconnect handles that
             logger.warning("watchdog could not read queue lengths: %s", exc)
             continue
         busy = bool(state.active_requests or state.reserved_requests)
@@ -59,9 +81,17 @@ def _watch(queues: list[str]) -> None:
             os._exit(EXIT_STUCK)
 
 
+@worker_init.connect
+def _forget_earlier_life(**_: Any) -> None:
+    """A restarted container keeps its files: a fresh file from before must not pass the
+    probe before this worker is ready."""
+    if settings.worker_alive_file:
+        Path(settings.worker_alive_file).unlink(missing_ok=True)
+
+
 @worker_ready.connect
 def start_watchdog(sender: Any = None, **_: Any) -> None:
-    if not settings.watchdog_idle_seconds or sender is None:
+    if sender is None or not (settings.watchdog_idle_seconds or settings.worker_alive_file):
         return
     queues = [queue.name for queue in sender.task_consumer.queues]
     global _last_received

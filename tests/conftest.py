@@ -58,6 +58,11 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = f"taskplatform_test_{RUN_ID}"
 REDIS_DB: int | None = None
 POSTGRES_READY = False
+#: TEST_RABBITMQ=1: the broker is a RabbitMQ virtual host of this run's own; Redis
+#: keeps results, beat's lock and the spool, as in production on RabbitMQ.
+ON_RABBITMQ = os.environ.get("TEST_RABBITMQ") == "1"
+VHOST = f"taskplatform_test_{RUN_ID}"
+VHOST_READY = False
 UNIT_TESTS = Path(__file__).parent / "unit"
 
 
@@ -90,6 +95,9 @@ def pytest_configure(config: pytest.Config) -> None:
         REDIS_URL=harness.with_db(REDIS_SERVER_URL, REDIS_DB or 0),
         DATABASE_URL=harness.database_url(POSTGRES_ADMIN_URL, DATABASE_NAME),
     )
+    os.environ.pop("BROKER_URL", None)
+    if ON_RABBITMQ:
+        _claim_rabbitmq()
     from tests import probe_tasks  # registers the probe tasks on the app
 
     probe_tasks.IN_TEST_RUNNER = True
@@ -118,11 +126,32 @@ def _claim_services() -> None:
         _missing.append(str(exc))
 
 
+def _claim_rabbitmq() -> None:
+    global VHOST_READY
+    try:
+        os.environ["BROKER_URL"] = harness.create_vhost(VHOST)
+        VHOST_READY = True
+    except harness.ServiceMissing as exc:
+        _missing.append(f"no RabbitMQ: {exc}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of the Redis transport's own machinery (its lists, in-flight keys, reaper)
+    have no RabbitMQ counterpart to run; tests of RabbitMQ's run only on it."""
+    for item in items:
+        if ON_RABBITMQ and item.get_closest_marker("redis_broker"):
+            item.add_marker(pytest.mark.skip(reason="Redis transport only (TEST_RABBITMQ=1)"))
+        if not ON_RABBITMQ and item.get_closest_marker("rabbitmq_broker"):
+            item.add_marker(pytest.mark.skip(reason="RabbitMQ only: run with TEST_RABBITMQ=1"))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if REDIS_DB is not None:
         harness.release_redis_db(REDIS_SERVER_URL, REDIS_DB)
     if POSTGRES_READY:
         harness.drop_database(POSTGRES_ADMIN_URL, DATABASE_NAME)
+    if VHOST_READY:
+        harness.delete_vhost(VHOST)
     gc.collect()  # AsyncResult.__del__ unsubscribes: let it while the server still answers
     for server in reversed(EMBEDDED_SERVERS):
         server.stop()
@@ -181,13 +210,42 @@ def embedded_worker(celery_session_worker):
 
     consumer = celery_session_worker.consumer
     with celery_session_worker.app.connection_for_write() as connection:
-        for queue in QUEUES:
-            connection.default_channel.queue_purge(queue)
+        for queue in celery_session_worker.app.amqp.queues.values():
+            bound = queue.bind(connection.default_channel)
+            bound.declare()  # RabbitMQ purges only a queue that exists
+            bound.purge()
     for queue in QUEUES:
-        consumer.add_task_queue(queue)
+        _on_worker_loop(consumer, consumer.add_task_queue, queue)
     yield celery_session_worker
     for queue in QUEUES:
-        consumer.cancel_task_queue(queue)
+        _on_worker_loop(consumer, consumer.cancel_task_queue, queue)
+
+
+def _on_worker_loop(consumer, call, *args) -> None:
+    """Run `call` in the worker thread's event loop and wait for it: an AMQP connection is
+    not thread-safe (a cancel sent from this thread garbles the worker's frames)."""
+    import threading
+
+    hub = getattr(consumer, "hub", None)
+    if hub is None:
+        call(*args)
+        return
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call(*args)
+        except BaseException as exc:  # handed to the test thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    hub.call_soon(run)
+    if not done.wait(30):
+        raise TimeoutError(f"the worker's loop did not run {call.__name__} within 30 s")
+    if failure:
+        raise failure[0]
 
 
 @contextlib.contextmanager

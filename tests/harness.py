@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -101,6 +102,44 @@ def release_redis_db(server_url: str, db: int) -> None:
         client.flushdb()
     finally:
         client.close()
+
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672"
+
+
+def create_vhost(name: str) -> str:
+    """A RabbitMQ virtual host of this run's own (its queues, exchanges and messages), made
+    with rabbitmqctl; returns its BROKER_URL."""
+    base = os.environ.get("TEST_RABBITMQ_URL", RABBITMQ_URL).rstrip("/")
+    user = urlsplit(base).username or "guest"
+    if not shutil.which("rabbitmqctl"):
+        raise ServiceMissing("no rabbitmqctl to make this run's RabbitMQ virtual host")
+    for command in (["add_vhost", name], ["set_permissions", "-p", name, user, ".*", ".*", ".*"]):
+        done = subprocess.run(["rabbitmqctl", "-q", *command], capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+        if done.returncode:
+            raise ServiceMissing(f"rabbitmqctl {command[0]} failed: {done.stderr.strip()}")
+    return f"{base}/{name}"
+
+
+def queue_depth(queue: str) -> int:
+    """Messages waiting in a queue, on whichever broker this run uses (RabbitMQ counts the
+    ready ones; Redis, the length of the queue's list)."""
+    from config import app
+    from config.settings import settings
+
+    if not settings.broker_is_rabbitmq:
+        client = redis.Redis.from_url(settings.redis_service_url)
+        try:
+            return int(client.llen(queue))
+        finally:
+            client.close()
+    with app.connection_for_read() as connection:
+        return connection.default_channel.queue_declare(queue, passive=True).message_count
+
+
+def delete_vhost(name: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, timeout=60)
 
 
 def create_database(admin_url: str, name: str) -> None:

@@ -33,7 +33,7 @@ IN_TEST_RUNNER = False
 
 @cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.broker_url, decode_responses=True)
+    return redis.Redis.from_url(settings.redis_service_url, decode_responses=True)
 
 
 def _record(key: str, task) -> int:

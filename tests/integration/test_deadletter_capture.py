@@ -126,6 +126,7 @@ def envelope(body: str, content_type: str, task_id: str) -> str:
     )
 
 
+@pytest.mark.redis_broker  # RabbitMQ's counterparts: test_rabbitmq.py
 def test_a_disallowed_content_type_is_rejected(capture_worker, redis_client):
     task_id = str(uuid.uuid4())
     redis_client.lpush(
@@ -140,6 +141,7 @@ def test_a_disallowed_content_type_is_rejected(capture_worker, redis_client):
     assert letter.exception_type == "ContentDisallowed"
 
 
+@pytest.mark.redis_broker  # RabbitMQ's counterparts: test_rabbitmq.py
 def test_a_body_that_does_not_decode_is_undecodable(capture_worker, redis_client):
     task_id = str(uuid.uuid4())
     item = envelope('[["x"], {"a": 1', "application/json", task_id)
@@ -149,6 +151,7 @@ def test_a_body_that_does_not_decode_is_undecodable(capture_worker, redis_client
     assert letter.message["raw"] == item  # the whole item, as it sat in the queue
 
 
+@pytest.mark.redis_broker  # RabbitMQ's counterparts: test_rabbitmq.py
 def test_bytes_that_are_not_a_message_are_kept_and_the_worker_survives(
     capture_worker, redis_client
 ):

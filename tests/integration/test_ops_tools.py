@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 import tempfile
@@ -93,9 +94,12 @@ def test_the_watchdog_restarts_a_worker_that_stopped_consuming(services, redis_c
     # Redis reconnect), and a job waiting in that queue
     worker = harness.WorkerProcess(["quote"], env={"WATCHDOG_IDLE_SECONDS": "3"}).start()
     try:
-        app = Celery(broker=harness.os.environ["REDIS_URL"])
+        env = harness.os.environ
+        app = Celery(broker=env.get("BROKER_URL") or env["REDIS_URL"])
         app.control.cancel_consumer("quote", destination=[worker.hostname], reply=True)
         app.close()
+        # (the reply may come before the worker's loop has cancelled: wait for it)
+        harness.wait_for(lambda: "Canceling queue quote" in worker.log(), 10)
         ECHO["quote"].delay("waiting")
 
         # Then the watchdog exits it non-zero, so the process manager restarts it
@@ -103,7 +107,37 @@ def test_the_watchdog_restarts_a_worker_that_stopped_consuming(services, redis_c
         assert "watchdog: queues quote hold 1 waiting messages" in worker.log()
     finally:
         worker.__exit__(None, None, None)
-        redis_client.delete("quote")
+        with ECHO["quote"].app.connection_for_write() as connection:
+            ECHO["quote"].app.amqp.queues["quote"].bind(connection.default_channel).purge()
+
+
+def test_a_worker_that_froze_fails_its_liveness_probe(services, tmp_path):
+    # Given a worker that touches its alive file (checks every second)
+    alive = tmp_path / "worker.alive"
+    alive.touch()  # left from an earlier life of the container: removed at start
+    worker = harness.WorkerProcess(
+        ["search"], env={"WATCHDOG_IDLE_SECONDS": "2", "WORKER_ALIVE_FILE": str(alive)}
+    ).start()
+
+    def probe() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "housekeeping.alive", "--max-age", "4", "--file", str(alive)],
+            cwd=harness.ROOT, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+
+    try:
+        # Then the probe passes while it consumes
+        assert probe().returncode == 0
+        # When the worker freezes (SIGSTOP: it still holds its connection, does nothing)
+        worker.signal(signal.SIGSTOP)
+        # Then the probe fails within its max age, saying why
+        failed = harness.wait_for(lambda: (p := probe()).returncode == 1 and p, 15)
+        assert "last touched" in failed.stderr
+        worker.signal(signal.SIGCONT)
+        harness.wait_for(lambda: probe().returncode == 0, 15)
+    finally:
+        worker.signal(signal.SIGCONT)
+        worker.__exit__(None, None, None)
 
 
 def test_the_watchdog_leaves_a_busy_worker_alone(services):

@@ -87,3 +87,42 @@ def test_beat_test_interval_is_refused_in_production():
          "DATABASE_URL": "postgres://db/x", "BEAT_TEST_INTERVAL": "1"}
     )  # fmt: skip
     assert "BEAT_TEST_INTERVAL replaces every crontab" in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BROKER_URL": "kafka://k:9092"}, "invalid setting BROKER_URL: must be an amqp://"),
+        (
+            {"BROKER_URL": "redis://other:6379/0", "REDIS_URL": "redis://main:6379/0"},
+            "invalid settings: BROKER_URL names a Redis other than REDIS_URL",
+        ),
+        (
+            {"REDIS_URL": "rediss://r:6380/0"},
+            "invalid settings: REDIS_URL: a rediss:// URL must say ssl_cert_reqs=required",
+        ),
+        ({"REDIS_SSL_CERT_REQS": "maybe"}, "invalid setting REDIS_SSL_CERT_REQS: Input should be"),
+    ],
+)
+def test_broker_and_tls_settings_are_refused_with_one_line(env, message):
+    completed = start_worker_with(env)
+    assert completed.returncode != 0
+    assert completed.stderr.strip().startswith(message)
+
+
+def test_an_amqp_broker_url_moves_only_the_broker():
+    from config.settings import Settings
+
+    settings = Settings(BROKER_URL="amqps://u:p@mq:5671/prod", redis_url="redis://r:6379/1")
+    assert settings.broker_is_rabbitmq
+    assert settings.broker_url == "amqps://u:p@mq:5671/prod"
+    assert settings.backend_url == settings.redis_service_url == "redis://r:6379/1"
+
+
+def test_a_hosts_rediss_url_takes_the_tls_choice_from_its_own_setting():
+    from config.settings import Settings
+
+    settings = Settings(redis_url="rediss://:pw@r:6380", redis_ssl_cert_reqs="none")
+    assert settings.broker_url == "rediss://:pw@r:6380?ssl_cert_reqs=none"
+    assert settings.backend_url == settings.broker_url
+    assert not settings.broker_is_rabbitmq

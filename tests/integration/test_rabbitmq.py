@@ -1,0 +1,239 @@
+"""RabbitMQ's own machinery, on the machine's RabbitMQ (TEST_RABBITMQ=1: `make test-rabbitmq`).
+
+The routing, retry, delivery and dead-letter suites run unchanged on RabbitMQ too; these
+tests cover what exists only there: quorum queues with a delivery limit and a dead-letter
+exchange, countdowns by native delayed delivery, and message shapes that reach a worker
+over AMQP (on Redis the transport's intake refuses them before Celery sees them).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from kombu import Exchange, Producer
+
+from config import app
+from config.delivery import DeliveryBoundExceeded
+from config.queues import (
+    BROKER_DELIVERY_LIMIT,
+    DEAD_LETTER_EXCHANGE,
+    DEAD_LETTER_QUEUE,
+    QUEUES,
+)
+from devstack import servers
+from tests import conftest, harness
+from tests.probe_tasks import ECHO, attempts, sleep
+
+pytestmark = pytest.mark.rabbitmq_broker
+
+
+def key() -> str:
+    return f"attempts:{uuid.uuid4().hex}"
+
+
+def publish_raw(queue: str, body: bytes | str, content_type: str, headers: dict) -> None:
+    """A message as any AMQP client could send it, bypassing the platform's producer."""
+    with app.connection_for_write() as connection:
+        producer = Producer(connection.default_channel)
+        producer.publish(
+            body,
+            exchange=Exchange(queue, type="topic"),
+            routing_key=queue,
+            content_type=content_type,
+            content_encoding="utf-8",
+            headers=headers,
+            delivery_mode=2,
+            declare=[app.amqp.queues[queue]],
+        )
+
+
+def queues_on_the_broker() -> dict[str, dict]:
+    done = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", conftest.VHOST, "name", "type", "arguments",
+         "--formatter", "json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return {q["name"]: q for q in json.loads(done.stdout)}
+
+
+def test_every_queue_is_a_quorum_queue_with_a_delivery_limit_and_a_dead_letter_exchange(
+    worker_process,
+):
+    worker_process(list(QUEUES))
+    declared = queues_on_the_broker()
+    for queue in QUEUES:
+        assert declared[queue]["type"] == "quorum", queue
+        arguments = {name: value for name, _, value in declared[queue]["arguments"]}
+        assert arguments["x-delivery-limit"] == BROKER_DELIVERY_LIMIT
+        assert arguments["x-dead-letter-exchange"] == DEAD_LETTER_EXCHANGE
+        assert arguments["x-dead-letter-strategy"] == "at-least-once"
+    assert declared[DEAD_LETTER_EXCHANGE]["type"] == "quorum"
+
+
+def test_a_countdown_waits_in_the_broker_not_in_a_worker_and_runs_once(worker_process):
+    # Given a worker on the search queue
+    worker_process(["search"])
+    k = key()
+
+    # When a job is queued with a 3 s countdown
+    queued_at = time.time()
+    result = sleep.apply_async((k, 0), countdown=3)
+
+    # Then it waits in the broker's delay queues (not reserved by the worker) and runs
+    # once, no earlier than asked
+    time.sleep(1)
+    assert harness.queue_depth("search") == 0 and attempts(k) == []
+    assert result.get(timeout=40) == "slept"
+    (run,) = attempts(k)
+    assert run["at"] - queued_at >= 2.9
+
+
+def test_a_disallowed_content_type_is_rejected_into_a_dead_letter(worker_process):
+    worker_process(["email"])
+    task_id = str(uuid.uuid4())
+    publish_raw(
+        "email",
+        b"cos\nsystem\n(S'id'\ntR.",
+        "application/x-python-serialize",
+        {"id": task_id, "task": "email.probe_echo"},
+    )
+    letter = harness.wait_for_letter(task_id)
+    assert (letter.reason, letter.queue, letter.exception_type) == (
+        "rejected",
+        "email",
+        "ContentDisallowed",
+    )
+    # The broker's copy of the rejected message, once drained, lands on the same row
+    harness.wait_for(lambda: harness.queue_depth(DEAD_LETTER_QUEUE) == 0, 20)
+    assert [x.id for x in harness.letters_for(task_id)] == [letter.id]
+
+
+def test_a_body_that_does_not_decode_is_undecodable(worker_process):
+    worker_process(["email"])
+    task_id = str(uuid.uuid4())
+    publish_raw(
+        "email", '[["x"], {"a": 1', "application/json", {"id": task_id, "task": "email.probe_echo"}
+    )
+    letter = harness.wait_for_letter(task_id)
+    assert (letter.reason, letter.queue) == ("undecodable", "email")
+
+
+def test_a_message_that_is_no_task_is_kept_once_and_the_worker_survives(
+    worker_process,
+):
+    # Given JSON with no task in it, as a stray AMQP client might send
+    worker = worker_process(["crm"])
+    marker = f"stray-{uuid.uuid4().hex}"
+    publish_raw("crm", json.dumps({"note": marker, "password": "hunter2"}), "application/json", {})
+
+    # Then the worker rejects it, keeping a dead letter with the secret masked; the broker
+    # dead-letters it too, and a worker drains that copy onto the same row
+    def found():
+        return [x for x in harness.letters_where(reason="rejected", queue="crm")
+                if marker in (x.message.get("raw") or "")]  # fmt: skip
+
+    (letter,) = harness.wait_for(found, 30)
+    assert letter.exception_type == "NotATask"
+    assert "hunter2" not in json.dumps(letter.message)
+    harness.wait_for(lambda: harness.queue_depth(DEAD_LETTER_QUEUE) == 0, 20)
+    assert len(found()) == 1
+
+    # And the worker still consumes that queue
+    assert worker.process.poll() is None
+    assert ECHO["crm"].delay("still here").get(timeout=20)["value"] == "still here"
+
+
+def test_a_job_the_broker_gives_up_on_ends_as_a_worker_lost_dead_letter(worker_process):
+    # Given a worker that drains the dead-letter exchange, and a job in a queue it does not
+    # consume
+    worker_process(["email"])
+    result = ECHO["crm"].delay("never runs")
+
+    # When the job comes back more often than the broker's delivery limit
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for _ in range(BROKER_DELIVERY_LIMIT + 1):
+            message = harness.wait_for(lambda: channel.basic_get("crm", no_ack=False), 10)
+            channel.basic_reject(message.delivery_tag, requeue=True)
+
+    # Then the broker dead-letters it, a worker keeps it as worker_lost, and its caller
+    # hears so
+    letter = harness.wait_for_letter(result.id)
+    assert (letter.reason, letter.queue, letter.task_name) == (
+        "worker_lost",
+        "crm",
+        "crm.probe_echo",
+    )
+    with pytest.raises(DeliveryBoundExceeded):
+        result.get(timeout=20)
+    assert harness.queue_depth("crm") == 0
+
+
+def test_a_countdown_on_a_fresh_broker_reaches_its_queue_before_any_worker_ran(services):
+    # Given a RabbitMQ virtual host no process has used (no queue, no binding yet)
+    vhost = f"taskplatform_fresh_{uuid.uuid4().hex[:8]}"
+    url = harness.create_vhost(vhost)
+    try:
+        # When a web app's first publish is a job with a 1 s countdown
+        publish = (
+            "from tests.probe_tasks import ECHO; ECHO['crm'].apply_async(('later',), countdown=1)"
+        )
+        subprocess.run(
+            [sys.executable, "-c", publish], cwd=harness.ROOT, check=True, timeout=60,
+            env={**os.environ, "BROKER_URL": url, "PYTHONPATH": str(harness.ROOT)},
+        )  # fmt: skip
+
+        # Then, once the delay has passed, the job waits in its queue: nothing was dropped
+        def waiting_in_crm() -> bool:
+            done = subprocess.run(
+                ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages",
+                 "--formatter", "json"],
+                capture_output=True, text=True, timeout=60, check=True,
+            )  # fmt: skip
+            return {q["name"]: q["messages"] for q in json.loads(done.stdout)}.get("crm") == 1
+
+        harness.wait_for(waiting_in_crm, 20, interval=0.5)
+    finally:
+        harness.delete_vhost(vhost)
+
+
+PRODUCE = """
+import json, time
+from tests.probe_tasks import ECHO
+started = time.monotonic()
+try:
+    ECHO["crm"].delay("x")
+    outcome = {"raised": None}
+except Exception as exc:
+    outcome = {"raised": type(exc).__name__, "message": str(exc)}
+outcome["seconds"] = time.monotonic() - started
+print(json.dumps(outcome))
+"""
+
+
+def produce_against(broker_url: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", PRODUCE], cwd=harness.ROOT, capture_output=True, text=True,
+        env={**os.environ, "BROKER_URL": broker_url, "PYTHONPATH": str(harness.ROOT)},
+        timeout=60,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("broker", ["down", "silent"])
+def test_delay_raises_within_3_seconds_when_rabbitmq_is_down_or_silent(services, broker):
+    # Given a RabbitMQ that refuses connections, or one that accepts them and never answers
+    if broker == "down":
+        outcome = produce_against(f"amqp://guest:guest@127.0.0.1:{servers.free_port()}/x")
+    else:
+        with harness.SilentServer() as port:
+            outcome = produce_against(f"amqp://guest:guest@127.0.0.1:{port}/x")
+
+    # Then .delay() raises the platform's error, naming RabbitMQ, instead of hanging
+    assert outcome["raised"] == "BrokerUnavailableError", outcome
+    assert "RabbitMQ unreachable" in outcome["message"]
+    assert outcome["seconds"] < 3 * 2  # the bound is 3 s; twice that for a loaded machine
