@@ -37,7 +37,8 @@ chaos: $(INSTALLED)
 ## tests, with BROKER_URL on a virtual host of the machine's RabbitMQ (Redis keeps results)
 RABBITMQ_TESTS ?= tests/integration/test_routing.py tests/integration/test_retries.py \
 	tests/integration/test_delivery.py tests/integration/test_deadletter_capture.py \
-	tests/integration/test_rabbitmq.py tests/integration/test_ops_tools.py
+	tests/integration/test_rabbitmq.py tests/integration/test_ops_tools.py \
+	tests/acceptance/test_procfile.py
 .PHONY: test-rabbitmq
 test-rabbitmq: $(INSTALLED)
 	TEST_RABBITMQ=1 $(BIN)/pytest $(RABBITMQ_TESTS) $(PYTEST_ARGS)

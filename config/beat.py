@@ -30,7 +30,7 @@ class PlatformScheduler(RedBeatScheduler):
     _keeper: Keeper | None = None
 
     def tick(self, *args, **kwargs):
-        if self._keeper is None:
+        if self._keeper is None and not settings.broker_is_rabbitmq:  # RabbitMQ reaps itself
             self._keeper = start_keeper(self.app.conf.broker_transport_options.get("on_lost"))
         next_in = super().tick(*args, **kwargs)
         me = {"hostname": socket.gethostname(), "pid": os.getpid(), "ticked_at": time.time()}

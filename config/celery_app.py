@@ -8,7 +8,10 @@ Reference: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 from __future__ import annotations
 
 import logging
-from typing import Any
+import ssl
+import uuid
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import kombu.exceptions
 import redis.exceptions
@@ -118,7 +121,14 @@ def _broker_use_ssl() -> dict | bool:
     Connection.as_uri() (which drops the query) plus broker_use_ssl. amqps:// is TLS with
     the system's CA store."""
     if settings.broker_is_rabbitmq:
-        return settings.broker_url.startswith("amqps://")
+        if not settings.broker_url.startswith("amqps://"):
+            return False
+        # The certificate's chain and its host name: py-amqp checks the name (and sends
+        # SNI) only when it is given one.
+        return {
+            "cert_reqs": ssl.CERT_REQUIRED,
+            "server_hostname": urlsplit(settings.broker_url).hostname,
+        }
     return parse_url(settings.broker_url).get("ssl") or False
 
 
@@ -181,18 +191,51 @@ class PlatformCelery(Celery):
         """Every publish ends here (`.delay`, `apply_async`, canvas, `celery call`, beat,
         retries, replays): refuse what must not be queued, then send."""
         task_id = publish.prepare(name, args, kwargs, countdown, eta, task_id, options)
+        if settings.broker_is_rabbitmq:
+            return self._send_to_rabbitmq(name, args, kwargs, countdown, eta, task_id, options)
+        return self._send(name, args, kwargs, countdown, eta, task_id, options)
+
+    def _send_to_rabbitmq(  # noqa: PLR0913 - Celery's signature
+        self, name, args, kwargs, countdown, eta, task_id, options
+    ) -> Any:
+        """The same publish on RabbitMQ: whole-second delays, a bounded confirm wait, the
+        topology in place, and a job key's publish-once mark (taken before, given back if
+        the publish fails)."""
+        countdown, eta = rabbitmq.whole_seconds(countdown, eta)
+        rabbitmq.prepare_publish(options)
+        task_id = task_id or str(uuid.uuid4())
+        try:
+            first = rabbitmq.claim_once(task_id, options)
+        except UNREACHABLE_ERRORS as exc:
+            _raise_unreachable(name, exc)
+        if not first:
+            return self.AsyncResult(task_id)
+        try:
+            return self._send(name, args, kwargs, countdown, eta, task_id, options)
+        except BaseException:
+            rabbitmq.release_once(task_id, options)
+            raise
+
+    def _send(  # noqa: PLR0913 - Celery's signature
+        self, name, args, kwargs, countdown, eta, task_id, options
+    ) -> Any:
         try:
             if settings.broker_is_rabbitmq:
                 rabbitmq.ensure_topology(self)
             return super().send_task(name, args, kwargs, countdown, eta, task_id, **options)
         except UNREACHABLE_ERRORS as exc:
-            if isinstance(exc, publish.BrokerUnavailableError):
-                raise
-            if isinstance(exc, RuntimeError) and not _is_result_store_give_up(exc):
-                raise
-            raise publish.BrokerUnavailableError(
-                f"could not queue {name}: {_broker_name(exc)} unreachable ({_reason(exc)})"
-            ) from exc
+            _raise_unreachable(name, exc)
+
+
+def _raise_unreachable(name: str, exc: BaseException) -> NoReturn:
+    """What the caller hears when a publish could not reach a service."""
+    if isinstance(exc, publish.BrokerUnavailableError):
+        raise exc
+    if isinstance(exc, RuntimeError) and not _is_result_store_give_up(exc):
+        raise exc
+    raise publish.BrokerUnavailableError(
+        f"could not queue {name}: {_broker_name(exc)} unreachable ({_reason(exc)})"
+    ) from exc
 
 
 def _broker_name(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from typing import Any
 
 from config import correlation
+from config.queues import queue_of_routing_key
 
 FIELDS = ("task_id", "task_name", "queue", "attempt", "correlation_id")
 
@@ -107,7 +108,7 @@ def _running() -> dict[str, Any]:
     return {
         "task_id": request.id,
         "task_name": task.name,
-        "queue": (request.delivery_info or {}).get("routing_key"),
+        "queue": queue_of_routing_key((request.delivery_info or {}).get("routing_key")),
         "attempt": (request.retries or 0) + 1,
         "correlation_id": (request.headers or {}).get(correlation.HEADER) or correlation.current(),
     }

@@ -93,6 +93,12 @@ def queue_for(task_name: str) -> str:
     )
 
 
+def queue_of_routing_key(routing_key: str | None) -> str | None:
+    """The queue a delivery came from: its routing key, less the delay prefix Celery's native
+    delayed delivery puts before it on RabbitMQ (`0.0.1...1.quote`)."""
+    return routing_key.rsplit(".", 1)[-1] if routing_key else routing_key
+
+
 def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any):
     """Celery router (`task_routes`): the queue follows the task name's prefix."""
     return {"queue": queue_for(name)}

@@ -10,7 +10,9 @@ bindings once (all idempotent), before anything it sends can depend on them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from kombu.transport.native_delayed_delivery import (
@@ -18,7 +20,23 @@ from kombu.transport.native_delayed_delivery import (
     declare_native_delayed_delivery_exchanges_and_queues,
 )
 
+from config import redis_client
 from config.queues import dead_letter_queue
+
+#: Seconds a publish waits for the broker's confirm (and for the socket): a RabbitMQ under a
+#: memory or disk alarm, or a quorum queue without its majority, must not hang `.delay()`.
+CONFIRM_TIMEOUT = 3.0
+
+#: RabbitMQ's own headers, never carried into a new publish (a retry, a replay).
+BROKER_HEADERS = frozenset({
+    "x-death", "x-delivery-count", "x-acquired-count", "x-first-death-exchange",
+    "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange",
+    "x-last-death-queue", "x-last-death-reason",
+})  # fmt: skip
+
+#: The publish-once marks' keys, shared with the Redis transport (broker/inflight.py).
+ONCE_PREFIX = "taskplatform:broker:once:"
+ONCE_HEADER = "x_publish_once"
 
 #: The process that declared the topology (a forked child declares again: cheap, and its
 #: connection is its own).
@@ -42,3 +60,47 @@ def ensure_topology(app: Any) -> None:
     with app.connection_for_write() as connection:
         declare_topology(connection, list(app.amqp.queues.values()))
     _declared_in = os.getpid()
+
+
+def whole_seconds(countdown: float | None, eta: Any, now: datetime | None = None):
+    """Celery's native delayed delivery takes whole seconds and refuses a delay under one
+    (kombu's calculate_routing_key): a retry_after of 0.5, or an eta a moment away, would
+    raise instead of queueing. Round such a delay up to one second; keep the rest."""
+    if eta is not None:
+        when = datetime.fromisoformat(eta) if isinstance(eta, str) else eta
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        left = (when - (now or datetime.now(UTC))).total_seconds()
+        if left < 1:
+            return (1 if left > 0 else None), None
+        return countdown, eta
+    if countdown is not None and 0 < countdown < 1:
+        return 1, None
+    return countdown, eta
+
+
+def prepare_publish(options: dict[str, Any]) -> None:
+    """Bound the confirm wait, and drop the broker's headers a retry or replay carries."""
+    options.setdefault("confirm_timeout", CONFIRM_TIMEOUT)
+    options.setdefault("timeout", CONFIRM_TIMEOUT)
+    headers = options.get("headers")
+    if headers:
+        options["headers"] = {k: v for k, v in headers.items() if k not in BROKER_HEADERS}
+
+
+def claim_once(task_id: str, options: dict[str, Any]) -> bool:
+    """A job key's publish-once mark, in Redis as on the Redis broker (there it is set in
+    the same script as the push): False when the job was queued already in its window."""
+    window = (options.get("headers") or {}).get(ONCE_HEADER)
+    if not window:
+        return True
+    return bool(redis_client.client().set(ONCE_PREFIX + task_id, "1", nx=True, ex=int(window)))
+
+
+def release_once(task_id: str, options: dict[str, Any]) -> None:
+    """A publish that failed gives its mark back: publishing again must not be taken for a
+    repeat (a timed-out publish may then queue twice: at least once, never lost)."""
+    if (options.get("headers") or {}).get(ONCE_HEADER):
+        # Best effort: with Redis away too, the caller hears of the failure either way.
+        with contextlib.suppress(Exception):
+            redis_client.client().delete(ONCE_PREFIX + task_id)

@@ -14,9 +14,9 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -32,6 +32,19 @@ CELERY_URL_VARIABLES = (
     "CELERY_BROKER_WRITE_URL",
     "CELERY_RESULT_BACKEND",
 )
+
+
+def _tls_says_how_to_check(parts: SplitResult, info: ValidationInfo) -> None:
+    """A rediss:// URL must say whether the server's certificate is checked (kombu and
+    redis-py disagree on the default, and a silent `none` would be a downgrade), unless
+    REDIS_SSL_CERT_REQS says it for a URL that cannot be edited."""
+    if parts.scheme != "rediss" or "ssl_cert_reqs=" in parts.query:
+        return
+    if info.data.get("redis_ssl_cert_reqs") is None:
+        raise ValueError(
+            "a rediss:// URL must say ssl_cert_reqs=required (and ssl_ca_certs=),"
+            " or set REDIS_SSL_CERT_REQS"
+        )
 
 
 class SettingsError(SystemExit):
@@ -52,14 +65,14 @@ class Settings(BaseSettings):
     app_env: Literal["development", "test", "production"] = "development"
 
     # Services. None means "not given": development and test fall back to local servers.
+    # For a rediss:// URL that does not say ssl_cert_reqs itself and cannot be edited (a
+    # hosting add-on's, rotated by the host): added to it. Heroku Redis needs `none`.
+    redis_ssl_cert_reqs: Literal["none", "optional", "required"] | None = None
     redis_url: str | None = None
     # The message broker: REDIS_URL's Redis unless BROKER_URL names a RabbitMQ (amqp://,
     # amqps://). Redis stays for results, beat's lock, the spool and the caches either way.
     broker_url_setting: str | None = Field(None, validation_alias="BROKER_URL")
     redis_sentinel_master: str | None = None
-    # For a rediss:// URL that does not say ssl_cert_reqs itself and cannot be edited (a
-    # hosting add-on's, rotated by the host): added to it. Heroku Redis needs `none`.
-    redis_ssl_cert_reqs: Literal["none", "optional", "required"] | None = None
     result_backend_url: str | None = None
     database_url: str | None = None
     sentry_dsn: str | None = None
@@ -137,17 +150,18 @@ class Settings(BaseSettings):
 
     @field_validator("redis_url", "result_backend_url")
     @classmethod
-    def _redis_scheme(cls, value: str | None) -> str | None:
+    def _redis_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         parts = urlsplit(value.split(";", 1)[0])
         if parts.scheme not in ("redis", "rediss", "sentinel") or not parts.hostname:
             raise ValueError("must be a redis://, rediss:// or sentinel:// URL with a host")
+        _tls_says_how_to_check(parts, info)
         return value
 
     @field_validator("broker_url_setting")
     @classmethod
-    def _broker_scheme(cls, value: str | None) -> str | None:
+    def _broker_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         scheme = urlsplit(value.split(";", 1)[0]).scheme
@@ -156,7 +170,8 @@ class Settings(BaseSettings):
                 raise ValueError("must be an amqp:// or amqps:// URL with a host")
             return value
         if scheme in ("redis", "rediss", "sentinel"):
-            return value  # checked against REDIS_URL below
+            _tls_says_how_to_check(urlsplit(value.split(";", 1)[0]), info)
+            return value  # and checked against REDIS_URL below
         raise ValueError("must be an amqp://, amqps://, redis://, rediss:// or sentinel:// URL")
 
     @field_validator("database_url")
@@ -224,22 +239,6 @@ class Settings(BaseSettings):
             for name in ("redis_url", "database_url"):
                 if getattr(self, name) is None:
                     raise ValueError(f"{name.upper()} must be set when APP_ENV=production")
-        return self
-
-    @model_validator(mode="after")
-    def _tls_says_how_to_check(self) -> Settings:
-        """A rediss:// URL must say whether the server's certificate is checked: kombu and
-        redis-py disagree on the default, and a silent `none` would be a downgrade."""
-        if self.redis_ssl_cert_reqs is not None:
-            return self
-        for name in ("redis_url", "result_backend_url", "broker_url_setting"):
-            parts = urlsplit((getattr(self, name) or "").split(";", 1)[0])
-            if parts.scheme == "rediss" and "ssl_cert_reqs=" not in parts.query:
-                variable = "BROKER_URL" if name == "broker_url_setting" else name.upper()
-                raise ValueError(
-                    f"{variable}: a rediss:// URL must say ssl_cert_reqs=required (and"
-                    " ssl_ca_certs=), or set REDIS_SSL_CERT_REQS"
-                )
         return self
 
     def _with_tls_choice(self, url: str) -> str:

@@ -27,6 +27,7 @@ from celery.worker.request import Request
 from vine import promise
 
 from config import correlation, job_context
+from config.queues import queue_of_routing_key
 from config.redaction import redact, redact_text
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class RedactedRequest(Request):
         job_context.remember(
             self.id,
             self.name,
-            (self.delivery_info or {}).get("routing_key"),
+            queue_of_routing_key((self.delivery_info or {}).get("routing_key")),
             int(headers.get("retries") or 0) + 1,
             headers.get(correlation.HEADER),
         )

@@ -27,7 +27,7 @@ from celery.worker.consumer import Consumer
 
 from config import database, failure_policy
 from config.publish import PROTOCOL_HEADERS
-from config.queues import UnroutableTaskError, queue_for
+from config.queues import UnroutableTaskError, queue_for, queue_of_routing_key
 from config.settings import settings
 from config.task_events import BatchedEvents
 from deadletters import exchange, letters, repository, spool
@@ -44,7 +44,7 @@ def reason_for(task_id: str, exc: BaseException) -> str:
 
 
 def _queue_of(task_name: str, delivery_info: dict | None) -> str | None:
-    routing_key = (delivery_info or {}).get("routing_key")
+    routing_key = queue_of_routing_key((delivery_info or {}).get("routing_key"))
     if routing_key:
         return routing_key
     try:
@@ -180,7 +180,7 @@ def raw_letter(message, reason: str, exc: BaseException | None, default_error: s
     return letters.from_raw(
         task_id=headers.get("id") or letters.raw_id(reason, raw),
         task_name=headers.get("task") or "(undecodable)",
-        queue=(message.delivery_info or {}).get("routing_key"),
+        queue=queue_of_routing_key((message.delivery_info or {}).get("routing_key")),
         raw=raw,
         headers=headers,
         exception_type=type(exc).__name__ if exc else default_error,
@@ -222,6 +222,8 @@ class DeadLetterConsumer(BatchedEvents, Consumer):
             return handle
 
         def on_task_received(message) -> None:
+            if exchange.refused(message):
+                return
             if exchange.past_bound(message):
                 exchange.keep_past_bound(message)
                 return

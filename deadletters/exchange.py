@@ -29,27 +29,27 @@ from celery import bootsteps, current_app
 from kombu import Consumer
 from kombu.serialization import prepare_accept_content
 
-from config.queues import BROKER_DELIVERY_LIMIT, dead_letter_queue
+from broker.intake import Refusal, check
+from config.queues import BROKER_DELIVERY_LIMIT, QUEUES, dead_letter_queue, queue_of_routing_key
+from config.rabbitmq import BROKER_HEADERS
 from config.settings import settings
 from deadletters import intake, letters, spool
 
 logger = logging.getLogger(__name__)
 
-#: Where a letter counts as kept (deadletters/spool.py); "logged" is not durable.
-DURABLE = {"stored", "already stored", "spooled", "filed"}
-
-#: Headers RabbitMQ adds on the way; not part of the job.
-BROKER_HEADERS = {"x-death", "x-delivery-count", "x-first-death-exchange",
-                  "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange",
-                  "x-last-death-queue", "x-last-death-reason"}  # fmt: skip
+#: Where a letter counts as kept (deadletters/spool.py); "logged" is not durable. An expired
+#: job needs none.
+DURABLE = {"stored", "already stored", "spooled", "filed", "expired"}
 
 
 def death(headers: dict) -> tuple[str, str | None]:
-    """Why and from which queue the broker dead-lettered a message (its first death)."""
+    """Why and from which queue the broker dead-lettered a message, this last time: a job
+    with a countdown died once before, in a delay queue (`expired`); `x-death` lists the
+    most recent first."""
     deaths = headers.get("x-death") or []
-    first = deaths[-1] if deaths else {}
-    reason = headers.get("x-first-death-reason") or first.get("reason") or "unknown"
-    queue = headers.get("x-first-death-queue") or first.get("queue")
+    last = deaths[0] if deaths else {}
+    reason = headers.get("x-last-death-reason") or last.get("reason") or "unknown"
+    queue = headers.get("x-last-death-queue") or last.get("queue")
     return str(reason), (str(queue) if queue else None)
 
 
@@ -97,10 +97,24 @@ def past_bound(message: Any) -> bool:
 
 
 def queue_of(message: Any) -> str:
-    """The queue a message came from: its routing key, less the delay prefix a countdown
-    adds (`0.1.0...quote`)."""
-    routing_key = str((message.delivery_info or {}).get("routing_key") or "?")
-    return routing_key.rsplit(".", 1)[-1]
+    return queue_of_routing_key((message.delivery_info or {}).get("routing_key")) or "?"
+
+
+def refused(message: Any) -> bool:
+    """Whether a message must not reach Celery's request: the same checks the Redis
+    transport's intake makes (a body Celery would unpack into a crash, a missing id);
+    refused, it becomes a dead letter and is acknowledged. Never raises."""
+    try:
+        checked = check(envelope(message), task_message=True)
+        if not isinstance(checked, Refusal):
+            return False
+        body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+        where = intake.keep_refused(queue_of(message), body, checked)
+    except Exception:
+        logger.critical("could not check a message; handing it to Celery", exc_info=True)
+        return False
+    _settle(message, where)
+    return True
 
 
 def keep_past_bound(message: Any) -> None:
@@ -123,6 +137,12 @@ def keep(message: Any) -> str:
     queue = queue or queue_of(message)
     if reason == "delivery_limit":
         return intake.keep_lost(queue, envelope(message), BROKER_DELIVERY_LIMIT + 1)
+    if reason == "expired" and queue in QUEUES:
+        # Its `expires` passed while it waited (beat's entries carry one): on Redis a worker
+        # revokes such a job; here the broker drops it. Not a failure: no letter.
+        logger.info("%s[%s] expired in queue %r before any worker took it; not run",
+                    headers.get("task"), headers.get("id"), queue)  # fmt: skip
+        return "expired"
     # Rejected (an unknown task, a refused content type, Reject(requeue=False)) or, under an
     # operator's policy, expired or over a length limit. The worker that rejected it kept a
     # letter under the same task id already; this one only stands in if that one is gone.

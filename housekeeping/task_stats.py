@@ -26,6 +26,7 @@ from typing import Any
 from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_shutdown
 
 from config import redis_client
+from config.queues import queue_of_routing_key
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def wait_seconds(headers: dict[str, Any], eta: Any, now: float) -> float | None:
 
 
 def _queue_of(request: Any) -> str:
-    return (request.delivery_info or {}).get("routing_key") or "(unknown)"
+    return queue_of_routing_key((request.delivery_info or {}).get("routing_key")) or "(unknown)"
 
 
 @task_postrun.connect

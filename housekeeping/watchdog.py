@@ -6,9 +6,12 @@ messages, but which has received nothing for WATCHDOG_IDLE_SECONDS while idle, l
 error and exits non-zero, so the process manager restarts it. Loaded by every worker (the
 app's `imports`); WATCHDOG_IDLE_SECONDS=0 turns it off.
 
-With WORKER_ALIVE_FILE set, the same thread touches that file after every check the
-worker passes (and from `worker_ready` on): a liveness probe reading its age
-(`python -m housekeeping.alive`) fails for a worker that is stuck, frozen or not started.
+With WORKER_ALIVE_FILE set, the worker's own event loop touches that file every
+ALIVE_INTERVAL seconds from `worker_ready` on: a liveness probe reading its age (`python -m
+housekeeping.alive`) fails for a worker not started yet, or whose loop (which consumes,
+acknowledges and answers the broker) froze; one that stopped consuming is exited by the
+watchdog above. Under the solo pool a job runs inside that loop: there the probe's max age
+must exceed the longest job (the Procfile's workers use the prefork pool).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def stuck(queues: list[str], idle_for: float, waiting: dict[str, int], busy: boo
     return not busy and idle_for >= settings.watchdog_idle_seconds and any(waiting.values())
 
 
-#: How often the alive file is touched when the watchdog itself is off.
+#: How often the worker's loop touches its alive file (probes allow 90 s).
 ALIVE_INTERVAL = 10.0
 
 
@@ -57,13 +60,9 @@ def touch_alive() -> None:
 
 
 def _watch(queues: list[str]) -> None:
-    watching = bool(settings.watchdog_idle_seconds)
-    interval = max(1.0, settings.watchdog_idle_seconds / 4) if watching else ALIVE_INTERVAL
+    interval = max(1.0, settings.watchdog_idle_seconds / 4)
     while True:
-        touch_alive()
         time.sleep(interval)
-        if not watching:
-            continue
         try:
             waiting = queue_depth.waiting(queues)
         except Exception as exc:  # broker away: the consumer's own reconnect handles that
@@ -90,8 +89,16 @@ def _forget_earlier_life(**_: Any) -> None:
 
 
 @worker_ready.connect
+def start_alive_file(sender: Any = None, **_: Any) -> None:
+    if sender is None or not settings.worker_alive_file:
+        return
+    touch_alive()
+    sender.timer.call_repeatedly(ALIVE_INTERVAL, touch_alive)
+
+
+@worker_ready.connect
 def start_watchdog(sender: Any = None, **_: Any) -> None:
-    if sender is None or not (settings.watchdog_idle_seconds or settings.worker_alive_file):
+    if not settings.watchdog_idle_seconds or sender is None:
         return
     queues = [queue.name for queue in sender.task_consumer.queues]
     global _last_received

@@ -25,6 +25,7 @@ from config import correlation, failure_policy, job_context
 from config.correlation import correlation_id
 from config.errors import PermanentError, TransientError
 from config.publish import BrokerUnavailableError, PayloadError
+from config.queues import queue_of_routing_key
 from config.settings import settings
 
 __all__ = [
@@ -109,8 +110,8 @@ class PlatformTask(Task):
         cid = (request.headers or {}).get(correlation.HEADER)
         token = correlation.set_current(cid)
         # for the lines Celery writes about this attempt after it ends
-        job_context.remember(request.id, self.name, (request.delivery_info or {}).get(
-            "routing_key"), (request.retries or 0) + 1, cid)  # fmt: skip
+        queue = queue_of_routing_key((request.delivery_info or {}).get("routing_key"))
+        job_context.remember(request.id, self.name, queue, (request.retries or 0) + 1, cid)
         try:
             return super().__call__(*args, **kwargs)
         except (Retry, Ignore):

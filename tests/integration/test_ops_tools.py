@@ -15,6 +15,7 @@ import pytest
 from celery import Celery
 
 from config.queues import QUEUES
+from config.settings import settings
 from deadletters import spool
 from devstack.servers import RedisServer, free_port
 from tests import harness
@@ -42,6 +43,7 @@ class OpenDashboard(LocalHttp):
     """Something answering 200 to anyone, like a Flower without auth."""
 
 
+@pytest.mark.redis_broker  # its faults are made on the Redis that is also the broker
 def test_doctor_finds_each_problem(services):
     # Given a Redis that keeps no append-only file and evicts, no worker, an open Flower and
     # a dyno without REMAP_SIGTERM
@@ -112,7 +114,7 @@ def test_the_watchdog_restarts_a_worker_that_stopped_consuming(services, redis_c
 
 
 def test_a_worker_that_froze_fails_its_liveness_probe(services, tmp_path):
-    # Given a worker that touches its alive file (checks every second)
+    # Given a worker whose loop touches its alive file (every 10 s)
     alive = tmp_path / "worker.alive"
     alive.touch()  # left from an earlier life of the container: removed at start
     worker = harness.WorkerProcess(
@@ -121,7 +123,7 @@ def test_a_worker_that_froze_fails_its_liveness_probe(services, tmp_path):
 
     def probe() -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "housekeeping.alive", "--max-age", "4", "--file", str(alive)],
+            [sys.executable, "-m", "housekeeping.alive", "--max-age", "12", "--file", str(alive)],
             cwd=harness.ROOT, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
 
@@ -131,10 +133,10 @@ def test_a_worker_that_froze_fails_its_liveness_probe(services, tmp_path):
         # When the worker freezes (SIGSTOP: it still holds its connection, does nothing)
         worker.signal(signal.SIGSTOP)
         # Then the probe fails within its max age, saying why
-        failed = harness.wait_for(lambda: (p := probe()).returncode == 1 and p, 15)
+        failed = harness.wait_for(lambda: (p := probe()).returncode == 1 and p, 30)
         assert "last touched" in failed.stderr
         worker.signal(signal.SIGCONT)
-        harness.wait_for(lambda: probe().returncode == 0, 15)
+        harness.wait_for(lambda: probe().returncode == 0, 30)
     finally:
         worker.signal(signal.SIGCONT)
         worker.__exit__(None, None, None)
@@ -184,6 +186,7 @@ def sample(metrics: str, name: str) -> float | None:
     return None
 
 
+@pytest.mark.redis_broker  # on RabbitMQ the exporter reports depth only (guarantees.md)
 def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
     # Given two waiting quote jobs, a spooled dead letter, an unresolved one, a message from
     # a foreign producer (no enqueued_at) waiting in crm, and nothing in search
@@ -234,8 +237,13 @@ def test_the_exporter_serves_wait_and_runtime_histograms(worker_process, redis_c
     # a no-op runs in well under a second; the countdown is not counted as waiting
     under_1s = sample(metrics, f'taskplatform_task_runtime_seconds_bucket{{le="1.0",{name}}}')
     assert under_1s is not None and under_1s >= 4
-    slow_waits = sample(metrics, f'taskplatform_queue_wait_seconds_bucket{{le="0.5",{name}}}')
-    assert slow_waits is not None and slow_waits >= 4
+    fast_waits = sample(metrics, f'taskplatform_queue_wait_seconds_bucket{{le="0.5",{name}}}')
+    late_waits = sample(metrics, f'taskplatform_queue_wait_seconds_bucket{{le="2.5",{name}}}')
+    if settings.broker_is_rabbitmq:
+        # RabbitMQ's delay queues release a job up to about a second after its countdown
+        assert fast_waits is not None and fast_waits >= 3 and late_waits >= 4
+    else:
+        assert fast_waits is not None and fast_waits >= 4
 
 
 def listening_addresses(port: int) -> set[str]:

@@ -26,7 +26,7 @@ from config.queues import (
 )
 from devstack import servers
 from tests import conftest, harness
-from tests.probe_tasks import ECHO, attempts, sleep
+from tests.probe_tasks import ECHO, attempts, flaky, sleep
 
 pytestmark = pytest.mark.rabbitmq_broker
 
@@ -130,14 +130,14 @@ def test_a_message_that_is_no_task_is_kept_once_and_the_worker_survives(
     marker = f"stray-{uuid.uuid4().hex}"
     publish_raw("crm", json.dumps({"note": marker, "password": "hunter2"}), "application/json", {})
 
-    # Then the worker rejects it, keeping a dead letter with the secret masked; the broker
-    # dead-letters it too, and a worker drains that copy onto the same row
+    # Then the worker refuses it before Celery sees it (as the Redis transport's intake
+    # does), keeping one dead letter with the secret masked
     def found():
         return [x for x in harness.letters_where(reason="rejected", queue="crm")
                 if marker in (x.message.get("raw") or "")]  # fmt: skip
 
     (letter,) = harness.wait_for(found, 30)
-    assert letter.exception_type == "NotATask"
+    assert letter.exception_type == "MalformedHeaders"
     assert "hunter2" not in json.dumps(letter.message)
     harness.wait_for(lambda: harness.queue_depth(DEAD_LETTER_QUEUE) == 0, 20)
     assert len(found()) == 1
@@ -147,11 +147,12 @@ def test_a_message_that_is_no_task_is_kept_once_and_the_worker_survives(
     assert ECHO["crm"].delay("still here").get(timeout=20)["value"] == "still here"
 
 
-def test_a_job_the_broker_gives_up_on_ends_as_a_worker_lost_dead_letter(worker_process):
+@pytest.mark.parametrize("countdown", [None, 1])
+def test_a_job_the_broker_gives_up_on_ends_as_a_worker_lost_dead_letter(worker_process, countdown):
     # Given a worker that drains the dead-letter exchange, and a job in a queue it does not
-    # consume
+    # consume (one with a countdown died once before, in a delay queue)
     worker_process(["email"])
-    result = ECHO["crm"].delay("never runs")
+    result = ECHO["crm"].apply_async(("never runs",), countdown=countdown)
 
     # When the job comes back more often than the broker's delivery limit
     with app.connection_for_write() as connection:
@@ -237,3 +238,56 @@ def test_delay_raises_within_3_seconds_when_rabbitmq_is_down_or_silent(services,
     assert outcome["raised"] == "BrokerUnavailableError", outcome
     assert "RabbitMQ unreachable" in outcome["message"]
     assert outcome["seconds"] < 3 * 2  # the bound is 3 s; twice that for a loaded machine
+
+
+def test_a_sub_second_delay_is_queued_not_refused(worker_process):
+    # Native delayed delivery takes whole seconds: 0.4 s becomes 1 s rather than an error,
+    # for a producer's countdown and for a retry's Retry-After alike
+    worker_process(["crm", "quote"])
+    assert ECHO["crm"].apply_async(("soon",), countdown=0.4).get(timeout=30)["value"] == "soon"
+    k = key()
+    assert flaky.delay(k, failures=2, retry_after=0.5).get(timeout=60) == 3
+
+
+def test_a_job_key_queues_one_job_on_rabbitmq_too(services):
+    # Given no worker on the search queue, when a job is published twice under one key
+    key_ = f"k-{uuid.uuid4()}"
+    a = ECHO["search"].apply_async(("once",), job_key=key_)
+    b = ECHO["search"].apply_async(("once",), job_key=key_)
+    # Then both calls name one job, and one message waits
+    assert a.id == b.id
+    assert harness.queue_depth("search") == 1
+    with app.connection_for_write() as connection:
+        app.amqp.queues["search"].bind(connection.default_channel).purge()
+
+
+def test_a_body_celery_would_crash_on_is_kept_and_the_worker_goes_on(worker_process):
+    # Given JSON of the wrong shape under a real task's headers (Celery unpacks the body
+    # into args, kwargs, embed: a dict would raise inside the consumer)
+    worker = worker_process(["crm"])
+    task_id = str(uuid.uuid4())
+    publish_raw("crm", json.dumps({"args": [1]}), "application/json",
+                {"id": task_id, "task": "crm.probe_echo"})  # fmt: skip
+
+    # Then it becomes a dead letter, and the worker is still there and consuming
+    letter = harness.wait_for_letter(task_id)
+    assert (letter.reason, letter.queue, letter.exception_type) == (
+        "rejected",
+        "crm",
+        "MalformedTaskBody",
+    )
+    assert worker.process.poll() is None
+    assert ECHO["crm"].delay("still here").get(timeout=20)["value"] == "still here"
+
+
+def test_a_job_that_expired_in_its_queue_is_dropped_without_a_dead_letter(worker_process):
+    # Given a worker draining the dead-letter exchange, and a job that expires in 1 s in a
+    # queue nobody consumes (beat's entries carry such an expiry)
+    worker_process(["email"])
+    result = ECHO["crm"].apply_async(("late",), expires=1)
+
+    # Then the broker drops it at its expiry, the worker takes its dead-lettered copy, and
+    # no dead letter is written: an expired job is revoked, not failed
+    harness.wait_for(lambda: harness.queue_depth("crm") == 0, 20)
+    harness.wait_for(lambda: harness.queue_depth(DEAD_LETTER_QUEUE) == 0, 20)
+    harness.never(lambda: harness.letters_for(result.id), 3)

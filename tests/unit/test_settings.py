@@ -99,7 +99,7 @@ def test_beat_test_interval_is_refused_in_production():
         ),
         (
             {"REDIS_URL": "rediss://r:6380/0"},
-            "invalid settings: REDIS_URL: a rediss:// URL must say ssl_cert_reqs=required",
+            "invalid setting REDIS_URL: a rediss:// URL must say ssl_cert_reqs=required",
         ),
         ({"REDIS_SSL_CERT_REQS": "maybe"}, "invalid setting REDIS_SSL_CERT_REQS: Input should be"),
     ],
