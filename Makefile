@@ -33,11 +33,16 @@ test: $(INSTALLED) lint
 chaos: $(INSTALLED)
 	CHAOS=$(CHAOS_MODE) $(BIN)/pytest -m chaos tests/chaos $(PYTEST_ARGS)
 
-## test-rabbitmq: the routing, retry, delivery and dead-letter suites, and RabbitMQ's own
-## tests, with BROKER_URL on a virtual host of the machine's RabbitMQ (Redis keeps results)
+## test-rabbitmq: the routing, retry, delivery, dead-letter, beat and domain suites, and
+## RabbitMQ's own tests, with BROKER_URL on a vhost of the machine's RabbitMQ (Redis keeps results)
 RABBITMQ_TESTS ?= tests/integration/test_routing.py tests/integration/test_retries.py \
 	tests/integration/test_delivery.py tests/integration/test_deadletter_capture.py \
 	tests/integration/test_rabbitmq.py tests/integration/test_ops_tools.py \
+	tests/integration/test_beat.py tests/integration/test_logs_and_sentry.py \
+	tests/integration/test_job_status.py tests/integration/test_deadletter_integrity.py \
+	tests/integration/test_deadletter_secrets.py tests/integration/test_deadletter_spool.py \
+	tests/integration/test_email_tasks.py tests/integration/test_crm_tasks.py \
+	tests/integration/test_quote_tasks.py tests/integration/test_search_tasks.py \
 	tests/acceptance/test_procfile.py
 .PHONY: test-rabbitmq
 test-rabbitmq: $(INSTALLED)

@@ -103,8 +103,21 @@ def failure_key(*parts: object) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """The JSON form of a value (tuples become lists), for comparing with its redaction."""
-    return json.loads(json.dumps(value, default=str))
+    """The JSON form of a value (tuples become lists), for comparing with its redaction.
+    A container that holds itself (seen in a request's headers with Sentry's Celery
+    integration on RabbitMQ) keeps a marker where it repeats: the letter is still built."""
+    return json.loads(json.dumps(_acyclic(value, ()), default=str))
+
+
+def _acyclic(value: Any, parents: tuple[int, ...]) -> Any:
+    if not isinstance(value, dict | list | tuple):
+        return value
+    if id(value) in parents:
+        return "[circular]"
+    inside = (*parents, id(value))
+    if isinstance(value, dict):
+        return {key: _acyclic(item, inside) for key, item in value.items()}
+    return [_acyclic(item, inside) for item in value]
 
 
 def _storable(value: Any) -> Any:

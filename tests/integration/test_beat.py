@@ -110,6 +110,7 @@ def test_the_standby_takes_over_when_the_leader_dies(beats):
     harness.wait_for(lambda: second.sent() > sent_at_takeover, 10)
 
 
+@pytest.mark.redis_broker  # reads the queued messages in Redis's list
 def test_what_beat_sends_crosses_the_publish_guard(beats, redis_client):
     # Given no maintenance worker, beat's runs wait in the queue, where they can be read
     redis_client.delete("maintenance")

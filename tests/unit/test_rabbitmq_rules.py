@@ -60,3 +60,13 @@ def test_queue_arguments_do_not_depend_on_settings():
         assert queue.queue_arguments["x-delivery-limit"] == BROKER_DELIVERY_LIMIT
         assert queue.exchange.type == "topic"  # native delayed delivery refuses direct
     assert all(q.exchange.type == "direct" for q in task_queues(rabbitmq=False))
+
+
+def test_a_letter_is_built_from_headers_that_hold_themselves():
+    from deadletters.letters import _plain
+
+    headers = {"id": "t", "task": "quote.x"}
+    headers["headers"] = headers
+    assert _plain(headers) == {"id": "t", "task": "quote.x", "headers": "[circular]"}
+    shared = [1]
+    assert _plain({"a": shared, "b": shared}) == {"a": [1], "b": [1]}  # repeats, not cycles
