@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -120,6 +121,32 @@ def create_vhost(name: str) -> str:
         if done.returncode:
             raise ServiceMissing(f"rabbitmqctl {command[0]} failed: {done.stderr.strip()}")
     return f"{base}/{name}"
+
+
+PUBLISH_ONE = """
+import json, time
+from tests.probe_tasks import ECHO
+started = time.monotonic()
+try:
+    ECHO["quote"].delay("x")
+    outcome = {"raised": None}
+except Exception as exc:
+    outcome = {"raised": type(exc).__name__, "message": str(exc)}
+outcome["seconds"] = time.monotonic() - started
+print(json.dumps(outcome))
+"""
+
+
+def publish_in_a_new_process(env: dict[str, str]) -> dict:
+    """One `.delay()` from a fresh process (a web app's first publish) with `env` on top of
+    this run's: what it raised, if anything, and how long it took."""
+    completed = subprocess.run(
+        [sys.executable, "-c", PUBLISH_ONE], cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def queue_depth(queue: str) -> int:

@@ -1,8 +1,6 @@
 """Producers never hang and never send what must not reach Redis."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -12,41 +10,15 @@ from tasks.base import PayloadError
 from tests import harness
 from tests.probe_tasks import ECHO
 
-PUBLISH_WITH_REDIS_DOWN = """
-import json, time
-from tests.probe_tasks import ECHO
-started = time.monotonic()
-try:
-    ECHO["quote"].delay("x")
-    outcome = {"raised": None}
-except Exception as exc:
-    outcome = {"raised": type(exc).__name__, "message": str(exc)}
-outcome["seconds"] = time.monotonic() - started
-print(json.dumps(outcome))
-"""
-
 
 def queued(redis_client) -> int:
     return sum(redis_client.llen(queue) for queue in QUEUES)
 
 
-def run_publisher(env: dict[str, str]) -> dict:
-    completed = subprocess.run(
-        [sys.executable, "-c", PUBLISH_WITH_REDIS_DOWN],
-        cwd=harness.ROOT,
-        env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
 def test_delay_raises_within_3_seconds_when_nothing_listens_on_the_broker_port(services):
     # Given a web app whose REDIS_URL points at a port where nothing listens
     port = free_port()
-    outcome = run_publisher({"REDIS_URL": f"redis://127.0.0.1:{port}/0"})
+    outcome = harness.publish_in_a_new_process({"REDIS_URL": f"redis://127.0.0.1:{port}/0"})
 
     # Then .delay() raises a clear error, well within 3 seconds
     assert outcome["raised"] == "BrokerUnavailableError"
@@ -57,7 +29,7 @@ def test_delay_raises_within_3_seconds_when_nothing_listens_on_the_broker_port(s
 def test_delay_raises_within_3_seconds_when_only_the_broker_is_down(services):
     # Given the result backend answers but the broker does not
     port = free_port()
-    outcome = run_publisher(
+    outcome = harness.publish_in_a_new_process(
         {
             "REDIS_URL": f"redis://127.0.0.1:{port}/0",
             "RESULT_BACKEND_URL": harness.os.environ["REDIS_URL"],
@@ -71,7 +43,7 @@ def test_delay_raises_within_3_seconds_when_only_the_broker_is_down(services):
 def test_delay_raises_rather_than_hangs_when_redis_accepts_but_never_answers(services):
     # Given a "Redis" that accepts connections and then says nothing
     with harness.SilentServer() as port:
-        outcome = run_publisher({"REDIS_URL": f"redis://127.0.0.1:{port}/0"})
+        outcome = harness.publish_in_a_new_process({"REDIS_URL": f"redis://127.0.0.1:{port}/0"})
 
     # Then .delay() gives up after the socket timeouts instead of hanging the request
     assert outcome["raised"] == "BrokerUnavailableError"

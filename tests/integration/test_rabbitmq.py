@@ -202,37 +202,18 @@ def test_a_countdown_on_a_fresh_broker_reaches_its_queue_before_any_worker_ran(s
         harness.delete_vhost(vhost)
 
 
-PRODUCE = """
-import json, time
-from tests.probe_tasks import ECHO
-started = time.monotonic()
-try:
-    ECHO["crm"].delay("x")
-    outcome = {"raised": None}
-except Exception as exc:
-    outcome = {"raised": type(exc).__name__, "message": str(exc)}
-outcome["seconds"] = time.monotonic() - started
-print(json.dumps(outcome))
-"""
-
-
-def produce_against(broker_url: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", PRODUCE], cwd=harness.ROOT, capture_output=True, text=True,
-        env={**os.environ, "BROKER_URL": broker_url, "PYTHONPATH": str(harness.ROOT)},
-        timeout=60,
-    )  # fmt: skip
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.parametrize("broker", ["down", "silent"])
 def test_delay_raises_within_3_seconds_when_rabbitmq_is_down_or_silent(services, broker):
     # Given a RabbitMQ that refuses connections, or one that accepts them and never answers
     if broker == "down":
-        outcome = produce_against(f"amqp://guest:guest@127.0.0.1:{servers.free_port()}/x")
+        outcome = harness.publish_in_a_new_process(
+            {"BROKER_URL": f"amqp://guest:guest@127.0.0.1:{servers.free_port()}/x"}
+        )
     else:
         with harness.SilentServer() as port:
-            outcome = produce_against(f"amqp://guest:guest@127.0.0.1:{port}/x")
+            outcome = harness.publish_in_a_new_process(
+                {"BROKER_URL": f"amqp://guest:guest@127.0.0.1:{port}/x"}
+            )
 
     # Then .delay() raises the platform's error, naming RabbitMQ, instead of hanging
     assert outcome["raised"] == "BrokerUnavailableError", outcome
