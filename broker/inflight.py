@@ -19,7 +19,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -43,11 +43,17 @@ SEP = "\x06\x16"
 COUNT_TTL = 7 * 24 * 3600
 
 
-def inflight_key(consumer: str) -> str:
+def inflight_key(consumer: str | bytes) -> str | bytes:
+    """A consumer's in-flight list. Registry members are read as bytes: a member that is not
+    UTF-8 (written by anyone with access to Redis) still names its keys, and is reaped."""
+    if isinstance(consumer, bytes):
+        return f"{PREFIX}inflight:".encode() + consumer
     return f"{PREFIX}inflight:{consumer}"
 
 
-def heartbeat_key(consumer: str) -> str:
+def heartbeat_key(consumer: str | bytes) -> str | bytes:
+    if isinstance(consumer, bytes):
+        return f"{PREFIX}heartbeat:".encode() + consumer
     return f"{PREFIX}heartbeat:{consumer}"
 
 
@@ -65,8 +71,11 @@ def new_consumer_id() -> str:
 
 
 def split_entry(entry: bytes) -> tuple[str, bytes]:
-    """(list key, message bytes) of an in-flight entry."""
-    head, _, item = entry.partition(b"\n")
+    """(list key, message bytes) of an in-flight entry; ("", the whole entry) for one that is
+    not `<list key>\\n<bytes>` (the scripts park such an entry, bytes intact, as lost)."""
+    head, sep, item = entry.partition(b"\n")
+    if not sep or not head:
+        return "", entry
     return head.decode(errors="replace"), item
 
 
@@ -116,15 +125,32 @@ def requeue(client: redis.Redis, s: Scripts, consumer: str, entry: bytes, policy
     )
 
 
-def restore_all(client: redis.Redis, s: Scripts, consumer: str) -> int:
-    """A clean stop: everything held goes back to the front of its queue, uncounted."""
-    return int(
-        s.restore_all(
-            keys=[inflight_key(consumer), heartbeat_key(consumer), REGISTRY],
-            args=[consumer, WAKE_PREFIX, SEP],
-            client=client,
-        )
-    )
+def restore_all(
+    client: redis.Redis,
+    s: Scripts,
+    consumer: str | bytes,
+    *,
+    counted: bool = False,
+    policy: Policy | None = None,
+    also: Sequence[bytes] = (),
+) -> tuple[int, int]:
+    """A consumer stops: everything held goes back to the front of its queue, uncounted on a
+    clean stop, counting a delivery (`counted`, with the policy's bound) on a stop after an
+    error; with it the entries in `also`, which the consumer knows it held although Redis
+    lost them. Entries that cannot go back are parked as lost. Returns (put back, parked)."""
+    bound = policy.max_deliveries if policy is not None else 1
+    back, parked = s.restore_all(
+        keys=[inflight_key(consumer), heartbeat_key(consumer), REGISTRY, LOST],
+        args=[consumer, WAKE_PREFIX, SEP, "1" if counted else "0", bound, COUNT_PREFIX,
+              COUNT_TTL, *also],
+        client=client,
+    )  # fmt: skip
+    if parked:
+        logger.error(
+            "%d held entr%s of %s could not go back to a queue: parked in %s for a dead letter",
+            parked, "y" if parked == 1 else "ies", _shown(consumer), LOST,
+        )  # fmt: skip
+    return int(back), int(parked)
 
 
 def reap(
@@ -133,24 +159,45 @@ def reap(
     """Return the in-flight messages of every consumer whose heartbeat expired.
 
     `alive` are this process's own consumers (never reaped). Returns how many messages were
-    put back or parked as lost.
+    put back or parked as lost. Members are handled as bytes, and each consumer on its own:
+    a malformed member is reaped like any other (its heartbeat is missing), and one that
+    fails never keeps the reaper from the rest.
     """
-    consumers = [c.decode() for c in client.smembers(REGISTRY)]
-    candidates = [c for c in consumers if c not in alive]
+    own = {consumer.encode() for consumer in alive}
+    candidates = [c for c in client.smembers(REGISTRY) if c not in own]
     if not candidates:
         return 0
     pipe = client.pipeline(transaction=False)
     for consumer in candidates:
         pipe.exists(heartbeat_key(consumer))
     beating = pipe.execute()
-    return sum(
-        _reap_consumer(client, s, consumer, policy)
-        for consumer, is_beating in zip(candidates, beating, strict=True)
-        if not is_beating
-    )
+    moved, failed = 0, []
+    for consumer, is_beating in zip(candidates, beating, strict=True):
+        if is_beating:
+            continue
+        try:
+            moved += _reap_consumer(client, s, consumer, policy)
+        except redis.ConnectionError:
+            raise
+        except Exception as exc:
+            failed.append(f"{_shown(consumer)} ({exc})")
+    if failed:
+        raise ReapError(f"could not reap {len(failed)} consumer(s): {'; '.join(failed)[:500]}")
+    return moved
 
 
-def _reap_consumer(client: redis.Redis, s: Scripts, consumer: str, policy: Policy) -> int:
+class ReapError(RuntimeError):
+    """Some consumers could not be reaped (the others were)."""
+
+
+def _shown(consumer: str | bytes) -> str:
+    """A consumer id for a log line, whatever bytes it holds."""
+    if isinstance(consumer, bytes):
+        return repr(consumer)[2:-1] if not consumer.isascii() else consumer.decode()
+    return consumer
+
+
+def _reap_consumer(client: redis.Redis, s: Scripts, consumer: str | bytes, policy: Policy) -> int:
     moved = 0
     while True:
         outcome = int(
@@ -164,7 +211,7 @@ def _reap_consumer(client: redis.Redis, s: Scripts, consumer: str, policy: Polic
             break
         moved += 1
     if moved:
-        logger.warning("consumer %s is gone: %d in-flight job(s) returned", consumer, moved)
+        logger.warning("consumer %s is gone: %d in-flight job(s) returned", _shown(consumer), moved)
     return moved
 
 
@@ -180,6 +227,8 @@ def restore_legacy_unacked(client: redis.Redis, limit: int = 100) -> int:
 
     Until every worker runs this transport, old workers may still hold messages there: only
     those past the timeout they ran with come back, as kombu's own sweep would have done.
+    An entry that cannot be restored (not kombu's `[message, exchange, routing key]`) is
+    parked in the lost list, bytes intact, for a dead letter: logged once, never retried.
     """
     ceiling = time.time() - LEGACY_VISIBILITY
     restored = 0
@@ -188,23 +237,40 @@ def restore_legacy_unacked(client: redis.Redis, limit: int = 100) -> int:
             try:
                 pipe.watch(LEGACY_UNACKED)
                 raw = pipe.hget(LEGACY_UNACKED, tag)
+                restore = _legacy_restore(raw) if raw else None
                 pipe.multi()
                 pipe.zrem(LEGACY_INDEX, tag)
                 pipe.hdel(LEGACY_UNACKED, tag)
-                if raw:
-                    message, _exchange, routing_key = json.loads(raw)
-                    pipe.rpush(routing_key, json.dumps(message))
+                if restore is not None:
+                    routing_key, message = restore
+                    pipe.rpush(routing_key, message)
                     pipe.lpush(wake_key(routing_key), "1")
+                elif raw:
+                    pipe.lpush(LOST, LEGACY_UNACKED.encode() + b"\n" + raw)
                 pipe.execute()
-                restored += 1
             except redis.WatchError:
                 continue
-            except (ValueError, TypeError, redis.DataError) as exc:  # a malformed entry
-                logger.error("kombu's unacked entry %r cannot be restored: %s", tag, exc)
-                continue
+            if restore is not None:
+                restored += 1
+            elif raw:
+                logger.error(
+                    "kombu's unacked entry %r cannot be restored: parked in %s for a dead"
+                    " letter", tag, LOST,
+                )  # fmt: skip
     if restored:
         logger.warning("returned %d job(s) left unacked by kombu's transport", restored)
     return restored
+
+
+def _legacy_restore(raw: bytes) -> tuple[str, str] | None:
+    """(routing key, message) of a kombu unacked entry, or None for one that is not."""
+    try:
+        message, _exchange, routing_key = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(message, dict) or not isinstance(routing_key, str) or not routing_key:
+        return None
+    return routing_key, json.dumps(message)
 
 
 LostHandler = Callable[[str, bytes, int], None]
@@ -249,6 +315,6 @@ def _sha1(item: bytes) -> str:
 def held_messages(client: redis.Redis) -> Iterator[tuple[str, bytes]]:
     """(queue, message bytes) of every job held in flight right now, by any consumer."""
     for consumer in client.smembers(REGISTRY):
-        for entry in client.lrange(inflight_key(consumer.decode()), 0, -1):
+        for entry in client.lrange(inflight_key(consumer), 0, -1):
             list_key, item = split_entry(entry)
             yield queue_of(list_key), item

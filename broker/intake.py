@@ -9,6 +9,9 @@ decoded, untouched, or a `Refusal` saying why, which the transport dead-letters.
 
 What it promises:
 - It never raises, whatever the input, and runs in time linear in the item's size.
+- It refuses an item over `max_bytes`, and one nested deeper than `max_depth` (the body, and
+  the envelope with its headers): Celery's prefork parent pickles each job for its pool, and
+  a few hundred levels raise RecursionError there, which would end the worker.
 - A passing item decodes exactly as kombu's `kombu.utils.json.loads(item)` does (the same
   `__type__` object hook), so the transport hands kombu the very dict it returns.
 - A task message (`task_message=True`) also passes only when Celery could run it: JSON
@@ -62,8 +65,17 @@ _ISOFORMAT = re.compile(
     re.ASCII,
 )
 
+#: The deepest nesting of a task's body, `[args, kwargs, embed]` counted as one level (and
+#: of the envelope around the headers): the default of TASK_MAX_DEPTH. Far below what breaks
+#: the worker (pickling for the pool fails at about 480 levels), far above real arguments.
+MAX_DEPTH = 100
+
 #: Embed keys Celery turns into signatures after the task runs: None or a list of dicts.
 _SIGNATURE_LISTS = ("callbacks", "errbacks", "chain")
+
+#: What Celery reads of every signature it builds from a dict (Signature.from_dict, and the
+#: chain's `options` read directly in its failure path): a dict its producers always write.
+_SIGNATURE_TYPES = (None, "chain", "group", "chord", "chunks", "xmap", "xstarmap")
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,13 @@ class _Refused(Exception):
         self.reason, self.error_type, self.message = reason, error_type, message
 
 
-def check(item: bytes | str, *, task_message: bool) -> dict | Refusal:
+def check(
+    item: bytes | str,
+    *,
+    task_message: bool,
+    max_bytes: int | None = None,
+    max_depth: int = MAX_DEPTH,
+) -> dict | Refusal:
     """The decoded kombu envelope (the dict kombu would pass to Transport._deliver), or why
     it is refused. Never raises."""
     try:
@@ -97,7 +115,14 @@ def check(item: bytes | str, *, task_message: bool) -> dict | Refusal:
         return Refusal(UNDECODABLE, "NotAMessage", f"the item could not be read ({_name(exc)})")
     headers = envelope.get("headers")
     try:
-        _check_envelope(envelope, headers, task_message)
+        if nesting_exceeds(envelope, max_depth + 1):
+            # Named by its labels only: headers this deep must not reach a dead letter whole.
+            shown = _refusal(REJECTED, "TooDeep", "", headers)
+            message = f"the envelope is nested deeper than {max_depth + 1} levels"
+            return Refusal(REJECTED, "TooDeep", message, shown.task_id, shown.task_name)
+        if max_bytes is not None and len(item) > max_bytes:
+            raise _Refused(REJECTED, "TooLarge", f"the item is {len(item)} bytes, over {max_bytes}")
+        _check_envelope(envelope, headers, task_message, max_depth)
         return envelope
     except _Refused as refused:
         return _refusal(refused.reason, refused.error_type, refused.message, headers)
@@ -142,7 +167,7 @@ def _decode_envelope(item: Any) -> dict:
     return envelope
 
 
-def _check_envelope(envelope: dict, headers: Any, task_message: bool) -> None:
+def _check_envelope(envelope: dict, headers: Any, task_message: bool, max_depth: int) -> None:
     """Raise _Refused unless kombu's Message, its Redis QoS and (for tasks) Celery accept it."""
     properties = envelope.get("properties")
     if not isinstance(properties, dict):
@@ -180,15 +205,15 @@ def _check_envelope(envelope: dict, headers: Any, task_message: bool) -> None:
         _malformed(f"'body' is {_json_type(body)}, not a string")
     raw = _body_bytes(body, properties.get("body_encoding"))
     if task_message:
-        _check_task(content_type, headers, raw)
+        _check_task(content_type, headers, raw, max_depth)
     elif content_type == JSON:
-        return
+        _check_depth(_decode_body(raw), max_depth, "the body")
     elif content_type:  # kombu hands other types over raw (data, text) or refuses them
         raise _Refused(
             REJECTED, "ContentDisallowed", f"content type {_clip(content_type)} is not JSON"
         )
     else:  # absent: kombu would treat it as raw data, so it must at least be JSON
-        _decode_body(raw)
+        _check_depth(_decode_body(raw), max_depth, "the body")
 
 
 def _body_bytes(body: str, encoding: Any) -> bytes:
@@ -221,7 +246,7 @@ def _decode_body(raw: bytes) -> Any:
         raise _Refused(UNDECODABLE, "BodyNotJson", f"the body is not JSON ({_name(exc)})") from None
 
 
-def _check_task(content_type: Any, headers: Any, raw: bytes) -> None:
+def _check_task(content_type: Any, headers: Any, raw: bytes, max_depth: int) -> None:
     """Celery protocol 2, as far as Celery reads it before the task body runs."""
     if content_type != JSON:
         # Pickle, YAML and the rest are disallowed; application/data, application/text and
@@ -241,6 +266,7 @@ def _check_task(content_type: Any, headers: Any, raw: bytes) -> None:
             _bad_headers(f"header {name!r} is {shown}, not a non-empty string")
     _check_headers(headers)
     body = _decode_body(raw)
+    _check_depth(body, max_depth, "the body")
     if not isinstance(body, list) or len(body) != 3:
         shape = f"a list of {len(body)}" if isinstance(body, list) else _json_type(body)
         _bad_body(f"the body is {shape}, not [args, kwargs, embed]")
@@ -253,13 +279,91 @@ def _check_task(content_type: Any, headers: Any, raw: bytes) -> None:
         _bad_body(f"embed is {_json_type(embed)}, not an object")
     for key in _SIGNATURE_LISTS:
         value = embed.get(key)
-        if value is not None and not (
-            isinstance(value, list) and all(isinstance(sig, dict) for sig in value)
-        ):
-            _bad_body(f"embed {key!r} is not a list of signatures")
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            _bad_body(f"embed {key!r} is {_json_type(value)}, not a list of signatures")
+        for index, signature in enumerate(value):
+            _check_signature(signature, f"embed {key!r}[{index}]")
     chord = embed.get("chord")
-    if chord is not None and not isinstance(chord, dict):
-        _bad_body(f"embed 'chord' is {_json_type(chord)}, not a signature")
+    if chord is not None:
+        _check_signature(chord, "embed 'chord'")
+
+
+def _check_signature(signature: Any, where: str) -> None:
+    """An embedded signature as strictly as the message itself: Celery builds it after the
+    task ran (or failed), where an error escapes its result handling and leaves neither a
+    FAILURE nor a dead letter. The signatures nested in it (a chain's or group's tasks, a
+    chord's header and body, links) are checked too; the depth check bounds the recursion."""
+    if not isinstance(signature, dict):
+        _bad_body(f"{where} is {_json_type(signature)}, not a signature")
+    task = signature.get("task")
+    if not _is_text(task) or not task:
+        _bad_body(f"{where} names no task ('task' is {_json_type(task)})")
+    for key, kind, name in (("args", list, "a list"), ("kwargs", dict, "an object"),
+                            ("options", dict, "an object")):  # fmt: skip
+        if not isinstance(signature.get(key), kind):
+            _bad_body(f"{where} {key!r} is {_json_type(signature.get(key))}, not {name}")
+    subtask_type = signature.get("subtask_type")
+    if subtask_type not in _SIGNATURE_TYPES:
+        shown = _clip(subtask_type) if isinstance(subtask_type, str) else _json_type(subtask_type)
+        _bad_body(f"{where} has an unknown subtask_type {shown}")
+    if not isinstance(signature.get("immutable", False), bool):
+        _bad_body(f"{where} 'immutable' is not a boolean")
+    kwargs, options = signature["kwargs"], signature["options"]
+    nested: list[tuple[Any, str]] = []
+    if subtask_type in ("chain", "group"):
+        tasks = kwargs.get("tasks")
+        if not isinstance(tasks, list):
+            _bad_body(f"{where} holds no list of tasks")
+        nested += [(sig, f"{where} task {i}") for i, sig in enumerate(tasks)]
+    elif subtask_type == "chord":
+        header, body = kwargs.get("header"), kwargs.get("body")
+        if isinstance(header, list):
+            nested += [(sig, f"{where} header {i}") for i, sig in enumerate(header)]
+        else:
+            nested.append((header, f"{where} header"))
+        if body is not None:
+            nested.append((body, f"{where} body"))
+    elif subtask_type in ("chunks", "xmap", "xstarmap"):
+        nested.append((kwargs.get("task"), f"{where} task"))
+        if not isinstance(kwargs.get("it"), list):
+            _bad_body(f"{where} 'it' is not a list")
+    for key in ("link", "link_error"):
+        links = options.get(key)
+        if links is None:
+            continue
+        for i, sig in enumerate(links if isinstance(links, list) else [links]):
+            nested.append((sig, f"{where} {key} {i}"))
+    for sig, inner in nested:
+        _check_signature(sig, inner)
+
+
+def _check_depth(value: Any, limit: int, what: str) -> None:
+    """Refuse a value nested deeper than `limit` (a container counts one level), without
+    recursing: the check itself must not be what breaks on a deep item."""
+    if nesting_exceeds(value, limit):
+        raise _Refused(REJECTED, "TooDeep", f"{what} is nested deeper than {limit} levels")
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether `value` holds containers (lists, tuples, dicts) more than `limit` deep. Walks
+    iteratively and stops as soon as the limit is passed, so a value that contains itself
+    counts as too deep instead of looping."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict):
+            children = current.values()
+        elif isinstance(current, list | tuple):
+            children = current
+        else:
+            continue
+        depth += 1
+        if depth > limit:
+            return True
+        stack.extend((child, depth) for child in children if isinstance(child, dict | list | tuple))
+    return False
 
 
 def _check_headers(headers: dict) -> None:
@@ -346,13 +450,13 @@ def _refusal(reason: str, error_type: str, message: str, headers: Any) -> Refusa
         reason,
         error_type,
         message,
-        task_id=_label(headers.get("id")),
-        task_name=_label(headers.get("task")),
+        task_id=label(headers.get("id")),
+        task_name=label(headers.get("task")),
         headers=headers,
     )
 
 
-def _label(value: Any) -> str | None:
+def label(value: Any) -> str | None:
     """A header usable as a dead letter's task id or name, else None."""
     if _is_text(value) and 0 < len(value) <= MAX_LABEL and "\x00" not in value:
         return value

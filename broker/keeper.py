@@ -10,23 +10,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import redis
 
-from broker import inflight
+from broker import epoch, inflight
 
 logger = logging.getLogger(__name__)
 
-#: Consumers this process stopped without managing to put their jobs back (Redis was down):
-#: the next keeper of this process puts them back, uncounted (nothing crashed), at once.
-abandoned: set[str] = set()
+#: Consumers this process stopped without managing to put their jobs back (Redis was down),
+#: with the entries they held: the next keeper of this process puts them back, uncounted
+#: (nothing crashed), at once; from memory if Redis lost its data meanwhile.
+abandoned: dict[str, list[bytes]] = {}
 _abandoned_lock = threading.Lock()
 
 
-def abandon(consumer: str) -> None:
+def abandon(consumer: str, held: list[bytes] | None = None) -> None:
     with _abandoned_lock:
-        abandoned.add(consumer)
+        abandoned[consumer] = list(held or ())
 
 
 class Keeper(threading.Thread):
@@ -36,13 +37,18 @@ class Keeper(threading.Thread):
         consumer: str,
         policy: inflight.Policy,
         on_lost: Callable[[str, bytes, int], None] | None,
+        *,
+        queues: Iterable[str] = (),
+        held: Callable[[], list[bytes]] = list,
     ) -> None:
         super().__init__(name=f"broker-keeper-{consumer}", daemon=True)
         self.client = client
         self.consumer = consumer
         self.policy = policy
         self.on_lost = on_lost
+        self.held = held
         self.scripts = inflight.Scripts(client)
+        self.epoch = epoch.Watch(client, queues)
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self._was_failing = False
@@ -61,6 +67,7 @@ class Keeper(threading.Thread):
         deadline = time.monotonic() + self.policy.heartbeat_every / 2
         steps = (
             lambda: inflight.beat(self.client, self.consumer, self.policy),
+            self._watch_epoch,
             self._put_back_abandoned,
             lambda: inflight.reap(
                 self.client, self.scripts, self.policy, alive=frozenset({self.consumer})
@@ -83,15 +90,42 @@ class Keeper(threading.Thread):
             logger.warning("broker keeper of %s: Redis answers again", self.consumer)
         self._was_failing = failed is not None
 
-    def _put_back_abandoned(self) -> None:
+    def _watch_epoch(self) -> None:
+        """Notice a Redis that lost its data (broker/epoch.py): say so loudly, write back
+        what this consumer holds and what this process's stopped consumers held, and record
+        the loss for operators."""
+        loss = self.epoch.tick()
+        if loss is None:
+            return
+        reprotected = epoch.reprotect(self.client, self.consumer, self.held())
+        reprotected += self._put_back_abandoned(from_memory=True)
+        epoch.record(self.client, loss, self.consumer, reprotected)
+        logger.critical(
+            "THE BROKER LOST ITS DATA (%s): Redis no longer holds what it held %.0f s ago"
+            " (epoch %s, %d looks, run id %s; now epoch %s, %d looks, run id %s). Up to %d"
+            " waiting and %d held job(s) may be gone; %d held in this process were written"
+            " back. Acknowledge with `celery -A config doctor --acknowledge-data-loss`.",
+            loss.kind, loss.now.at - loss.before.at, loss.before.epoch[:8], loss.before.seq,
+            loss.before.run_id[:8], loss.now.epoch[:8], loss.now.seq, loss.now.run_id[:8],
+            loss.before.waiting, loss.before.in_flight, reprotected,
+        )  # fmt: skip
+
+    def _put_back_abandoned(self, from_memory: bool = False) -> int:
+        """Put back what this process's stopped consumers held: what their in-flight lists
+        hold, and (`from_memory`, after a loss) the entries they remembered as well."""
         with _abandoned_lock:
-            dead = list(abandoned)
-        for consumer in dead:
-            restored = inflight.restore_all(self.client, self.scripts, consumer)
+            dead = dict(abandoned)
+        total = 0
+        for consumer, held in dead.items():
+            restored, _parked = inflight.restore_all(
+                self.client, self.scripts, consumer, also=held if from_memory else ()
+            )
             with _abandoned_lock:
-                abandoned.discard(consumer)
+                abandoned.pop(consumer, None)
             if restored:
                 logger.warning("returned %d job(s) held before a reconnect", restored)
+            total += restored
+        return total
 
     def stop(self, timeout: float = 5) -> None:
         """Stop, and wait for a round in progress (it may hold a lost job in flight)."""

@@ -18,11 +18,13 @@ from __future__ import annotations
 # Shared by the scripts that put a message back: count a delivery for it (keyed by the
 # SHA-1 of its bytes, which never change on the way), then either return it to its queue
 # with a wake token, or, past the bound, park it in the lost list for a dead letter.
-# ARGV of the caller: [1..] own, then MAX_DELIVERIES, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP
+# An entry that is not `<list key>\n<bytes>`, or whose list key holds something other than
+# a list, cannot go back: it is parked in the lost list too, where a keeper dead-letters
+# its bytes, and never stops the script from handling the entries after it.
 _PLACE = """
 local function split(entry)
   local at = string.find(entry, '\\n', 1, true)
-  if not at then return nil, entry end
+  if not at or at == 1 then return nil, entry end
   return string.sub(entry, 1, at - 1), string.sub(entry, at + 1)
 end
 
@@ -35,12 +37,14 @@ end
 local function put_back(entry, to_front, wake_prefix, sep)
   local list, item = split(entry)
   if not list then return false end
+  local pushed
   if to_front then
-    redis.call('RPUSH', list, item)
+    pushed = redis.pcall('RPUSH', list, item)
   else
-    redis.call('LPUSH', list, item)
+    pushed = redis.pcall('LPUSH', list, item)
   end
-  redis.call('LPUSH', wake_key(list, wake_prefix, sep), '1')
+  if type(pushed) ~= 'number' then return false end
+  redis.pcall('LPUSH', wake_key(list, wake_prefix, sep), '1')
   return true
 end
 
@@ -50,11 +54,10 @@ local function count_and_place(entry, to_front, lost, max, count_prefix, count_t
   local key = count_prefix .. redis.sha1hex(item)
   local n = redis.call('INCR', key)
   redis.call('EXPIRE', key, count_ttl)
-  if n >= tonumber(max) or not list then
+  if n >= tonumber(max) or not put_back(entry, to_front, wake_prefix, sep) then
     redis.call('LPUSH', lost, entry)
     return 2
   end
-  put_back(entry, to_front, wake_prefix, sep)
   return 1
 end
 """
@@ -115,26 +118,39 @@ return count_and_place(entry, true, KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5],
 """
 )
 
-#: A consumer that stops cleanly puts everything it still holds back at the front of its
-#: queues (uncounted: nothing crashed) and deregisters. KEYS: inflight, heartbeat, registry.
-#: ARGV: consumer id, WAKE_PREFIX, SEP. Returns how many messages went back.
+#: A consumer that stops puts everything it still holds back at the front of its queues and
+#: deregisters: uncounted when it stops cleanly (nothing crashed), counting a delivery when
+#: it stops on an error (which one of them may have caused). An entry that cannot go back
+#: is parked in the lost list; the list is empty before the consumer is deregistered.
+#: KEYS: inflight, heartbeat, registry, lost. ARGV: consumer id, WAKE_PREFIX, SEP, counted
+#: ('1' or '0'), MAX_DELIVERIES, COUNT_PREFIX, COUNT_TTL, then entries the consumer still
+#: knows it held (after Redis lost its data, they are in memory only), put back with the
+#: rest (once each). Returns {messages put back, entries parked}.
 RESTORE_ALL = (
     _PLACE
     + """
-local n = 0
+for i = 8, #ARGV do
+  redis.call('LREM', KEYS[1], 1, ARGV[i])
+  redis.call('RPUSH', KEYS[1], ARGV[i])
+end
+local back, parked = 0, 0
 while true do
   local entry = redis.call('LPOP', KEYS[1])
   if not entry then break end
-  if put_back(entry, true, ARGV[2], ARGV[3]) then
-    n = n + 1
+  local placed
+  if ARGV[4] == '1' then
+    placed = count_and_place(entry, true, KEYS[4], ARGV[5], ARGV[6], ARGV[7], ARGV[2], ARGV[3])
+  elseif put_back(entry, true, ARGV[2], ARGV[3]) then
+    placed = 1
   else
-    redis.call('RPUSH', KEYS[1], entry)
-    break
+    redis.call('LPUSH', KEYS[4], entry)
+    placed = 2
   end
+  if placed == 1 then back = back + 1 else parked = parked + 1 end
 end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
-return n
+return {back, parked}
 """
 )
 

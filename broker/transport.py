@@ -20,7 +20,12 @@ timeout decides redelivery, so long jobs and long countdowns run twice. Here:
   is still found within the 1 s BRPOP timeout, as with kombu.
 * A keeper thread per consumer keeps a heartbeat and runs the reaper (broker/keeper.py).
 * Every item is checked before kombu or Celery sees it (broker/intake.py): what the worker
-  cannot run becomes a dead letter with its raw bytes, and is acked.
+  cannot run becomes a dead letter with its raw bytes, and is acked. An item that passes the
+  intake and still makes kombu or Celery raise while taking it is dead-lettered the same
+  way, and the consumer goes on.
+* Nothing a consumer took is put back uncounted unless the consumer stops cleanly: an item
+  whose dead letter could not be written, and everything held when the worker stops on an
+  unrecoverable error, go back counting a delivery, so no item can loop a worker forever.
 
 What it keeps from kombu: URL parsing, TLS and Sentinel connection handling, priorities
 (a queue's priority lists are fetched in kombu's order), the fair queue cycle, fanout
@@ -91,9 +96,14 @@ class Channel(kombu_redis.Channel):
         "task_queues",
         "on_refused",
         "on_lost",
+        "max_item_bytes",
+        "max_depth",
     )
     heartbeat_ttl: float = 30.0
     max_deliveries: int = 3
+    #: Items larger or deeper than these are refused at the intake (broker/intake.py).
+    max_item_bytes: int | None = None
+    max_depth: int = intake.MAX_DEPTH
     #: Queues whose messages must be Celery task messages (others: any kombu message).
     task_queues: tuple[str, ...] = ()
     #: "module:function" called with (queue, raw bytes, intake.Refusal) to dead-letter an
@@ -117,6 +127,9 @@ class Channel(kombu_redis.Channel):
         self._acks: list[bytes] = []
         self._acks_since = 0.0
         self._acks_riding: list[bytes] = []
+        # Entries of items refused whose dead letter could not be written: they go back
+        # counting a delivery when this consumer stops, never uncounted.
+        self._unsettled: list[bytes] = []
 
     # -- consuming -------------------------------------------------------------------------
 
@@ -142,9 +155,11 @@ class Channel(kombu_redis.Channel):
         self.consumer_id = inflight.new_consumer_id()
         inflight.beat(client, self.consumer_id, self._policy)  # registered before any fetch
         self._scripts = inflight.Scripts(client)
+        queues = [self._q_for_pri(q, pri) for q in self.task_queues for pri in self.priority_steps]
         self._keeper = keeper.Keeper(
-            client, self.consumer_id, self._policy, self._hook(self.on_lost)
-        )
+            client, self.consumer_id, self._policy, self._hook(self.on_lost),
+            queues=dict.fromkeys(queues), held=self._held_entries,
+        )  # fmt: skip
         self._keeper.start()
 
     def _brpop_start(self, timeout=None) -> None:
@@ -230,7 +245,12 @@ class Channel(kombu_redis.Channel):
     def _take(self, queue: str, list_key: str, item: bytes) -> None:
         """Check one fetched item and hand it to kombu, or dead-letter it."""
         entry = list_key.encode() + b"\n" + item
-        checked = intake.check(item, task_message=queue in self._task_queues)
+        checked = intake.check(
+            item,
+            task_message=queue in self._task_queues,
+            max_bytes=self.max_item_bytes,
+            max_depth=int(self.max_depth),
+        )
         if isinstance(checked, intake.Refusal):
             self._refuse(queue, entry, item, checked)
             return
@@ -239,12 +259,47 @@ class Channel(kombu_redis.Channel):
             # The publish-once mark belongs to the first publish: whoever republishes what
             # it received (`celery migrate`, a move) must not have it dropped as a repeat.
             headers.pop(inflight.ONCE_HEADER, None)
+        tag = checked["properties"]["delivery_tag"]
         if queue not in self._acked_queues:  # a no-ack consumer on a reliable channel
             self._drop(entry)
         else:
-            tag = checked["properties"]["delivery_tag"]
             self._entries.setdefault(tag, deque()).append(entry)
-        self.connection._deliver(checked, queue)
+        try:
+            self.connection._deliver(checked, queue)
+        except Exception as exc:
+            self._not_taken(queue, tag, entry, item, checked, exc)
+
+    def _not_taken(
+        self, queue: str, tag: str, entry: bytes, item: bytes, checked: dict, exc: Exception
+    ) -> None:
+        """kombu or Celery raised while taking an item the intake passed (Celery's prefork
+        parent could not pickle it for the pool, say). Left alone, the error would end the
+        worker and the clean stop would put the item back for the next worker to die on: it
+        is dead-lettered instead, and the consumer goes on."""
+        logger.critical(
+            "an item in %r passed the intake but the worker could not take it (%s: %s)",
+            queue, type(exc).__name__, exc, exc_info=True,
+        )  # fmt: skip
+        entries = self._entries.get(tag)
+        if entries and entry in entries:
+            entries.remove(entry)
+            if not entries:
+                del self._entries[tag]
+        elif queue in self._acked_queues:
+            return  # settled meanwhile (Celery acked or rejected it before raising)
+        headers = checked.get("headers") if isinstance(checked.get("headers"), dict) else {}
+        refusal = intake.Refusal(
+            intake.REJECTED,
+            "NotTaken",
+            f"the worker could not take it ({type(exc).__name__}: {str(exc)[:200]})",
+            task_id=intake.label(headers.get("id")),
+            task_name=intake.label(headers.get("task")),
+            headers=headers,
+        )
+        self._refuse(queue, entry, item, refusal)
+        # kombu recorded the delivery before Celery raised: forget it, or it would count
+        # against the prefetch window forever.
+        super(kombu_redis.QoS, self.qos).ack(tag)
 
     def _refuse(self, queue: str, entry: bytes, item: bytes, refusal: intake.Refusal) -> None:
         handler = self._hook(self.on_refused)
@@ -254,9 +309,10 @@ class Channel(kombu_redis.Channel):
             else:
                 handler(queue, item, refusal)
         except Exception:
-            # Left in flight: the reaper returns it after this consumer stops, and past
+            # Left in flight, and counted when this consumer stops (or is reaped): past
             # MAX_DELIVERIES it is parked for a dead letter again. Never lost, never fatal.
             logger.critical("DEAD LETTER CAPTURE FAILED for an item in %r", queue, exc_info=True)
+            self._unsettled.append(entry)
             return
         self._drop(entry)
 
@@ -264,6 +320,17 @@ class Channel(kombu_redis.Channel):
         return symbol_by_name(path) if path else None
 
     # -- settling --------------------------------------------------------------------------
+
+    def _held_entries(self) -> list[bytes]:
+        """The in-flight entries of the jobs this consumer holds (read from the keeper's
+        thread: copied, and tried again if the loop changed them meanwhile)."""
+        for _ in range(10):
+            try:
+                held = [e for entries in list(self._entries.values()) for e in list(entries)]
+                return held + list(self._unsettled)
+            except RuntimeError:  # changed while copied
+                continue
+        return []
 
     def _entry_for(self, delivery_tag: str) -> bytes | None:
         entries = self._entries.get(delivery_tag)
@@ -425,24 +492,51 @@ class Channel(kombu_redis.Channel):
             self._retire()
 
     def _retire(self) -> None:
-        """Put back whatever this consumer still holds; never raise (we may be reconnecting)."""
+        """Put back whatever this consumer still holds; never raise (we may be reconnecting).
+
+        Uncounted on a clean stop or a reconnect; counting a delivery for what it could not
+        dead-letter, and for everything after an unrecoverable error (`stopping_on_error`)."""
         self._pending = None  # no answer will come on a closed channel
         self.flush_acks()  # before putting back what is held: acked jobs must not return
         keeper_, self._keeper = self._keeper, None
         if keeper_ is None:
             return
         keeper_.stop()
+        unsettled, self._unsettled = self._unsettled, []
+        counted = STOPPING_ON_ERROR.is_set()
         try:
-            restored = inflight.restore_all(keeper_.client, keeper_.scripts, self.consumer_id)
-            if restored:
-                logger.info("returned %d held job(s) to their queues", restored)
+            for entry in unsettled:
+                inflight.requeue(
+                    keeper_.client, keeper_.scripts, self.consumer_id, entry, self._policy
+                )
+            back, _parked = inflight.restore_all(
+                keeper_.client, keeper_.scripts, self.consumer_id,
+                counted=counted, policy=self._policy,
+            )  # fmt: skip
+            if back:
+                logger.info(
+                    "returned %d held job(s) to their queues%s",
+                    back, ", each counting a delivery" if counted else "",
+                )  # fmt: skip
             keeper_.client.connection_pool.disconnect()  # reconnects if a late ack comes
         except Exception as exc:
-            keeper.abandon(self.consumer_id)
+            keeper.abandon(self.consumer_id, self._held_entries() + unsettled)
             logger.warning(
                 "could not return held jobs of %s now (%s): the reaper will",
                 self.consumer_id, exc,
             )  # fmt: skip
+
+
+#: Set when the worker stops on an unrecoverable error: what its consumers still hold goes
+#: back counting a delivery, as if the worker had died, since one of those jobs may be the
+#: cause. Without it a job that ends its worker in a way no check foresaw would come back
+#: uncounted and end the next worker too, for ever.
+STOPPING_ON_ERROR = threading.Event()
+
+
+def stopping_on_error() -> None:
+    """Called by the worker when an error it cannot recover from ends it."""
+    STOPPING_ON_ERROR.set()
 
 
 class Transport(kombu_redis.Transport):

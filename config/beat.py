@@ -21,6 +21,7 @@ from redbeat import RedBeatScheduler
 from broker import inflight
 from broker.keeper import Keeper
 from config import redis_client
+from config.queues import QUEUES
 from config.settings import settings
 
 LEADER_KEY = "taskplatform:beat:leader"
@@ -52,6 +53,8 @@ def start_keeper(on_lost: str | None) -> Keeper:
     policy = inflight.Policy(settings.worker_heartbeat_ttl, settings.max_deliveries)
     client = redis_client.client()
     consumer = inflight.new_consumer_id()
-    keeper = Keeper(client, consumer, policy, symbol_by_name(on_lost) if on_lost else None)
+    keeper = Keeper(
+        client, consumer, policy, symbol_by_name(on_lost) if on_lost else None, queues=QUEUES
+    )
     keeper.start()
     return keeper

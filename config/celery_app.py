@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import ssl
 import uuid
+from functools import cached_property
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -92,6 +93,8 @@ def _broker_transport_options() -> dict:
         "task_queues": tuple(QUEUES),
         "on_refused": "deadletters.intake:keep_refused",
         "on_lost": "deadletters.intake:keep_lost",
+        "max_item_bytes": settings.intake_max_bytes,
+        "max_depth": settings.task_max_depth,
         **_sentinel_options(),
     }
 
@@ -177,6 +180,12 @@ class PlatformCelery(Celery):
 
     def _load_config(self) -> Settings:
         return _censored(super()._load_config())
+
+    @cached_property
+    def Worker(self) -> type:  # noqa: N802 - Celery's name
+        """The worker `celery worker` builds: dead letters for jobs its pool cannot take
+        (named as a string: config/ does not import the dead-letter package)."""
+        return self.subclass_with_self("deadletters.capture:PlatformWorker")
 
     def send_task(  # noqa: PLR0913 - Celery's signature
         self,

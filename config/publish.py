@@ -5,8 +5,9 @@ signatures, `celery call`, beat, retries, dead-letter replays) ends in `Celery.s
 and the platform's app runs `prepare` there (config/celery_app.py). A `before_task_publish`
 handler could not refuse a message: Celery swallows handler exceptions.
 
-`prepare` refuses, before anything is sent: a serializer other than JSON, arguments that are
-not JSON or exceed TASK_MAX_PAYLOAD_BYTES, a delay past MAX_COUNTDOWN. It stamps the
+`prepare` refuses, before anything is sent: a serializer other than JSON, arguments (with
+the caller's own headers) that are not JSON, exceed TASK_MAX_PAYLOAD_BYTES or nest deeper
+than TASK_MAX_DEPTH, a delay past MAX_COUNTDOWN. It stamps the
 headers the platform relies on (`enqueued_at`, the correlation id), replaces what Flower
 and worker logs show of the arguments with a short redacted repr, and turns a caller's
 `job_key` into a publish-once message.
@@ -30,6 +31,7 @@ import kombu.exceptions
 from kombu.serialization import dumps
 
 from broker.inflight import ONCE_HEADER
+from broker.intake import nesting_exceeds
 from config import correlation
 from config.redaction import redact, redact_text
 from config.settings import settings
@@ -80,13 +82,15 @@ def prepare(
     Raises PayloadError for what must not reach the broker."""
     check_serializer(name, options.get("serializer"))
     embedded = {key: options[key] for key in EMBEDDED if options.get(key)}
-    check_payload(name, args, kwargs, embedded)
-    delay = check_delay(name, countdown, eta)
-    job_key = options.pop("job_key", None)
     # A retry or a replay carries the stored headers: never the publish-once mark, or the
     # broker would take it for the first publish again and drop it.
     given = options.get("headers") or {}
+    if not isinstance(given, dict):
+        raise PayloadError(f"{name}: headers must be a dict, got {type(given).__name__}")
     headers = {k: v for k, v in given.items() if k not in PROTOCOL_HEADERS and k != ONCE_HEADER}
+    check_payload(name, args, kwargs, embedded, headers)
+    delay = check_delay(name, countdown, eta)
+    job_key = options.pop("job_key", None)
     headers[ENQUEUED_AT] = time.time()
     if correlation.current() and correlation.HEADER not in headers:
         headers[correlation.HEADER] = correlation.current()
@@ -123,19 +127,33 @@ def check_serializer(name: str, serializer: str | None) -> None:
         )
 
 
-def check_payload(name: str, args: Any, kwargs: Any, embedded: dict | None = None) -> None:
-    """Refuse arguments that are not JSON or exceed the cap, before anything is sent. The
-    signatures a message carries (the rest of a chain, callbacks, a chord) count too."""
-    try:
-        _content_type, _encoding, body = dumps(
-            [args or (), kwargs or {}, embedded or {}], serializer="json"
-        )
-    except (kombu.exceptions.EncodeError, TypeError, ValueError) as exc:
-        raise PayloadError(f"{name}: arguments are not JSON-serialisable: {exc}") from None
-    size = len(body.encode() if isinstance(body, str) else body)
+def check_payload(
+    name: str, args: Any, kwargs: Any, embedded: dict | None = None, headers: dict | None = None
+) -> None:
+    """Refuse arguments that are not JSON, exceed the cap or nest too deep, before anything is
+    sent. The signatures a message carries (the rest of a chain, callbacks, a chord) and the
+    caller's own headers count too: the worker decodes and hands on all of them."""
+    body = [args or (), kwargs or {}, embedded or {}]
+    for part, what in ((body, "arguments"), (headers or {}, "headers")):
+        # Checked first, without recursion: encoding, redacting and (in the worker) pickling
+        # recurse, and a few hundred levels raise RecursionError in each.
+        if nesting_exceeds(part, settings.task_max_depth):
+            raise PayloadError(
+                f"{name}: {what} nest deeper than {settings.task_max_depth} levels"
+                " (TASK_MAX_DEPTH), or contain themselves"
+            )
+    size = 0
+    for part, what in ((body, "arguments"), (headers, "headers")):
+        if not part:
+            continue
+        try:
+            _content_type, _encoding, encoded = dumps(part, serializer="json")
+        except (kombu.exceptions.EncodeError, TypeError, ValueError) as exc:
+            raise PayloadError(f"{name}: {what} are not JSON-serialisable: {exc}") from None
+        size += len(encoded.encode() if isinstance(encoded, str) else encoded)
     if size > settings.task_max_payload_bytes:
         raise PayloadError(
-            f"{name}: arguments are {size} bytes, over the cap of"
+            f"{name}: arguments and headers are {size} bytes, over the cap of"
             f" {settings.task_max_payload_bytes} (TASK_MAX_PAYLOAD_BYTES); pass ids, not data"
         )
 

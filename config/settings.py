@@ -146,7 +146,17 @@ class Settings(BaseSettings):
     redis_socket_timeout: float = Field(2.0, gt=0)
     redis_socket_connect_timeout: float = Field(1.0, gt=0)
     task_max_payload_bytes: int = Field(256 * 1024, ge=1024)
+    # Nesting of a job's arguments (broker/intake.py MAX_DEPTH): refused by the producer and,
+    # for any other writer, by the worker's intake. Above about 400 a worker's prefork pool
+    # cannot take such a job (it then ends as a dead letter all the same).
+    task_max_depth: int = Field(100, ge=8, le=5000)
     result_expires: int = Field(24 * 3600, ge=60)
+
+    @property
+    def intake_max_bytes(self) -> int:
+        """The largest item a worker takes from a queue: twice the payload cap, since the
+        body is base64 in the envelope (a third more) beside headers the cap also counts."""
+        return 2 * self.task_max_payload_bytes
 
     @field_validator("redis_url", "result_backend_url")
     @classmethod

@@ -26,7 +26,7 @@ def keep_refused(queue: str, item: bytes, refusal: intake.Refusal) -> str:
     letter = letters.from_raw(
         task_id=refusal.task_id or f"{refusal.reason}-{uuid.uuid4()}",
         task_name=refusal.task_name or f"({refusal.reason})",
-        queue=queue,
+        queue=queue or None,  # "" for an in-flight entry that named no list
         raw=item,
         headers=refusal.headers,
         exception_type=refusal.error_type,

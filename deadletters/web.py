@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,12 +31,15 @@ from flask import Flask, Response, abort, jsonify, redirect, render_template, re
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from werkzeug.exceptions import HTTPException
 
+from broker import epoch
 from config import database, redis_client
 from config.publish import BrokerUnavailableError
 from config.redaction import redact_text
 from config.settings import settings
 from deadletters import replay, repository, views
 from deadletters.letters import REASONS
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 #: A bulk replay or resolve from the page handles at most this many letters (the CLI, more).
@@ -147,6 +151,7 @@ def create_app() -> Flask:
             "flower_url": (settings.flower_url or "").rstrip("/"),
             "reasons": REASONS,
             "environment": settings.app_env,
+            "broker_losses": _broker_losses() if user else [],
         }
 
     @app.get("/healthcheck")
@@ -335,6 +340,16 @@ def create_app() -> Flask:
 
 
 # -- the work, shared by pages and API (and with the CLI below it) --------------------------
+
+
+def _broker_losses() -> list[str]:
+    """A line per unacknowledged loss of the broker's data, for the banner on every page
+    (broker/epoch.py); none when Redis cannot say, which the doctor reports on its own."""
+    try:
+        return [epoch.describe(loss) for loss in epoch.unacknowledged(redis_client.client())]
+    except Exception as exc:
+        logger.warning("could not read the broker's data losses: %s", exc)
+        return []
 
 
 def _who() -> str:

@@ -2,7 +2,8 @@
 
 Checks what the platform's promises rest on: Redis and Postgres reachable, migrations at
 head, time limits that agree, a worker for every queue, Redis that never
-evicts and keeps an append-only file, Flower behind auth, dynos that shut down softly.
+evicts and keeps an append-only file and has not lost its data (broker/epoch.py), Flower
+behind auth, dynos that shut down softly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from broker import epoch
 from config import database, redis_client
 from config.queues import QUEUES
 from config.settings import settings
@@ -49,7 +51,16 @@ def check_redis() -> list[str]:
     if config.get("appendonly") in (b"no", "no"):
         problems.append("redis: appendonly is off; a Redis restart loses every queued job"
                         " (set appendonly yes)")  # fmt: skip
-    return problems
+    return problems + check_data_loss(client)
+
+
+def check_data_loss(client) -> list[str]:
+    """A line per loss of the broker's data that no operator has acknowledged yet."""
+    return [
+        f"redis: {epoch.describe(loss)}; reconcile (the outbox, the callers), then"
+        " `celery -A config doctor --acknowledge-data-loss`"
+        for loss in epoch.unacknowledged(client)
+    ]
 
 
 def check_postgres() -> list[str]:
@@ -118,9 +129,17 @@ def diagnose(app) -> list[str]:
 
 @click.command(name="doctor")
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--acknowledge-data-loss",
+    is_flag=True,
+    help="Mark the broker's recorded data losses as seen (after reconciling), then check.",
+)
 @click.pass_context
-def doctor(ctx: click.Context, as_json: bool) -> None:
+def doctor(ctx: click.Context, as_json: bool, acknowledge_data_loss: bool) -> None:
     """Check this deployment; one line per problem, exit 1 if there is any."""
+    if acknowledge_data_loss:
+        seen = epoch.acknowledge(redis_client.client())
+        click.echo(f"acknowledged {seen} data loss(es) of the broker", err=True)
     problems = diagnose(ctx.obj.app)
     if as_json:
         click.echo(json.dumps({"problems": problems}, indent=2))

@@ -3,7 +3,8 @@
 Read fresh from Redis and Postgres at each scrape: per queue its depth, the age of its
 oldest waiting message and its in-flight (held) jobs; histograms of queue wait time and task
 runtime per queue and task (counted by the workers, housekeeping/task_stats.py); dead
-letters by reason (unresolved); the dead-letter spool; and beat's last tick. Runs as its
+letters by reason (unresolved); the dead-letter spool; beat's last tick; and the losses of
+the broker's data no operator has acknowledged (broker/epoch.py). Runs as its
 own Procfile process on METRICS_PORT. Dashboards and alert rules for these names are in deploy/.
 """
 
@@ -19,6 +20,7 @@ from prometheus_client.core import REGISTRY, GaugeMetricFamily, HistogramMetricF
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from broker import epoch
 from config import database, redis_client
 from config.beat import leader
 from config.settings import settings
@@ -76,6 +78,17 @@ class PlatformCollector(Collector):
         spooled = client.llen(SPOOL_KEY) + client.llen(DRAINING_KEY)
         yield GaugeMetricFamily(
             "taskplatform_deadletter_spool_size", "Dead letters waiting for Postgres", value=spooled
+        )
+        losses = epoch.unacknowledged(client)
+        yield GaugeMetricFamily(
+            "taskplatform_broker_data_losses",
+            "Times the broker lost its data, not yet acknowledged by an operator",
+            value=len(losses),
+        )
+        yield GaugeMetricFamily(
+            "taskplatform_broker_jobs_at_risk",
+            "Jobs waiting or held when the broker was last seen before those losses",
+            value=sum(epoch.at_risk(loss) for loss in losses),
         )
         current = leader()
         yield GaugeMetricFamily(

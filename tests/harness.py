@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import uuid
@@ -137,16 +138,31 @@ print(json.dumps(outcome))
 """
 
 
-def publish_in_a_new_process(env: dict[str, str]) -> dict:
+def publish_in_a_new_process(env: dict[str, str], code: str | None = None) -> dict:
     """One `.delay()` from a fresh process (a web app's first publish) with `env` on top of
-    this run's: what it raised, if anything, and how long it took."""
+    this run's: what it raised, if anything, and how long it took. `code` publishes
+    something else instead (its own lines, indented into the try)."""
+    script = PUBLISH_ONE
+    if code is not None:
+        script = script.replace(
+            '    ECHO["quote"].delay("x")\n', textwrap.indent(code, "    ") + "\n"
+        )
     completed = subprocess.run(
-        [sys.executable, "-c", PUBLISH_ONE], cwd=ROOT,
+        [sys.executable, "-c", script], cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def celery_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`celery -A config ARGS` as an operator runs it, with `env` on top of this run's."""
+    return subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", *args], cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
 
 
 def queue_depth(queue: str) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from broker import epoch
 from deadletters import replay
 from devstack.servers import free_port
 from tests import harness
@@ -105,6 +106,25 @@ def test_every_page_and_api_needs_the_login(page):
     assert _status(f"{page}/api/letters", auth=(LOGIN[0], "wrong")) == 401
     assert _status(f"{page}/api/letters", auth=LOGIN) == 200
     assert _status(f"{page}/healthcheck") == 200  # probes need no login
+
+
+def test_every_page_says_when_the_broker_lost_its_data(page, redis_client):
+    # Given a loss of the broker's data no operator has acknowledged yet
+    loss = f"test-{uuid.uuid4().hex[:8]}"
+    redis_client.sadd(epoch.LOSSES, loss)
+    redis_client.hset(epoch.LOSS_PREFIX + loss, mapping={
+        "id": loss, "kind": "emptied", "detected_at": 1796600000.0, "waiting_before": 7,
+        "in_flight_before": 0, "reprotected": 0})  # fmt: skip
+    try:
+        # Then the page opens with it, saying how many jobs may be gone and what to do
+        html = httpx.get(f"{page}/", auth=LOGIN, timeout=10).text
+        assert "the broker lost its data (emptied)" in html and "up to 7 job(s)" in html
+        assert "--acknowledge-data-loss" in html
+    finally:
+        redis_client.srem(epoch.LOSSES, loss)
+        redis_client.delete(epoch.LOSS_PREFIX + loss)
+    # And once acknowledged, it is gone
+    assert "broker lost its data" not in httpx.get(f"{page}/", auth=LOGIN, timeout=10).text
 
 
 def test_list_filter_count_and_show_without_secrets(page, failing):

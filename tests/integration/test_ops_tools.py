@@ -14,6 +14,7 @@ import httpx
 import pytest
 from celery import Celery
 
+from broker import epoch
 from config.queues import QUEUES
 from config.settings import settings
 from deadletters import spool
@@ -22,13 +23,7 @@ from tests import harness
 from tests.fakes import LocalHttp
 from tests.probe_tasks import ECHO, sleep
 
-
-def celery_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "config", *args], cwd=harness.ROOT,
-        env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), **(env or {})},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+celery_cli = harness.celery_cli
 
 
 @pytest.fixture
@@ -211,8 +206,19 @@ def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
             assert sample(metrics, 'taskplatform_queue_oldest_age_seconds{queue="search"}') is None
             # And it listens on loopback only (METRICS_ADDRESS unset)
             assert listening_addresses(port) == {"127.0.0.1"}
+            # A broker that kept its data: no loss, nothing at risk
+            assert "taskplatform_broker_data_losses 0.0" in metrics
+            # When a loss is on record (two jobs waited, one of three held was written back)
+            redis_client.sadd(epoch.LOSSES, "test-loss")
+            redis_client.hset(epoch.LOSS_PREFIX + "test-loss", mapping={
+                "detected_at": 1.0, "waiting_before": 2, "in_flight_before": 3,
+                "reprotected": 1})  # fmt: skip
+            metrics = scrape()
+            assert "taskplatform_broker_data_losses 1.0" in metrics
+            assert "taskplatform_broker_jobs_at_risk 4.0" in metrics
     finally:
-        redis_client.delete("quote", "crm", spool.SPOOL_KEY)
+        redis_client.delete("quote", "crm", spool.SPOOL_KEY, epoch.LOSSES,
+                            epoch.LOSS_PREFIX + "test-loss")  # fmt: skip
 
 
 def test_the_exporter_serves_wait_and_runtime_histograms(worker_process, redis_client):

@@ -78,6 +78,23 @@ def pidbox_reply() -> bytes:
 ITEM = published(args=[*ARGS, SECRET])
 
 
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def signature(**fields) -> dict:
+    """An embedded signature as Celery's producers write it, with `fields` changed."""
+    sig = {"task": TASK, "args": [1], "kwargs": {}, "options": {}, "subtask_type": None,
+           "immutable": False}  # fmt: skip
+    sig.update(fields)
+    if sig.get("options") is None:
+        del sig["options"]
+    return sig
+
+
 def edited(change, item: bytes = ITEM) -> bytes:
     """`item` with `change(envelope)` applied, serialised again as kombu would."""
     envelope = loads(item)
@@ -113,6 +130,14 @@ def deleting(*path):
         del env[key]
 
     return change
+
+
+def embedding(key: str, value) -> bytes:
+    """ITEM with `value` as its body's embed[key]."""
+    envelope = loads(ITEM)
+    args, kwargs, embed = loads(base64.b64decode(envelope["body"]))
+    envelope["body"] = b64(dumps([args, kwargs, {**embed, key: value}]))
+    return dumps(envelope).encode()
 
 
 def both(*changes):
@@ -165,6 +190,64 @@ def test_a_plain_body_passes_as_kombu_reads_it():
             )
         )
         assert check(item, task_message=True) == loads(item)
+
+
+def test_real_canvas_messages_pass():
+    # Given the embedded signatures Celery itself writes: a chain's rest, callbacks and
+    # errbacks with links, a group inside a chain, a chord body
+    sig = platform_app.signature
+    first, second = sig(TASK, args=[1]), sig(TASK, args=[2], immutable=True)
+    linked = sig(TASK, args=[3]).set(link=sig(TASK), link_error=[sig(TASK)])
+    group_in_chain = sig(TASK) | (sig(TASK, args=[4]) | sig(TASK, args=[5]))
+    from celery import chord, group
+
+    chord_body = chord(group(first, second), sig(TASK)).body
+    for options in (
+        {"chain": [dict(first), dict(second)]},
+        {"callbacks": [dict(linked)], "errbacks": [dict(second)]},
+        {"chain": [dict(group(first, second)), dict(group_in_chain)]},
+        {"chord": dict(chord_body)},
+    ):
+        item = published(**options)
+        # When the intake checks them, Then they pass untouched
+        assert check(item, task_message=True) == loads(item), options
+
+
+def test_nesting_up_to_the_limit_passes_and_one_more_level_is_refused():
+    # Given a body exactly as deep as the limit, and one a level deeper
+    fits = edited(with_body(dumps([nested(99), {}, {}])))  # the body counts as a level
+    deeper = edited(with_body(dumps([nested(100), {}, {}])))
+    # Then the first passes and the second is refused, naming the limit
+    assert isinstance(check(fits, task_message=True), dict)
+    refusal = check(deeper, task_message=True)
+    assert (refusal.reason, refusal.error_type) == (REJECTED, "TooDeep")
+    assert "100 levels" in refusal.message and refusal.task_name == TASK
+    # And a deployment may choose its own limit
+    assert isinstance(check(deeper, task_message=True, max_depth=120), dict)
+
+
+def test_an_envelope_too_deep_names_the_task_but_keeps_no_headers():
+    refusal = check(edited(setting("headers", "x", nested(300))), task_message=True)
+    assert (refusal.error_type, refusal.task_name, refusal.headers) == ("TooDeep", TASK, None)
+
+
+def test_an_item_over_the_size_cap_is_refused():
+    item = published(args=["x" * 10_000])
+    assert isinstance(check(item, task_message=True, max_bytes=len(item)), dict)
+    refusal = check(item, task_message=True, max_bytes=len(item) - 1)
+    assert (refusal.reason, refusal.error_type) == (REJECTED, "TooLarge")
+    assert refusal.task_name == TASK and str(len(item)) in refusal.message
+
+
+def test_nesting_is_measured_without_recursion_and_a_value_that_holds_itself_is_too_deep():
+    from broker.intake import nesting_exceeds
+
+    assert not nesting_exceeds(nested(100), 100)
+    assert nesting_exceeds(nested(100_000), 100)  # no RecursionError
+    looped: list = []
+    looped.append(looped)
+    assert nesting_exceeds(looped, 100)
+    assert not nesting_exceeds({"a": (1, [2]), "b": "text"}, 3)
 
 
 def test_a_pidbox_reply_passes_on_a_reply_queue():
@@ -335,6 +418,33 @@ TASK_SHAPES = [
      "MalformedTaskBody", "ran"),
     ("chord a list", edited(with_body('[[], {}, {"chord": [1]}]')), REJECTED,
      "MalformedTaskBody", "ran"),
+    # Nesting: the prefork parent pickles each job for its pool, which recurses per level.
+    ("arguments nested 480 levels", edited(with_body(f"[[{'[' * 480}1{']' * 480}], {{}}, {{}}]")),
+     REJECTED, "TooDeep", "crash:pool:RecursionError"),
+    ("headers nested 200 levels", edited(setting("headers", "x", nested(200))), REJECTED,
+     "TooDeep", None),
+    # Embedded signatures: Celery builds them after the task ran (or failed), where an error
+    # escapes its result handling: neither a FAILURE nor a dead letter (seen when written).
+    ("a chain link that is no signature", embedding("chain", [{"args": [], "kwargs": {}}]),
+     REJECTED, "MalformedTaskBody", "lost:no failure stored"),
+    ("a chain link naming a number", embedding("chain", [signature(task=5)]), REJECTED,
+     "MalformedTaskBody", "lost:no failure stored"),
+    ("a chain link of an unknown type", embedding("chain", [signature(subtask_type="nope")]),
+     REJECTED, "MalformedTaskBody", "lost:no failure stored"),
+    ("a chain link without options", embedding("chain", [signature(options=None)]),
+     REJECTED, "MalformedTaskBody", "lost:no failure stored"),
+    ("an errback naming a number", embedding("errbacks", [signature(task=7)]), REJECTED,
+     "MalformedTaskBody", "lost:no failure stored"),
+    ("args of a callback a string", embedding("callbacks", [signature(args="abc")]),
+     REJECTED, "MalformedTaskBody", "failed later"),
+    ("a chord without header", embedding("chord", signature(subtask_type="chord")),
+     REJECTED, "MalformedTaskBody", "ignored"),
+    ("a group whose tasks are a number",
+     embedding("chain", [signature(subtask_type="group", kwargs={"tasks": 5})]), REJECTED,
+     "MalformedTaskBody", "failed later"),
+    ("a nested link naming nothing",
+     embedding("chain", [signature(options={"link": [{"args": []}]})]), REJECTED,
+     "MalformedTaskBody", None),
 ]  # fmt: skip
 
 

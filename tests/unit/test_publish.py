@@ -67,3 +67,50 @@ def test_only_json_is_sent(serializer):
     with pytest.raises(PayloadError, match=f"serializer '{serializer}' refused"):
         prepared(serializer=serializer)
     assert prepared(serializer="json")[1]["serializer"] == "json"
+
+
+def deep(levels: int) -> list:
+    value: list = ["x"]
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("levels", [101, 480, 600, 5000])
+def test_arguments_nested_too_deep_are_refused_with_payload_error_at_any_depth(levels):
+    # Given arguments nested past TASK_MAX_DEPTH (100), in args, kwargs or a chain's link
+    for args, kwargs, options in (
+        ([deep(levels)], {}, {}),
+        ([], {"q": deep(levels)}, {}),
+        ([], {}, {"chain": [{"task": "quote.x", "args": [deep(levels)]}]}),
+    ):
+        # Then the guard refuses them by name, never with a bare RecursionError
+        with pytest.raises(PayloadError, match="nest deeper than 100 levels"):
+            prepare("quote.x", args, kwargs, None, None, None, options)
+
+
+def test_arguments_within_the_depth_limit_are_sent():
+    options: dict = {}
+    assert prepare("quote.x", [deep(98)], {}, None, None, None, options) is None
+    assert options["argsrepr"].startswith("[[[")
+
+
+def test_arguments_that_contain_themselves_are_refused():
+    looped: list = []
+    looped.append(looped)
+    with pytest.raises(PayloadError, match="contain themselves"):
+        prepare("quote.x", [looped], {}, None, None, None, {})
+
+
+def test_a_callers_own_headers_count_toward_the_cap_and_the_depth_limit():
+    # Given 30 kB of custom headers beside small arguments, under a 256 KiB cap: sent
+    prepare("quote.x", ["a"], {}, None, None, None, {"headers": {"note": "x" * 30_000}})
+    # When the headers alone pass the cap, or nest too deep, or are not a dict
+    with pytest.raises(PayloadError, match="over the cap"):
+        prepare("quote.x", ["a"], {}, None, None, None, {"headers": {"note": "x" * 270_000}})
+    with pytest.raises(PayloadError, match="headers nest deeper"):
+        prepare("quote.x", ["a"], {}, None, None, None, {"headers": {"n": deep(200)}})
+    with pytest.raises(PayloadError, match="headers must be a dict"):
+        prepare("quote.x", ["a"], {}, None, None, None, {"headers": "x"})
+    with pytest.raises(PayloadError, match="headers are not JSON"):
+        prepare("quote.x", ["a"], {}, None, None, None, {"headers": {"n": object()}})
