@@ -12,6 +12,11 @@ app's retry policy says) only when the connection itself could not be made, so n
 have been written; any other failure may have queued the job, and the caller hears so
 (config/celery_app.py): publish again with the same job_key to be safe. A publish made
 inside a batch the caller holds is sent with the caller's batch.
+
+On RabbitMQ the same rule holds for the single publish: kombu's retry would send a second
+copy after a confirm that timed out (the first may already be in the broker). A publish
+that timed out because RabbitMQ blocks publishers (a memory or disk alarm) is aborted with a
+TCP reset, which makes the broker drop it: the caller hears that nothing was queued.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 import redis.exceptions
 from celery.app.amqp import AMQP
 from kombu.exceptions import BatchPublishError
+
+from config import rabbitmq
 
 
 class PlatformAMQP(AMQP):
@@ -40,11 +47,12 @@ class PlatformAMQP(AMQP):
             retry = default_retry if kwargs.get("retry") is None else bool(kwargs["retry"])
             policy = {**default_policy, **(kwargs.get("retry_policy") or {})}
             retries = int(policy.get("max_retries") or 0) if retry else 0
-            if _is_redis(producer):
-                # Inside a batch a publish only buffers: kombu's retry wrapper around it
-                # (built per publish, for the message and for its event) guards nothing.
-                # The batch's own send is retried here.
-                kwargs["retry"] = False
+            # Inside a batch a publish only buffers: kombu's retry wrapper around it (built
+            # per publish, for the message and for its event) guards nothing, and on
+            # RabbitMQ it resends after an ambiguous failure. Retried here, when safe.
+            kwargs["retry"] = False
+            if not _is_redis(producer):
+                return _send_once_to_rabbitmq(send, producer, retries, policy, args, kwargs)
             for attempt in range(retries + 1):
                 try:
                     with producer.batch():
@@ -56,6 +64,27 @@ class PlatformAMQP(AMQP):
             raise AssertionError("unreachable")  # the loop returns or raises
 
         return send_task_message
+
+
+def _send_once_to_rabbitmq(
+    send: Callable[..., Any], producer: Any, retries: int, policy: dict, args: tuple, kwargs: dict
+) -> Any:
+    """One publish, sent again only when nothing can have been written (the connection was
+    refused); a publish that RabbitMQ blocked is aborted, so that it is certainly not queued."""
+    for attempt in range(retries + 1):
+        try:
+            return send(producer, *args, **kwargs)
+        except Exception as exc:
+            if rabbitmq.blocked():
+                rabbitmq.abort(producer.connection)
+                raise rabbitmq.BrokerBlockedError(
+                    "RabbitMQ blocks publishers (a memory or disk alarm): the publish was"
+                    " aborted unread, nothing was queued: publish again later"
+                ) from exc
+            if attempt == retries or not refused(exc):
+                raise
+        time.sleep(_pause(policy, attempt))
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _is_redis(producer: Any) -> bool:

@@ -85,7 +85,12 @@ def _broker_transport_options() -> dict:
     On RabbitMQ the broker does all three itself (quorum queues, deliveries counted, a
     dead-letter exchange); a publish returns only once the broker has confirmed it."""
     if settings.broker_is_rabbitmq:
-        return {"confirm_publish": True}
+        # Told when the broker blocks publishers (an alarm): publishes then fail at once.
+        return {
+            "confirm_publish": True,
+            "on_blocked": rabbitmq.on_blocked,
+            "on_unblocked": rabbitmq.on_unblocked,
+        }
     return {
         **_redis_transport_options(),
         "heartbeat_ttl": settings.worker_heartbeat_ttl,
@@ -211,6 +216,7 @@ class PlatformCelery(Celery):
         topology in place, and a job key's publish-once mark (taken before, given back if
         the publish fails)."""
         countdown, eta = rabbitmq.whole_seconds(countdown, eta)
+        rabbitmq.refuse_while_blocked(name)
         rabbitmq.prepare_publish(options)
         task_id = task_id or str(uuid.uuid4())
         try:

@@ -20,7 +20,18 @@ class DeliveryBoundExceeded(Exception):
     reason = "worker_lost"
 
     @classmethod
-    def for_task(cls, task_name: str, task_id: str, deliveries: int) -> DeliveryBoundExceeded:
+    def for_task(
+        cls, task_name: str, task_id: str, deliveries: int, broker_limit: int | None = None
+    ) -> DeliveryBoundExceeded:
+        """The error for a job past the platform's bound, or (`broker_limit`) past the
+        broker's own backstop: RabbitMQ's delivery limit, which counts every return of the
+        message (a lost worker, a dropped connection, a requeue), not only lost workers."""
+        if broker_limit is not None:
+            return cls(
+                f"{task_name}[{task_id}] came back to its queue more than {broker_limit} times"
+                f" and RabbitMQ gave up on it (its delivery limit, x-delivery-limit="
+                f"{broker_limit}; MAX_DELIVERIES={settings.max_deliveries} did not end it first)"
+            )
         return cls(
             f"{task_name}[{task_id}] was delivered {deliveries} times and its worker was lost"
             f" each time (MAX_DELIVERIES={settings.max_deliveries}); not running it again"

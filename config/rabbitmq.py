@@ -11,7 +11,11 @@ bindings once (all idempotent), before anything it sends can depend on them.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import socket
+import struct
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +25,10 @@ from kombu.transport.native_delayed_delivery import (
 )
 
 from config import redis_client
+from config.publish import BrokerUnavailableError
 from config.queues import dead_letter_queue
+
+logger = logging.getLogger(__name__)
 
 #: Seconds a publish waits for the broker's confirm (and for the socket): a RabbitMQ under a
 #: memory or disk alarm, or a quorum queue without its majority, must not hang `.delay()`.
@@ -37,6 +44,59 @@ BROKER_HEADERS = frozenset({
 #: The publish-once marks' keys, shared with the Redis transport (broker/inflight.py).
 ONCE_PREFIX = "taskplatform:broker:once:"
 ONCE_HEADER = "x_publish_once"
+
+#: How long a process refuses publishes at once after RabbitMQ said it blocks them (a memory
+#: or disk alarm). RabbitMQ tells only a connection that has published, and the blocked one
+#: is aborted, so nothing says when the alarm ends: after this, one publish tries again.
+BLOCKED_HOLD = 5.0
+_blocked_until = 0.0
+
+
+class BrokerBlockedError(BrokerUnavailableError):
+    """RabbitMQ blocks publishers (a memory or disk alarm): the job was not queued, so
+    publishing again later, with or without the same job_key, queues it once."""
+
+
+def on_blocked(reason: str) -> None:
+    """py-amqp's `connection.blocked` callback (the transport option `on_blocked`)."""
+    global _blocked_until
+    _blocked_until = time.monotonic() + BLOCKED_HOLD
+    logger.warning("RabbitMQ blocks publishing: %s", reason)
+
+
+def on_unblocked() -> None:
+    global _blocked_until
+    _blocked_until = 0.0
+    logger.warning("RabbitMQ accepts publishing again")
+
+
+def blocked() -> bool:
+    return time.monotonic() < _blocked_until
+
+
+def refuse_while_blocked(name: str) -> None:
+    """Raise at once, writing nothing, while RabbitMQ is known to block publishers."""
+    if blocked():
+        raise BrokerBlockedError(
+            f"could not queue {name}: RabbitMQ blocks publishers (a memory or disk alarm);"
+            " nothing was queued: publish again later"
+        )
+
+
+def abort(connection: Any) -> None:
+    """Drop a blocked connection with a TCP reset, not a close handshake: RabbitMQ has not
+    read what a blocked connection sent, and a reset makes it discard it (seen here), so
+    the publish that timed out is certainly not queued; a graceful close would wait for
+    the alarm to end and then deliver it. Never raises."""
+    amqp_connection = getattr(connection, "connection", None)
+    sock = getattr(getattr(amqp_connection, "transport", None), "sock", None)
+    with contextlib.suppress(Exception):
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+    with contextlib.suppress(Exception):
+        connection.collect()
+
 
 #: The process that declared the topology (a forked child declares again: cheap, and its
 #: connection is its own).

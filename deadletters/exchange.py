@@ -136,7 +136,9 @@ def keep(message: Any) -> str:
     reason, queue = death(headers)
     queue = queue or queue_of(message)
     if reason == "delivery_limit":
-        return intake.keep_lost(queue, envelope(message), BROKER_DELIVERY_LIMIT + 1)
+        return intake.keep_lost(
+            queue, envelope(message), BROKER_DELIVERY_LIMIT + 1, BROKER_DELIVERY_LIMIT
+        )
     if reason == "expired" and queue in QUEUES:
         # Its `expires` passed while it waited (beat's entries carry one): on Redis a worker
         # revokes such a job; here the broker drops it. Not a failure: no letter.

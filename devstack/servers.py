@@ -13,6 +13,7 @@ fails with a message saying so.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -103,6 +104,90 @@ class RedisServer:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
+
+
+class RabbitMQServer:
+    """A RabbitMQ node of its own on 127.0.0.1:`port` (guest/guest, vhost `/`), with its data
+    in `data_dir`: for tests that raise alarms or stop the broker, which must not touch the
+    machine's node. Starts in about 5 s."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port or free_port()
+        self.node = f"taskplatform{self.port}@localhost"
+        self.bindir = binaries.rabbitmq_bindir()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(self.data_dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.data_dir / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.data_dir / "plugins"),
+            "RABBITMQ_PID_FILE": str(self.data_dir / "pid"),
+            "RABBITMQ_CONFIG_FILE": str(self.data_dir / "rabbitmq.conf"),
+        }
+
+    def start(self, timeout: float = 60) -> RabbitMQServer:
+        for folder in ("mnesia", "log"):
+            (self.data_dir / folder).mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+        )
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - the server keeps it
+        self.process = subprocess.Popen(
+            [str(self.bindir / "rabbitmq-server")], env=self._env(), stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        _wait(lambda: port_answers(self.port) or self.process.poll() is not None, timeout,
+              "RabbitMQ")  # fmt: skip
+        if self.process.poll() is not None:
+            raise RuntimeError(f"rabbitmq-server exited; see {self.data_dir / 'server.log'}")
+        return self
+
+    def ctl(self, *args: str) -> str:
+        """`rabbitmqctl` on this node; its output."""
+        done = subprocess.run(
+            [str(self.bindir / "rabbitmqctl"), "-n", self.node, "-q", *args], env=self._env(),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if done.returncode:
+            raise RuntimeError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def memory_alarm(self, on: bool) -> None:
+        """Raise (or clear) a memory alarm: the broker then blocks every publisher."""
+        self.ctl("set_vm_memory_high_watermark", "0.0000001" if on else "0.4")
+
+    def messages(self, queue: str) -> int:
+        """Messages ready in `queue` (0 before it exists), as the broker counts them now (a
+        passive declare: `rabbitmqctl list_queues` shows statistics up to seconds old)."""
+        from amqp.exceptions import NotFound
+        from kombu import Connection
+
+        with Connection(self.url, connect_timeout=5) as connection:
+            try:
+                return connection.default_channel.queue_declare(queue, passive=True).message_count
+            except NotFound:
+                return 0
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
 
 
 class PostgresServer:

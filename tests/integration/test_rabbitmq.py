@@ -272,3 +272,73 @@ def test_a_job_that_expired_in_its_queue_is_dropped_without_a_dead_letter(worker
     harness.wait_for(lambda: harness.queue_depth("crm") == 0, 20)
     harness.wait_for(lambda: harness.queue_depth(DEAD_LETTER_QUEUE) == 0, 20)
     harness.never(lambda: harness.letters_for(result.id), 3)
+
+
+@pytest.fixture
+def own_rabbitmq(services, tmp_path):
+    """A RabbitMQ node of this test's own (an alarm on the machine's node would block every
+    other publisher on it)."""
+    try:
+        node = servers.RabbitMQServer(tmp_path / "rabbitmq").start()
+    except servers.binaries.BinaryMissing as exc:
+        if harness.in_ci():
+            pytest.fail(f"required binary missing under CI: {exc}")
+        pytest.skip(str(exc))
+    yield node
+    node.stop()
+
+
+ALARM_PUBLISHES = """
+import json, sys, time
+from tests.probe_tasks import ECHO
+timings = []
+for n in range(4):
+    began = time.monotonic()
+    try:
+        ECHO["crm"].apply_async((n,), job_key=f"alarm-{n}")
+        timings.append(["queued", time.monotonic() - began, ""])
+    except Exception as exc:
+        timings.append([type(exc).__name__, time.monotonic() - began, str(exc)])
+    if n == 0:
+        sys.stdin.readline()  # the test raises the alarm now
+print(json.dumps(timings))
+"""
+
+
+def test_a_memory_alarm_bounds_every_publish_and_queues_nothing_twice(own_rabbitmq):
+    # Given a web process publishing with job keys to a RabbitMQ of its own
+    env = {**os.environ, "PYTHONPATH": str(harness.ROOT), "BROKER_URL": own_rabbitmq.url}
+    web = subprocess.Popen([sys.executable, "-c", ALARM_PUBLISHES], cwd=harness.ROOT, env=env,
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+    # When the broker raises a memory alarm after the first publish
+    harness.wait_for(lambda: own_rabbitmq.messages("crm") == 1, 30)
+    own_rabbitmq.memory_alarm(True)
+    web.stdin.write("go\n")
+    web.stdin.flush()
+    out, _ = web.communicate(timeout=60)
+    timings = json.loads(out.strip().splitlines()[-1])
+
+    # Then the next publish raises within the 3 s bound, saying nothing was queued, and the
+    # ones after it raise at once
+    assert [t[0] for t in timings] == ["queued"] + ["BrokerBlockedError"] * 3, timings
+    assert timings[1][1] < 3 * 2  # the bound is 3 s; twice that for a loaded machine
+    assert all(t[1] < 1 for t in timings[2:]), timings
+    assert "nothing was queued" in timings[1][2]
+
+    # And once the alarm is over, publishing again with the same keys queues each job once:
+    # the publish that was cut off never reaches the queue
+    own_rabbitmq.memory_alarm(False)
+    time.sleep(1)
+    again = harness.publish_in_a_new_process(
+        {"BROKER_URL": own_rabbitmq.url},
+        code="\n".join(f"ECHO['crm'].apply_async(({n},), job_key='alarm-{n}')" for n in range(4)),
+    )
+    assert again["raised"] is None, again
+    assert own_rabbitmq.messages("crm") == 4
+
+
+def test_a_dead_letter_of_the_brokers_delivery_limit_says_it_was_the_broker():
+    text = str(DeliveryBoundExceeded.for_task("crm.x", "id-1", 101, BROKER_DELIVERY_LIMIT))
+    assert "RabbitMQ gave up on it" in text and "x-delivery-limit=100" in text
+    assert "worker was lost" not in text
