@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack.servers import RedisServer, stop_process
+from devstack.servers import RabbitMQServer, RedisServer, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "search"
@@ -67,12 +67,13 @@ class Plan:
     deploys: int
     worker_freezes: int
     poison_rounds: int
+    alarm_seconds: float
     drain_deadline: float
     test_timeout: float
 
 
-LIGHT = Plan("light", 2, 3, 1, 1, 1, 1, drain_deadline=45, test_timeout=240)
-FULL = Plan("full", 10, 20, 3, 3, 2, 3, drain_deadline=120, test_timeout=600)
+LIGHT = Plan("light", 2, 3, 1, 1, 1, 1, 6, drain_deadline=45, test_timeout=240)
+FULL = Plan("full", 10, 20, 3, 3, 2, 3, 15, drain_deadline=120, test_timeout=600)
 
 
 def plan_from(value: str | None) -> Plan:
@@ -491,8 +492,22 @@ def poison_items(template: bytes, tag: str) -> list[Poison]:
             {"body": _body([[marker, 0], {}])})),
         envelope("body-object", lambda message, marker: message.update(
             {"body": _body({"job_id": marker})})),
+        # Arguments 900 levels deep: Celery's prefork parent cannot pickle them for its pool.
+        envelope("nested-900", lambda message, marker: message.update(
+            {"body": _body([[marker, nested(900)], {}, {}])})),
+        envelope("malformed-chain", lambda message, marker: message.update(
+            {"body": _body([[marker, 0], {}, {"chain": [{"task": 5}]}])})),
+        envelope("too-large", lambda message, marker: message.update(
+            {"body": _body([[marker, "x" * 600_000], {}, {}])})),
     ]  # fmt: skip
     return items
+
+
+def nested(levels: int) -> Any:
+    value: Any = 0
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 def letters_since(moment: float) -> list[tuple[str, str, str, bytes]]:
@@ -552,6 +567,9 @@ class Scenario:
         self.unexpected: list[str] = []
         self.notes: list[str] = []
         self.published = {"published": 0, "acknowledged": 0, "refused": 0}
+        self.errors: dict[str, int] = {}
+        self.slowest_publish = 0.0
+        self.rabbitmq: RabbitMQServer | None = None
         self.transport = "?"
         self.report: Report | None = None
         self.began = time.time()
@@ -560,12 +578,25 @@ class Scenario:
     # Services and processes.
 
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            **WORKER_ENV,
-            "REDIS_URL": self.redis.url,
-        }
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **WORKER_ENV, "REDIS_URL": self.redis.url}
+        if self.rabbitmq is not None:
+            env["BROKER_URL"] = self.rabbitmq.url
+        return env
+
+    def start_rabbitmq(self) -> None:
+        """A RabbitMQ node of the scenario's own as the broker (Redis keeps the results);
+        without Debian's rabbitmq-server the scenario is skipped, or fails under CI."""
+        import pytest
+
+        from devstack.binaries import BinaryMissing
+        from tests import harness
+
+        try:
+            self.rabbitmq = RabbitMQServer(self.workdir / "rabbitmq").start()
+        except BinaryMissing as exc:
+            if harness.in_ci():
+                pytest.fail(f"required binary missing under CI: {exc}")
+            pytest.skip(str(exc))
 
     def start_redis(self) -> None:
         self.redis = RedisServer(self.workdir / "redis", config={"appendfsync": "always"}).start()
@@ -573,6 +604,18 @@ class Scenario:
     def restart_redis(self) -> None:
         old = self.redis
         self.redis = RedisServer(old.data_dir, port=old.port, config=old.config).start()
+
+    def restart_redis_empty(self, down_for: float = 1) -> None:
+        """Kill -9 Redis and start it again without its data, as a failover to a replica
+        that missed everything looks to the platform."""
+        self.fault("redis restarted empty")
+        self.redis.kill()
+        for name in os.listdir(self.redis.data_dir):
+            if name != "redis.log":
+                path = self.redis.data_dir / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        self.pause(down_for)
+        self.restart_redis()
 
     def client(self) -> Any:
         import redis
@@ -612,6 +655,9 @@ class Scenario:
                 self.published[key] += summary[key]
             self.transport = summary["transport"]
             errors = summary.get("errors") or {}
+            for name, n in errors.items():
+                self.errors[name] = self.errors.get(name, 0) + n
+            self.slowest_publish = max(self.slowest_publish, summary.get("slowest_publish_s", 0))
             if errors:
                 self.notes.append(f"refused publishes by error: {errors}")
 
@@ -724,8 +770,58 @@ class Scenario:
         self._wait_ready(replacement)
         return replacement
 
-    def push_raw(self, item: bytes) -> None:
-        self.client().lpush(QUEUE, item)
+    def push_raw(self, item: bytes, queue: str = QUEUE) -> None:
+        self.client().lpush(queue, item)
+
+    def ledger_message(self, job_id: str) -> bytes:
+        """The bytes a producer would leave in Redis for a ledger job `job_id`, built here
+        (kombu's in-memory transport), without publishing anything."""
+        from kombu import Connection, Exchange, Producer, Queue
+
+        from config import app
+
+        message = app.amqp.as_task_v2(job_id, "search.chaos_ledger", args=[job_id, 0.01])
+        queue = Queue(QUEUE, Exchange(QUEUE, type="direct"), routing_key=QUEUE)
+        with Connection("memory://") as connection:
+            channel = connection.default_channel
+            queue(channel).declare()
+            Producer(channel).publish(
+                message.body, exchange=QUEUE, routing_key=QUEUE, headers=message.headers,
+                serializer="json", **message.properties,
+            )  # fmt: skip
+            return json.dumps(channel._get(QUEUE)).encode()
+
+    def record_expected(self, job_id: str) -> None:
+        """Count `job_id` as acknowledged: a job the scenario put in place itself."""
+        from tests.chaos.ledger import record_publish
+
+        record_publish(job_id, self.key)
+
+    def wait_queue_empty(self, queue: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.client().llen(queue):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{queue!r} still holds jobs after {timeout} s")
+            self.pause(0.1)
+
+    def in_flight(self) -> int:
+        """Jobs held in flight by every registered consumer right now."""
+        from broker import inflight
+
+        client = self.client()
+        return sum(
+            client.llen(inflight.inflight_key(c)) for c in client.smembers(inflight.REGISTRY)
+        )
+
+    def alarm(self, seconds: float) -> None:
+        """A memory alarm on the scenario's RabbitMQ: every publisher is blocked."""
+        assert self.rabbitmq is not None
+        self.fault("rabbitmq memory alarm")
+        self.rabbitmq.memory_alarm(True)
+        try:
+            self.pause(seconds)
+        finally:
+            self.rabbitmq.memory_alarm(False)
 
     # Results.
 
@@ -868,6 +964,8 @@ class Scenario:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.redis.process.pid, signal.SIGCONT)
             self.redis.kill()
+        if self.rabbitmq is not None:
+            self.rabbitmq.stop()
 
 
 def grep(path: Path, needle: str, context: int = 2) -> list[str]:
@@ -899,10 +997,16 @@ def publish(argv: list[str]) -> int:
     parser.add_argument("--first", type=int, default=0, help="first sequence number")
     parser.add_argument("--sleep-min", type=float, default=0.05)
     parser.add_argument("--sleep-max", type=float, default=0.05)
+    parser.add_argument("--countdown-min", type=float, default=0.0)
+    parser.add_argument("--countdown-max", type=float, default=0.0)
+    parser.add_argument(
+        "--nested-every", type=int, default=0,
+        help="every Nth job carries arguments 900 levels deep (the guard must refuse it)",
+    )  # fmt: skip
     options = parser.parse_args(argv)
 
     from config import app
-    from tests.chaos.ledger import chaos_ledger, record_publish
+    from tests.chaos.ledger import chaos_ledger, record_publish, record_refusal
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -911,6 +1015,7 @@ def publish(argv: list[str]) -> int:
     errors: Counter[str] = Counter()
     interval = 1.0 / options.rate
     next_at = time.monotonic()
+    slowest = 0.0
     for number in range(options.first, options.first + options.max):
         if stop.is_set():
             break
@@ -920,19 +1025,26 @@ def publish(argv: list[str]) -> int:
             next_at = max(next_at, time.monotonic()) + interval
         job_id = f"{options.scenario}{number:06d}"
         totals["published"] += 1
+        sleep_seconds: Any = rng.uniform(options.sleep_min, options.sleep_max)
+        if options.nested_every and number % options.nested_every == 0:
+            sleep_seconds = nested(900)
+        countdown = rng.uniform(options.countdown_min, options.countdown_max) or None
+        began = time.monotonic()
         try:
-            chaos_ledger.apply_async(
-                (job_id, rng.uniform(options.sleep_min, options.sleep_max)), task_id=job_id
-            )
+            chaos_ledger.apply_async((job_id, sleep_seconds), task_id=job_id, countdown=countdown)
         except Exception as exc:
+            seconds = time.monotonic() - began
+            slowest = max(slowest, seconds)
             totals["refused"] += 1
             errors[type(exc).__name__] += 1
+            record_refusal(job_id, options.scenario, type(exc).__name__, seconds)
             continue
+        slowest = max(slowest, time.monotonic() - began)
         record_publish(job_id, options.scenario)
         totals["acknowledged"] += 1
     with app.connection_for_write() as connection:  # builds the transport, connects nothing
         transport = type(connection.transport)
-    summary = {**totals, "errors": dict(errors),
+    summary = {**totals, "errors": dict(errors), "slowest_publish_s": slowest,
                "transport": f"{transport.__module__}.{transport.__qualname__}"}  # fmt: skip
     options.summary.write_text(json.dumps(summary))
     return 0

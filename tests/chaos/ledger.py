@@ -33,6 +33,12 @@ CREATE TABLE IF NOT EXISTS chaos_published (
     scenario text NOT NULL,
     published_at double precision NOT NULL
 );
+CREATE TABLE IF NOT EXISTS chaos_refused (
+    job_id text PRIMARY KEY,
+    scenario text NOT NULL,
+    error text NOT NULL,
+    seconds double precision NOT NULL
+);
 """
 
 #: One connection per process id. A connection inherited across a fork is kept referenced
@@ -86,6 +92,14 @@ def record_publish(job_id: str, scenario: str) -> None:
     execute(
         "INSERT INTO chaos_published (job_id, scenario, published_at) VALUES (%s, %s, %s)",
         (job_id, scenario, time.time()),
+    )
+
+
+def record_refusal(job_id: str, scenario: str, error: str, seconds: float) -> None:
+    """A publish that raised: what it raised and how long the caller waited."""
+    execute(
+        "INSERT INTO chaos_refused (job_id, scenario, error, seconds) VALUES (%s, %s, %s, %s)",
+        (job_id, scenario, error, seconds),
     )
 
 

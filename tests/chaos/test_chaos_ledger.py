@@ -3,7 +3,8 @@ load, then checks the ledger in Postgres.
 
 Promise checked by every scenario: each acknowledged publish was executed at least once or
 is a dead letter (lost == 0), and no worker process exited except the ones the scenario
-killed. Duplicates are allowed (at-least-once) and reported.
+killed. Duplicates are allowed (at-least-once) and reported. A publish that raised saying
+nothing was queued never runs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+from broker import epoch, inflight
 from tests.chaos.conftest import PLAN
 from tests.chaos.driver import QUEUE, Report, Scenario, poison_items, poison_outcome
 from tests.chaos.ledger import execute
@@ -159,7 +161,8 @@ def test_poison_items_in_the_search_queue(scenario: Scenario) -> None:
     template = scenario.client().lindex(QUEUE, 0)
     assert template, f"no message in the {QUEUE!r} list after a publish"
     scenario.start_workers()
-    scenario.publish(first=1, rate=15, sleep_min=0.05, sleep_max=0.2)
+    # (every 10th job's arguments are nested 900 levels deep: `.delay()` must refuse them)
+    scenario.publish(first=1, rate=15, sleep_min=0.05, sleep_max=0.2, nested_every=10)
     scenario.wait_executions(10)
 
     # When items that are not valid messages are pushed straight into the queue's list
@@ -195,5 +198,111 @@ def test_poison_items_in_the_search_queue(scenario: Scenario) -> None:
     )
     assert not missing and not wrong and not ran, scenario.diagnostics(report)
 
+    # ... every nested job was refused by the publish guard, and nothing else was ...
+    assert set(scenario.errors) == {"PayloadError"}, scenario.errors
+    assert scenario.errors["PayloadError"] == report.refused > 0
+
     # ... and every real job still ran, with no worker exiting
+    assert_nothing_lost(scenario, report)
+
+
+def test_garbage_in_the_brokers_own_keys(scenario: Scenario) -> None:
+    # Given two workers under load, and a real message as a template
+    start_under_load(scenario, rate=15, sleep_min=0.05, sleep_max=0.25)
+    client = scenario.client()
+
+    # When anyone with access to Redis writes garbage into the broker's keys: a registry
+    # member that is not UTF-8, an entry naming no list in a live worker's in-flight list,
+    # a dead consumer holding garbage around a real job, and a broken kombu unacked entry
+    client.sadd(inflight.REGISTRY, b"\xff\xfe-not-a-consumer")
+    live = [c for c in client.smembers(inflight.REGISTRY) if b":" in c]  # host:pid:random
+    for consumer in live:
+        client.rpush(inflight.inflight_key(consumer), b"garbage without a list key")
+    marker = f"{scenario.key}garbage-held"
+    held = scenario.ledger_message(marker)
+    client.sadd(inflight.REGISTRY, "dead-with-garbage")
+    client.rpush(inflight.inflight_key("dead-with-garbage"), b"\x00garbage first",
+                 f"{QUEUE}\n".encode() + held)  # fmt: skip
+    client.hset(inflight.LEGACY_UNACKED, "garbage-tag", b"[not kombu's]")
+    client.zadd(inflight.LEGACY_INDEX, {"garbage-tag": time.time() - 3600})
+    scenario.record_expected(marker)
+
+    # ... and then one worker is killed and the other replaced by a deploy
+    scenario.kill_worker(scenario.workers[0])
+    scenario.pause(2)
+    scenario.deploy(scenario.workers[1])
+    scenario.pause(2)
+    report = scenario.finish()
+
+    # Then the held job ran, the garbage is parked and dead-lettered (never retried), and
+    # nothing acknowledged is lost
+    assert execute("SELECT 1 FROM chaos_executions WHERE job_id = %s", (marker,))
+    assert client.llen(inflight.LOST) == 0, client.lrange(inflight.LOST, 0, -1)
+    assert not client.hexists(inflight.LEGACY_UNACKED, "garbage-tag")
+    assert not client.sismember(inflight.REGISTRY, b"\xff\xfe-not-a-consumer")
+    report.notes.append(f"garbage in {len(live)} live in-flight list(s)")
+    assert_nothing_lost(scenario, report)
+
+
+def test_redis_restarted_without_its_data(scenario: Scenario) -> None:
+    # Given two workers holding countdown jobs (a Redis with appendonly, restarted empty
+    # below, as a failover to a replica that missed everything would look), and ten jobs
+    # waiting in a queue no worker of the scenario consumes
+    scenario.start_redis()
+    scenario.start_workers()
+    scenario.publish(rate=10, sleep_min=0.02, sleep_max=0.1, countdown_min=2, countdown_max=5)
+    scenario.wait_executions(10)
+    scenario.stop_publishers()
+    for n in range(10):
+        scenario.push_raw(scenario.ledger_message(f"waiting-{n}"), queue="quote")
+    scenario.wait_queue_empty(QUEUE)
+    held = scenario.in_flight()
+    scenario.pause(1.5)  # a keeper looks at least once with the ten waiting
+
+    # When Redis comes back without any of its data
+    scenario.restart_redis_empty()
+    wiped_at = scenario.faults[-1][1]
+    scenario.publish(first=100_000, rate=10, sleep_min=0.02, sleep_max=0.1)
+    scenario.wait_resumed(wiped_at)
+    scenario.pause(3)
+    report = scenario.finish()
+
+    # Then every worker said so within a heartbeat or two, the loss is on record with what
+    # was waiting, the jobs the workers held still ran, and no worker exited
+    losses = epoch.unacknowledged(scenario.client())
+    assert len(losses) == 1, losses
+    (loss,) = losses
+    assert loss["kind"] == "emptied" and int(loss["waiting_before"]) >= 10, loss
+    assert float(loss["detected_at"]) - wiped_at < 3 * 1.0 + 3, loss  # TTL 3: a look a second
+    for worker in scenario.workers:
+        assert "THE BROKER LOST ITS DATA" in worker.log(), worker.node
+    report.notes.append(f"{held} job(s) held at the wipe; loss record: {loss}")
+    assert_nothing_lost(scenario, report)
+
+
+def test_rabbitmq_memory_alarm_while_publishing(scenario: Scenario) -> None:
+    # Given two workers on a RabbitMQ of the scenario's own, and a steady publisher
+    scenario.start_redis()
+    scenario.start_rabbitmq()
+    scenario.start_workers()
+    scenario.publish(rate=20, sleep_min=0.02, sleep_max=0.1)
+    scenario.wait_executions(20)
+
+    # When the broker raises a memory alarm (every publisher blocked), then clears it
+    scenario.alarm(PLAN.alarm_seconds)
+    scenario.wait_resumed(scenario.faults[-1][1])
+    scenario.pause(2)
+    report = scenario.finish()
+
+    # Then no publish waited past the bound, none that raised ever ran, and nothing
+    # acknowledged is lost
+    ran = execute(
+        "SELECT r.job_id, r.error FROM chaos_refused r JOIN chaos_executions e USING (job_id)"
+        " WHERE r.scenario = %s",
+        (scenario.key,),
+    )
+    report.notes.append(f"slowest publish {scenario.slowest_publish:.1f} s")
+    assert report.refused > 0 and set(scenario.errors) == {"BrokerBlockedError"}, scenario.errors
+    assert scenario.slowest_publish < 3 * 2, scenario.slowest_publish
+    assert ran == [], ran
     assert_nothing_lost(scenario, report)
