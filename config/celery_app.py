@@ -190,7 +190,7 @@ class PlatformCelery(Celery):
     def Worker(self) -> type:  # noqa: N802 - Celery's name
         """The worker `celery worker` builds: dead letters for jobs its pool cannot take
         (named as a string: config/ does not import the dead-letter package)."""
-        return self.subclass_with_self("deadletters.capture:PlatformWorker")
+        return self.subclass_with_self("deadletters.worker:PlatformWorker")
 
     def send_task(  # noqa: PLR0913 - Celery's signature
         self,
@@ -333,6 +333,9 @@ def build_app() -> Celery:
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A pool child that does not say it is up within this is SIGKILLed and replaced;
+        # Celery's 4 s was seen to pass on a busy 2-core host while children restarted.
+        worker_proc_alive_timeout=10.0,
         # Cold shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT on dynos) first waits
         # this long for running jobs, then requeues what is left: under Heroku's 30 s.
         worker_soft_shutdown_timeout=settings.worker_soft_shutdown_timeout,

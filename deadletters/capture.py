@@ -9,8 +9,8 @@ Loaded by every worker (the app's `imports`). Paths covered:
   logs and acks it);
 - items the broker cannot run as a message (refused by broker/intake.py) and jobs whose
   worker died MAX_DELIVERIES times: deadletters/intake.py, called by the transport;
-- `PlatformWorker._process_task`: a job the worker cannot hand to its pool (Celery's prefork
-  parent could not pickle it), which would otherwise end the worker on every restart.
+- a job the worker cannot hand to its pool (Celery's prefork parent could not pickle it),
+  which would otherwise end the worker on every restart: deadletters/worker.py.
 
 Each handler is small and reports its own failure loudly: Celery swallows exceptions
 raised in signal handlers, and a silent failure here would be a lost job.
@@ -24,13 +24,9 @@ import threading
 import uuid
 from typing import Any
 
-from celery.apps.worker import Worker
-from celery.exceptions import TaskRevokedError
 from celery.signals import task_failure, task_rejected, task_success, task_unknown, worker_ready
-from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
 
-from broker.transport import stopping_on_error
 from config import database, failure_policy
 from config.publish import PROTOCOL_HEADERS
 from config.queues import UnroutableTaskError, queue_for, queue_of_routing_key
@@ -89,7 +85,7 @@ def letter_for_failure(task: Any, task_id: str, exc: BaseException, args, kwargs
     )
 
 
-def _keep(letter: letters.Letter) -> None:
+def keep(letter: letters.Letter) -> None:
     where = spool.keep(letter)
     job = letters.log_fields(letter)
     if letter.superseded:
@@ -127,7 +123,7 @@ def on_task_failure(sender=None, task_id=None, exception=None, args=None, kwargs
         letter = _minimal_for_failure(sender, task_id, exception, exc)
     try:
         letter.superseded = _succeeded_elsewhere(sender, task_id)
-        _keep(letter)
+        keep(letter)
     except Exception:
         logger.critical("DEAD LETTER CAPTURE FAILED for %s[%s]", sender, task_id, exc_info=True)
 
@@ -174,7 +170,7 @@ def on_task_unknown(sender=None, name=None, id=None, message=None, exc=None, **_
             reason="unknown_task",
             hostname=socket.gethostname(),
         )
-        _keep(letter)
+        keep(letter)
     except Exception:
         logger.critical("DEAD LETTER CAPTURE FAILED for unknown task %s[%s]", name, id,
                         exc_info=True)  # fmt: skip
@@ -201,7 +197,7 @@ def on_task_rejected(sender=None, message=None, exc=None, **_: Any) -> None:
     try:
         # Celery rejects a disallowed content type, and a message naming no task at all
         known = "task" in (message.headers or {})
-        _keep(raw_letter(message, "rejected", exc, "ContentDisallowed" if known else "NotATask"))
+        keep(raw_letter(message, "rejected", exc, "ContentDisallowed" if known else "NotATask"))
     except Exception:
         logger.critical("DEAD LETTER CAPTURE FAILED for a rejected message", exc_info=True)
 
@@ -213,7 +209,7 @@ class DeadLetterConsumer(BatchedEvents, Consumer):
 
     def on_decode_error(self, message, exc) -> None:
         try:
-            _keep(raw_letter(message, "undecodable", exc, "DecodeError"))
+            keep(raw_letter(message, "undecodable", exc, "DecodeError"))
         except Exception:
             logger.critical("DEAD LETTER CAPTURE FAILED for an undecodable message",
                             exc_info=True)  # fmt: skip
@@ -236,66 +232,6 @@ class DeadLetterConsumer(BatchedEvents, Consumer):
             handle(message)
 
         return on_task_received
-
-
-class PlatformWorker(Worker):
-    """The worker (the app's `Worker`, config/celery_app.py), with two backstops for what
-    no check foresaw: a job its pool cannot take becomes a dead letter while the worker goes
-    on, and an unrecoverable error makes what the worker holds go back counting a delivery
-    (broker/transport.py), so no job can end worker after worker uncounted."""
-
-    def start(self) -> None:
-        start_blueprint = self.blueprint.start
-
-        def start_counting_errors(parent: Any) -> Any:
-            try:
-                return start_blueprint(parent)
-            except Exception:  # Celery logs it as "Unrecoverable error" and stops
-                stopping_on_error()
-                raise
-
-        self.blueprint.start = start_counting_errors
-        super().start()
-
-    def _process_task(self, req: Any) -> None:
-        try:
-            super()._process_task(req)
-        except TaskRevokedError:
-            raise
-        except Exception as exc:
-            not_taken(self, req, exc)
-
-
-def not_taken(worker: Any, req: Any, exc: Exception) -> None:
-    """Handing a job to the pool raised (Celery lets that end the worker): undo what Celery
-    had counted for it (its pool slot, its place in the worker's state and pool cache),
-    dead-letter it with its raw body, and reject it so it is gone from the broker."""
-    logger.critical("the pool could not take %s[%s] (%s: %s): dead-lettering it",
-                    req.name, req.id, type(exc).__name__, exc, exc_info=True)  # fmt: skip
-    release = getattr(worker, "_quick_release", None)
-    if release is not None:
-        release()  # as Celery does for a job revoked at this point
-    _forget_in_pool(worker.pool, req.id)
-    worker_state.task_ready(req)
-    try:
-        _keep(raw_letter(req.message, "rejected", exc, "NotTaken"))
-    except Exception:
-        # Left unacked: it goes back counting a delivery when this worker stops.
-        logger.critical("DEAD LETTER CAPTURE FAILED for %s[%s]", req.name, req.id, exc_info=True)
-        return
-    req.reject(requeue=False)
-
-
-def _forget_in_pool(pool: Any, task_id: str) -> None:
-    """billiard registers a job in its cache before writing it to a child; a job whose write
-    failed would wait there for ever (and keep a stopping pool waiting)."""
-    cache = getattr(getattr(pool, "_pool", None), "_cache", None)
-    if not isinstance(cache, dict):
-        return
-    for job, result in list(cache.items()):
-        unwritten = getattr(result, "_write_to", None) is None and not result.ready()
-        if unwritten and getattr(result, "correlation_id", None) == task_id:
-            cache.pop(job, None)
 
 
 @task_success.connect

@@ -10,7 +10,6 @@ the next look, recorded once for operators, and named by the doctor and the metr
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 
@@ -20,6 +19,7 @@ import redis
 from broker import epoch, inflight
 from broker.keeper import Keeper
 from deadletters.intake import keep_lost
+from devstack.servers import RedisServer
 from housekeeping.doctor import check_data_loss
 from tests import harness
 
@@ -29,18 +29,16 @@ POLICY = inflight.Policy(heartbeat_ttl=2.0, max_deliveries=3)
 
 
 @pytest.fixture
-def broker(services):
-    """Bytes in, bytes out, as the transport sees Redis; its own queue name, which no
-    worker consumes, and a clean broker state before and after."""
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    queue = f"keys-{uuid.uuid4().hex[:8]}"
-    yield client, queue, inflight.Scripts(client)
-    client.delete(queue, inflight.wake_key(queue), inflight.LOST, inflight.REGISTRY,
-                  epoch.EPOCH_KEY, epoch.LOSSES, epoch.ACKNOWLEDGED,
-                  inflight.LEGACY_UNACKED, inflight.LEGACY_INDEX)  # fmt: skip
-    for key in client.scan_iter(f"{inflight.PREFIX}*"):
-        client.delete(key)
-    client.close()
+def broker(services, tmp_path):
+    """A Redis of the test's own (the run's Redis has live workers whose keepers would reap
+    and settle what the test sets up), read as the transport reads it: bytes."""
+    server = RedisServer(tmp_path / "redis", config={"appendonly": "no"}).start()
+    client = redis.Redis(port=server.port)
+    try:
+        yield client, f"keys-{uuid.uuid4().hex[:8]}", inflight.Scripts(client)
+    finally:
+        client.close()
+        server.stop()
 
 
 def holding(client: redis.Redis, consumer: str, entries: list[bytes], beating: bool) -> None:
@@ -227,8 +225,6 @@ def test_a_loss_is_recorded_once_for_operators_until_acknowledged(fresh_watch):
 
 def test_a_worker_notices_an_emptied_redis_and_runs_the_jobs_it_held(services, tmp_path):
     # Given a worker on a Redis of its own that keeps nothing on disk, holding countdown jobs
-    from devstack.servers import RedisServer
-
     server = RedisServer(tmp_path / "redis", config={"appendonly": "no"}).start()
     env = {"REDIS_URL": server.url, "WORKER_HEARTBEAT_TTL": "3"}
     private = redis.Redis(port=server.port, decode_responses=True)
