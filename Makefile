@@ -48,6 +48,15 @@ RABBITMQ_TESTS ?= tests/integration/test_routing.py tests/integration/test_retri
 test-rabbitmq: $(INSTALLED)
 	TEST_RABBITMQ=1 $(BIN)/pytest $(RABBITMQ_TESTS) $(PYTEST_ARGS)
 
+## conformance: kombu's Redis suite and Celery's core integration suites, on kombu's transport
+## and on the platform's, compared test by test (SUITES="kombu celery canvas" for all three);
+## CONFORMANCE_ARGS=--baseline runs the platform's pass only, against the recorded kombu pass
+SUITES ?= kombu celery
+.PHONY: conformance
+conformance: $(INSTALLED)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[conformance]'
+	$(BIN)/python -m tests.conformance.run $(foreach s,$(SUITES),--suite $(s)) $(CONFORMANCE_ARGS)
+
 ## bench: the platform against bare Celery, Dramatiq and the Redis floor (a tool, not a test)
 .PHONY: bench
 bench: $(INSTALLED)

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from broker.inflight import PREFIX, REGISTRY, inflight_key
+from broker.inflight import KEYS, PREFIX, Keys
 
 logger = logging.getLogger(__name__)
 
@@ -127,10 +127,12 @@ def _server_of(client: redis.Redis) -> tuple:
 class Watch:
     """A keeper's look at the epoch, once per heartbeat; the memory is the process's."""
 
-    def __init__(self, client: redis.Redis, queues: Iterable[str] = ()) -> None:
+    def __init__(self, client: redis.Redis, queues: Iterable[str] = (), keys: Keys = KEYS) -> None:
         self.client = client
-        self.queues = tuple(queues)
-        self.server = _server_of(client)
+        self.queues = tuple(keys.list(queue) for queue in queues)
+        self.keys = keys
+        self.epoch_key = keys.prefix + EPOCH_KEY
+        self.server = (*_server_of(client), keys.prefix)
         self._tick = client.register_script(TICK)
         self._renew = client.register_script(RENEW)
 
@@ -144,7 +146,7 @@ class Watch:
             return self._look()
 
     def _look(self) -> Loss | None:
-        epoch, seq, _made = self._tick(keys=[EPOCH_KEY], args=[uuid.uuid4().hex, time.time()])
+        epoch, seq, _made = self._tick(keys=[self.epoch_key], args=[uuid.uuid4().hex, time.time()])
         epoch, seq = _text(epoch), int(seq)
         run_id = self._run_id()
         now = Sight(epoch, seq, run_id, time.time(), *self._counts())
@@ -160,7 +162,9 @@ class Watch:
         if epoch != before.epoch:
             return Loss(before, now, "emptied")
         # The counter went back: a new id, so that every other process notices it too.
-        renewed = _text(self._renew(keys=[EPOCH_KEY], args=[epoch, uuid.uuid4().hex, time.time()]))
+        renewed = _text(
+            self._renew(keys=[self.epoch_key], args=[epoch, uuid.uuid4().hex, time.time()])
+        )
         now = _LAST[self.server] = Sight(renewed, seq, run_id, now.at, now.waiting, now.in_flight)
         return Loss(before, now, "rolled back")
 
@@ -175,17 +179,19 @@ class Watch:
         pipe = self.client.pipeline(transaction=False)
         for queue in self.queues:
             pipe.llen(queue)
-        consumers = list(self.client.smembers(REGISTRY))
+        consumers = list(self.client.smembers(self.keys.registry))
         for consumer in consumers:
-            pipe.llen(inflight_key(consumer))
+            pipe.llen(self.keys.inflight(consumer))
         counts = pipe.execute()
         return sum(counts[: len(self.queues)]), sum(counts[len(self.queues) :])
 
 
-def record(client: redis.Redis, loss: Loss, consumer: str, reprotected: int) -> None:
+def record(
+    client: redis.Redis, loss: Loss, consumer: str, reprotected: int, keys: Keys = KEYS
+) -> None:
     """Add what this process saw of `loss` to its shared record (the first writer sets the
     fields; every one adds its re-protected jobs)."""
-    key = LOSS_PREFIX + loss.id
+    key = keys.prefix + LOSS_PREFIX + loss.id
     first = {
         "id": loss.id,
         "kind": loss.kind,
@@ -202,18 +208,18 @@ def record(client: redis.Redis, loss: Loss, consumer: str, reprotected: int) -> 
         pipe.hsetnx(key, field, value)
     pipe.hincrby(key, "reprotected", reprotected)
     pipe.hincrby(key, "processes", 1)
-    pipe.sadd(LOSSES, loss.id)
+    pipe.sadd(keys.prefix + LOSSES, loss.id)
     pipe.execute()
 
 
-def reprotect(client: redis.Redis, consumer: str, entries: list[bytes]) -> int:
+def reprotect(client: redis.Redis, consumer: str, entries: list[bytes], keys: Keys = KEYS) -> int:
     """Write the entries a live consumer holds back into its in-flight list (and register
     it again); how many were missing."""
     if not entries:
-        client.sadd(REGISTRY, consumer)
+        client.sadd(keys.registry, consumer)
         return 0
     script = client.register_script(REPROTECT)
-    return int(script(keys=[inflight_key(consumer), REGISTRY], args=[consumer, *entries]))
+    return int(script(keys=[keys.inflight(consumer), keys.registry], args=[consumer, *entries]))
 
 
 def unacknowledged(client: redis.Redis) -> list[dict]:

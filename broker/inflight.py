@@ -43,26 +43,94 @@ SEP = "\x06\x16"
 COUNT_TTL = 7 * 24 * 3600
 
 
+#: Messages put back since they were last fetched: the next fetch marks them redelivered.
+REDELIVERED = PREFIX + "redelivered"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Every key of reliable fetch, under kombu's `global_keyprefix` (none for the platform;
+    a kombu user may set one, and then every key, its own and kombu's, carries it)."""
+
+    prefix: str = ""
+
+    @property
+    def registry(self) -> str:
+        return self.prefix + REGISTRY
+
+    @property
+    def lost(self) -> str:
+        return self.prefix + LOST
+
+    @property
+    def wake_prefix(self) -> str:
+        return self.prefix + WAKE_PREFIX
+
+    @property
+    def count_prefix(self) -> str:
+        return self.prefix + COUNT_PREFIX
+
+    @property
+    def redelivered(self) -> str:
+        return self.prefix + REDELIVERED
+
+    @property
+    def legacy_unacked(self) -> tuple[str, str]:
+        return self.prefix + LEGACY_UNACKED, self.prefix + LEGACY_INDEX
+
+    def inflight(self, consumer: str | bytes) -> str | bytes:
+        """A consumer's in-flight list. Registry members are read as bytes: a member that is
+        not UTF-8 (written by anyone with access to Redis) still names its keys, and is
+        reaped."""
+        if isinstance(consumer, bytes):
+            return f"{self.prefix}{PREFIX}inflight:".encode() + consumer
+        return f"{self.prefix}{PREFIX}inflight:{consumer}"
+
+    def heartbeat(self, consumer: str | bytes) -> str | bytes:
+        if isinstance(consumer, bytes):
+            return f"{self.prefix}{PREFIX}heartbeat:".encode() + consumer
+        return f"{self.prefix}{PREFIX}heartbeat:{consumer}"
+
+    def wake(self, queue: str) -> str:
+        return self.prefix + WAKE_PREFIX + queue
+
+    def once(self, task_id: str) -> str:
+        return self.prefix + ONCE_PREFIX + task_id
+
+    def list(self, name: str) -> str:
+        """A queue's (or a priority step's) list, as it is named in Redis."""
+        return self.prefix + name
+
+    def queue(self, list_key: str) -> str:
+        """The queue a list belongs to (a priority list is `<queue><SEP><step>`)."""
+        if self.prefix and list_key.startswith(self.prefix):
+            list_key = list_key[len(self.prefix) :]
+        return list_key.split(SEP, 1)[0]
+
+    def place_args(self) -> list[str]:
+        """What the scripts need to derive the keys of a message they put back."""
+        return [self.count_prefix, str(COUNT_TTL), self.wake_prefix, SEP, self.prefix,
+                self.redelivered]  # fmt: skip
+
+
+#: The platform's own keys: no prefix.
+KEYS = Keys()
+
+
 def inflight_key(consumer: str | bytes) -> str | bytes:
-    """A consumer's in-flight list. Registry members are read as bytes: a member that is not
-    UTF-8 (written by anyone with access to Redis) still names its keys, and is reaped."""
-    if isinstance(consumer, bytes):
-        return f"{PREFIX}inflight:".encode() + consumer
-    return f"{PREFIX}inflight:{consumer}"
+    return KEYS.inflight(consumer)
 
 
 def heartbeat_key(consumer: str | bytes) -> str | bytes:
-    if isinstance(consumer, bytes):
-        return f"{PREFIX}heartbeat:".encode() + consumer
-    return f"{PREFIX}heartbeat:{consumer}"
+    return KEYS.heartbeat(consumer)
 
 
 def wake_key(queue: str) -> str:
-    return WAKE_PREFIX + queue
+    return KEYS.wake(queue)
 
 
 def once_key(task_id: str) -> str:
-    return ONCE_PREFIX + task_id
+    return KEYS.once(task_id)
 
 
 def new_consumer_id() -> str:
@@ -81,15 +149,17 @@ def split_entry(entry: bytes) -> tuple[str, bytes]:
 
 def queue_of(list_key: str) -> str:
     """The queue a list belongs to (a priority list is `<queue><SEP><step>`)."""
-    return list_key.split(SEP, 1)[0]
+    return KEYS.queue(list_key)
 
 
 @dataclass(frozen=True)
 class Policy:
-    """How long a silent consumer is trusted, and how many crashes a job is allowed."""
+    """How long a silent consumer is trusted, how many crashes a job is allowed (0: any
+    number, for a consumer with nowhere to dead-letter a job), and under which keys."""
 
     heartbeat_ttl: float
     max_deliveries: int
+    keys: Keys = KEYS
 
     @property
     def heartbeat_every(self) -> float:
@@ -109,17 +179,18 @@ class Scripts:
 def beat(client: redis.Redis, consumer: str, policy: Policy) -> None:
     """Say this consumer is alive (and registered) for another heartbeat TTL."""
     pipe = client.pipeline(transaction=False)
-    pipe.set(heartbeat_key(consumer), time.time(), px=int(policy.heartbeat_ttl * 1000))
-    pipe.sadd(REGISTRY, consumer)
+    pipe.set(policy.keys.heartbeat(consumer), time.time(), px=int(policy.heartbeat_ttl * 1000))
+    pipe.sadd(policy.keys.registry, consumer)
     pipe.execute()
 
 
 def requeue(client: redis.Redis, s: Scripts, consumer: str, entry: bytes, policy: Policy) -> int:
     """Put one held message back (a rejected or crashed job), counting a delivery."""
+    keys = policy.keys
     return int(
         s.requeue(
-            keys=[inflight_key(consumer), LOST],
-            args=[entry, policy.max_deliveries, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP],
+            keys=[keys.inflight(consumer), keys.lost],
+            args=[entry, policy.max_deliveries, *keys.place_args()],
             client=client,
         )
     )
@@ -138,17 +209,17 @@ def restore_all(
     clean stop, counting a delivery (`counted`, with the policy's bound) on a stop after an
     error; with it the entries in `also`, which the consumer knows it held although Redis
     lost them. Entries that cannot go back are parked as lost. Returns (put back, parked)."""
+    keys = policy.keys if policy is not None else KEYS
     bound = policy.max_deliveries if policy is not None else 1
     back, parked = s.restore_all(
-        keys=[inflight_key(consumer), heartbeat_key(consumer), REGISTRY, LOST],
-        args=[consumer, WAKE_PREFIX, SEP, "1" if counted else "0", bound, COUNT_PREFIX,
-              COUNT_TTL, *also],
+        keys=[keys.inflight(consumer), keys.heartbeat(consumer), keys.registry, keys.lost],
+        args=[consumer, "1" if counted else "0", bound, *keys.place_args(), *also],
         client=client,
-    )  # fmt: skip
+    )
     if parked:
         logger.error(
             "%d held entr%s of %s could not go back to a queue: parked in %s for a dead letter",
-            parked, "y" if parked == 1 else "ies", _shown(consumer), LOST,
+            parked, "y" if parked == 1 else "ies", _shown(consumer), keys.lost,
         )  # fmt: skip
     return int(back), int(parked)
 
@@ -163,13 +234,14 @@ def reap(
     a malformed member is reaped like any other (its heartbeat is missing), and one that
     fails never keeps the reaper from the rest.
     """
+    keys = policy.keys
     own = {consumer.encode() for consumer in alive}
-    candidates = [c for c in client.smembers(REGISTRY) if c not in own]
+    candidates = [c for c in client.smembers(keys.registry) if c not in own]
     if not candidates:
         return 0
     pipe = client.pipeline(transaction=False)
     for consumer in candidates:
-        pipe.exists(heartbeat_key(consumer))
+        pipe.exists(keys.heartbeat(consumer))
     beating = pipe.execute()
     moved, failed = 0, []
     for consumer, is_beating in zip(candidates, beating, strict=True):
@@ -198,14 +270,14 @@ def _shown(consumer: str | bytes) -> str:
 
 
 def _reap_consumer(client: redis.Redis, s: Scripts, consumer: str | bytes, policy: Policy) -> int:
-    moved = 0
+    keys, moved = policy.keys, 0
     while True:
         outcome = int(
             s.reap_one(
-                keys=[inflight_key(consumer), heartbeat_key(consumer), LOST, REGISTRY],
-                args=[consumer, policy.max_deliveries, COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP],
+                keys=[keys.inflight(consumer), keys.heartbeat(consumer), keys.lost, keys.registry],
+                args=[consumer, policy.max_deliveries, *keys.place_args()],
                 client=client,
-            )
+            )  # fmt: skip
         )
         if outcome <= 0:
             break
@@ -222,7 +294,7 @@ LEGACY_UNACKED, LEGACY_INDEX = "unacked", "unacked_index"
 LEGACY_VISIBILITY = 900
 
 
-def restore_legacy_unacked(client: redis.Redis, limit: int = 100) -> int:
+def restore_legacy_unacked(client: redis.Redis, limit: int = 100, keys: Keys = KEYS) -> int:
     """Return messages kombu's transport left unacked, once older than its visibility timeout.
 
     Until every worker runs this transport, old workers may still hold messages there: only
@@ -230,23 +302,24 @@ def restore_legacy_unacked(client: redis.Redis, limit: int = 100) -> int:
     An entry that cannot be restored (not kombu's `[message, exchange, routing key]`) is
     parked in the lost list, bytes intact, for a dead letter: logged once, never retried.
     """
+    unacked, index = keys.legacy_unacked
     ceiling = time.time() - LEGACY_VISIBILITY
     restored = 0
-    for tag in client.zrangebyscore(LEGACY_INDEX, "-inf", ceiling, start=0, num=limit):
+    for tag in client.zrangebyscore(index, "-inf", ceiling, start=0, num=limit):
         with client.pipeline() as pipe:
             try:
-                pipe.watch(LEGACY_UNACKED)
-                raw = pipe.hget(LEGACY_UNACKED, tag)
+                pipe.watch(unacked)
+                raw = pipe.hget(unacked, tag)
                 restore = _legacy_restore(raw) if raw else None
                 pipe.multi()
-                pipe.zrem(LEGACY_INDEX, tag)
-                pipe.hdel(LEGACY_UNACKED, tag)
+                pipe.zrem(index, tag)
+                pipe.hdel(unacked, tag)
                 if restore is not None:
                     routing_key, message = restore
-                    pipe.rpush(routing_key, message)
-                    pipe.lpush(wake_key(routing_key), "1")
+                    pipe.rpush(keys.list(routing_key), message)
+                    pipe.lpush(keys.wake(routing_key), "1")
                 elif raw:
-                    pipe.lpush(LOST, LEGACY_UNACKED.encode() + b"\n" + raw)
+                    pipe.lpush(keys.lost, LEGACY_UNACKED.encode() + b"\n" + raw)
                 pipe.execute()
             except redis.WatchError:
                 continue
@@ -255,7 +328,7 @@ def restore_legacy_unacked(client: redis.Redis, limit: int = 100) -> int:
             elif raw:
                 logger.error(
                     "kombu's unacked entry %r cannot be restored: parked in %s for a dead"
-                    " letter", tag, LOST,
+                    " letter", tag, keys.lost,
                 )  # fmt: skip
     if restored:
         logger.warning("returned %d job(s) left unacked by kombu's transport", restored)
@@ -277,7 +350,11 @@ LostHandler = Callable[[str, bytes, int], None]
 
 
 def settle_lost(
-    client: redis.Redis, consumer: str, on_lost: LostHandler, keep_going: Callable[[], bool]
+    client: redis.Redis,
+    consumer: str,
+    on_lost: LostHandler,
+    keep_going: Callable[[], bool],
+    keys: Keys = KEYS,
 ) -> int:
     """Hand each parked message (past MAX_DELIVERIES) to `on_lost`, which dead-letters it.
 
@@ -286,19 +363,19 @@ def settle_lost(
     soon as `keep_going()` is false (the keeper must beat again, or is stopping).
     """
     settled = 0
-    own = inflight_key(consumer)
+    own = keys.inflight(consumer)
     while keep_going():
-        entry = client.lmove(LOST, own, "RIGHT", "LEFT")
+        entry = client.lmove(keys.lost, own, "RIGHT", "LEFT")
         if entry is None:
             break
         list_key, item = split_entry(entry)
-        deliveries = int(client.get(COUNT_PREFIX + _sha1(item)) or 0)
+        deliveries = int(client.get(keys.count_prefix + _sha1(item)) or 0)
         try:
-            on_lost(queue_of(list_key), item, deliveries)
+            on_lost(keys.queue(list_key), item, deliveries)
         except Exception:
             logger.critical("DEAD LETTER CAPTURE FAILED for a lost job in %r", list_key,
                             exc_info=True)  # fmt: skip
-            client.lpush(LOST, entry)  # back first, then out of flight: in a list throughout
+            client.lpush(keys.lost, entry)  # back first, then out of flight: in a list throughout
             client.lrem(own, 1, entry)
             break
         client.lrem(own, 1, entry)

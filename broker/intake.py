@@ -9,16 +9,19 @@ decoded, untouched, or a `Refusal` saying why, which the transport dead-letters.
 
 What it promises:
 - It never raises, whatever the input, and runs in time linear in the item's size.
-- It refuses an item over `max_bytes`, and one nested deeper than `max_depth` (the body, and
-  the envelope with its headers): Celery's prefork parent pickles each job for its pool, and
-  a few hundred levels raise RecursionError there, which would end the worker.
+- Given `max_bytes` and `max_depth` (the platform's workers give both), it refuses an item
+  over the first and one nested deeper than the second (the body, and the envelope with its
+  headers): Celery's prefork parent pickles each job for its pool, and a few hundred levels
+  raise RecursionError there, which would end the worker.
 - A passing item decodes exactly as kombu's `kombu.utils.json.loads(item)` does (the same
   `__type__` object hook), so the transport hands kombu the very dict it returns.
 - A task message (`task_message=True`) also passes only when Celery could run it: JSON
   content, protocol 2 headers Celery reads before the task runs, and a body of
   `[args, kwargs, embed]`. The body is decoded once here and again by kombu: the price of
   a worker that cannot be killed by one stray item.
-- Other lists (kombu pidbox replies) are checked at the envelope level only.
+- Other lists (a kombu user's queues, pidbox replies) are checked at the envelope level
+  only: what their content type may be, and whether the body decodes, is their consumer's
+  to decide (its `accept`), as on kombu's own transport.
 
 Pure: no Redis, no Celery app. The rules mirror kombu 5.7 and Celery 5.7; the unit tests
 replay each refused shape through the real consumer code to show what it would do.
@@ -103,7 +106,7 @@ def check(
     *,
     task_message: bool,
     max_bytes: int | None = None,
-    max_depth: int = MAX_DEPTH,
+    max_depth: int | None = None,
 ) -> dict | Refusal:
     """The decoded kombu envelope (the dict kombu would pass to Transport._deliver), or why
     it is refused. Never raises."""
@@ -115,7 +118,7 @@ def check(
         return Refusal(UNDECODABLE, "NotAMessage", f"the item could not be read ({_name(exc)})")
     headers = envelope.get("headers")
     try:
-        if nesting_exceeds(envelope, max_depth + 1):
+        if max_depth is not None and nesting_exceeds(envelope, max_depth + 1):
             # Named by its labels only: headers this deep must not reach a dead letter whole.
             shown = _refusal(REJECTED, "TooDeep", "", headers)
             message = f"the envelope is nested deeper than {max_depth + 1} levels"
@@ -167,7 +170,9 @@ def _decode_envelope(item: Any) -> dict:
     return envelope
 
 
-def _check_envelope(envelope: dict, headers: Any, task_message: bool, max_depth: int) -> None:
+def _check_envelope(
+    envelope: dict, headers: Any, task_message: bool, max_depth: int | None
+) -> None:
     """Raise _Refused unless kombu's Message, its Redis QoS and (for tasks) Celery accept it."""
     properties = envelope.get("properties")
     if not isinstance(properties, dict):
@@ -206,14 +211,6 @@ def _check_envelope(envelope: dict, headers: Any, task_message: bool, max_depth:
     raw = _body_bytes(body, properties.get("body_encoding"))
     if task_message:
         _check_task(content_type, headers, raw, max_depth)
-    elif content_type == JSON:
-        _check_depth(_decode_body(raw), max_depth, "the body")
-    elif content_type:  # kombu hands other types over raw (data, text) or refuses them
-        raise _Refused(
-            REJECTED, "ContentDisallowed", f"content type {_clip(content_type)} is not JSON"
-        )
-    else:  # absent: kombu would treat it as raw data, so it must at least be JSON
-        _check_depth(_decode_body(raw), max_depth, "the body")
 
 
 def _body_bytes(body: str, encoding: Any) -> bytes:
@@ -246,7 +243,7 @@ def _decode_body(raw: bytes) -> Any:
         raise _Refused(UNDECODABLE, "BodyNotJson", f"the body is not JSON ({_name(exc)})") from None
 
 
-def _check_task(content_type: Any, headers: Any, raw: bytes, max_depth: int) -> None:
+def _check_task(content_type: Any, headers: Any, raw: bytes, max_depth: int | None) -> None:
     """Celery protocol 2, as far as Celery reads it before the task body runs."""
     if content_type != JSON:
         # Pickle, YAML and the rest are disallowed; application/data, application/text and
@@ -339,10 +336,10 @@ def _check_signature(signature: Any, where: str) -> None:
         _check_signature(sig, inner)
 
 
-def _check_depth(value: Any, limit: int, what: str) -> None:
+def _check_depth(value: Any, limit: int | None, what: str) -> None:
     """Refuse a value nested deeper than `limit` (a container counts one level), without
     recursing: the check itself must not be what breaks on a deep item."""
-    if nesting_exceeds(value, limit):
+    if limit is not None and nesting_exceeds(value, limit):
         raise _Refused(REJECTED, "TooDeep", f"{what} is nested deeper than {limit} levels")
 
 

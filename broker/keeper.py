@@ -48,7 +48,7 @@ class Keeper(threading.Thread):
         self.on_lost = on_lost
         self.held = held
         self.scripts = inflight.Scripts(client)
-        self.epoch = epoch.Watch(client, queues)
+        self.epoch = epoch.Watch(client, queues, policy.keys)
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self._was_failing = False
@@ -72,10 +72,11 @@ class Keeper(threading.Thread):
             lambda: inflight.reap(
                 self.client, self.scripts, self.policy, alive=frozenset({self.consumer})
             ),
-            lambda: inflight.restore_legacy_unacked(self.client),
+            lambda: inflight.restore_legacy_unacked(self.client, keys=self.policy.keys),
             lambda: self.on_lost is not None and inflight.settle_lost(
                 self.client, self.consumer, self.on_lost,
                 lambda: time.monotonic() < deadline and not self.stopping.is_set(),
+                self.policy.keys,
             ),
         )  # fmt: skip
         failed = None
@@ -97,9 +98,9 @@ class Keeper(threading.Thread):
         loss = self.epoch.tick()
         if loss is None:
             return
-        reprotected = epoch.reprotect(self.client, self.consumer, self.held())
+        reprotected = epoch.reprotect(self.client, self.consumer, self.held(), self.policy.keys)
         reprotected += self._put_back_abandoned(from_memory=True)
-        epoch.record(self.client, loss, self.consumer, reprotected)
+        epoch.record(self.client, loss, self.consumer, reprotected, self.policy.keys)
         logger.critical(
             "THE BROKER LOST ITS DATA (%s): Redis no longer holds what it held %.0f s ago"
             " (epoch %s, %d looks, run id %s; now epoch %s, %d looks, run id %s). Up to %d"
@@ -118,8 +119,9 @@ class Keeper(threading.Thread):
         total = 0
         for consumer, held in dead.items():
             restored, _parked = inflight.restore_all(
-                self.client, self.scripts, consumer, also=held if from_memory else ()
-            )
+                self.client, self.scripts, consumer, policy=self.policy,
+                also=held if from_memory else (),
+            )  # fmt: skip
             with _abandoned_lock:
                 abandoned.pop(consumer, None)
             if restored:

@@ -15,9 +15,10 @@ timeout decides redelivery, so long jobs and long countdowns run twice. Here:
   that carried it: a fetch lost with its connection leaves its acks to be sent again.
   A worker killed in that moment runs the job again: at least once, as any late ack.
 * An idle consumer blocks on BRPOP over the queues' wake lists, which producers fill with
-  one token per message (in the same round trip as the message). A token wakes the
-  consumer, which then fetches; a message without a token (pushed by a foreign producer)
-  is still found within the 1 s BRPOP timeout, as with kombu.
+  one token per message (in the same round trip as the message, for every queue). A token
+  wakes the consumer, which fetches at once; a message without a token (pushed by a
+  foreign producer) is still found within the 1 s BRPOP timeout, as with kombu. Either
+  way one command is out at a time, as kombu's BRPOP.
 * A keeper thread per consumer keeps a heartbeat and runs the reaper (broker/keeper.py).
 * Every item is checked before kombu or Celery sees it (broker/intake.py): what the worker
   cannot run becomes a dead letter with its raw bytes, and is acked. An item that passes the
@@ -29,7 +30,12 @@ timeout decides redelivery, so long jobs and long countdowns run twice. Here:
 
 What it keeps from kombu: URL parsing, TLS and Sentinel connection handling, priorities
 (a queue's priority lists are fetched in kombu's order), the fair queue cycle, fanout
-(pub/sub) for `inspect`/`control`/events, purge and queue lengths.
+(pub/sub) for `inspect`/`control`/events, purge and queue lengths, `global_keyprefix` on
+every key, `basic_get` with an in-flight copy, `redelivered` on what is put back, and the
+consumer's `accept` on queues other than the platform's task queues. Where it differs from
+kombu's transport, and why: docs/guarantees.md ("Against kombu's own transport"), measured
+by `make conformance`. It serves the platform app's connections (config/amqp.py), and any
+kombu connection that names it.
 The private kombu API it relies on (`_brpop_start`, `_brpop_read`, `_put`, `_purge`,
 `client.connection`, `_queue_cycle`, `_q_for_pri`, `priority_steps`) is pinned by
 tests/unit/test_broker_kombu_api.py.
@@ -58,6 +64,10 @@ FETCH, WAIT = "fetch", "wait"
 
 #: The longest an ack waits for a fetch to ride with, in seconds.
 ACK_GRACE = 0.05
+
+#: Wake tokens kept per queue: enough for a burst; a consumer that finds the queue empty
+#: waits for the next token, and a stale one only costs it an empty fetch.
+WAKE_BOUND = 1000
 
 
 class QoS(kombu_redis.QoS):
@@ -101,9 +111,10 @@ class Channel(kombu_redis.Channel):
     )
     heartbeat_ttl: float = 30.0
     max_deliveries: int = 3
-    #: Items larger or deeper than these are refused at the intake (broker/intake.py).
+    #: Items larger or deeper than these are refused at the intake (broker/intake.py); the
+    #: platform sets both, kombu's transport has neither.
     max_item_bytes: int | None = None
-    max_depth: int = intake.MAX_DEPTH
+    max_depth: int | None = None
     #: Queues whose messages must be Celery task messages (others: any kombu message).
     task_queues: tuple[str, ...] = ()
     #: "module:function" called with (queue, raw bytes, intake.Refusal) to dead-letter an
@@ -121,7 +132,11 @@ class Channel(kombu_redis.Channel):
         self._next = FETCH
         self._woken = ""
         self._pending: str | None = None
-        self._policy = inflight.Policy(float(self.heartbeat_ttl), int(self.max_deliveries))
+        # Every key under kombu's global_keyprefix, if one is set. Without a handler for lost
+        # jobs (a plain kombu user) nothing is parked: a job comes back however often.
+        self._keys = inflight.Keys(self.global_keyprefix or "")
+        bound = int(self.max_deliveries) if self.on_lost else 0
+        self._policy = inflight.Policy(float(self.heartbeat_ttl), bound, self._keys)
         self._task_queues = frozenset(self.task_queues)
         # Entries of jobs acked on the event loop, removed by the next fetch (or the timer).
         self._acks: list[bytes] = []
@@ -149,12 +164,16 @@ class Channel(kombu_redis.Channel):
             return
         # Its own client on its own pool: acks of jobs that outlive this channel (a reconnect
         # closes it while the pool still runs them) must not rebuild kombu's pools.
+        # A plain client: the keys it uses carry kombu's global_keyprefix already (inflight.Keys).
         manager = self.__dict__.get("_sentinel_manager")  # _get_pool sets it under Sentinel
-        client = self._inflight_client = self.Client(connection_pool=self._get_pool())
+        client = self._inflight_client = redis.Redis(connection_pool=self._get_pool())
         self._sentinel_manager = manager
         self.consumer_id = inflight.new_consumer_id()
         inflight.beat(client, self.consumer_id, self._policy)  # registered before any fetch
         self._scripts = inflight.Scripts(client)
+        # Loaded now: the fetch is sent as EVALSHA, and an unknown script would cost the
+        # first one a round trip.
+        self._scripts.fetch.sha = client.script_load(self._scripts.fetch.script)
         queues = [self._q_for_pri(q, pri) for q in self.task_queues for pri in self.priority_steps]
         self._keeper = keeper.Keeper(
             client, self.consumer_id, self._policy, self._hook(self.on_lost),
@@ -165,6 +184,11 @@ class Channel(kombu_redis.Channel):
     def _brpop_start(self, timeout=None) -> None:
         if not self.reliable:
             return super()._brpop_start(timeout)
+        self._send_next(timeout)
+
+    def _send_next(self, timeout=None) -> None:
+        """Send the protocol's next command: a fetch, or (after a fetch found nothing) a
+        blocking wait on the queues' wake lists."""
         queues = self._queue_cycle.consume(len(self.active_queues))
         if not queues:
             return
@@ -172,14 +196,11 @@ class Channel(kombu_redis.Channel):
             self.flush_acks()  # a blocking wait may last a second: acks go first
             command = [
                 "BRPOP",
-                *(inflight.wake_key(q) for q in queues),
+                *(self._keys.wake(q) for q in queues),
                 timeout or self.brpop_timeout or 1,
             ]
         else:
-            keys = [inflight.inflight_key(self.consumer_id), inflight.REGISTRY]
-            for pri in self.priority_steps:
-                for queue in queues:
-                    keys += [self._q_for_pri(queue, pri), inflight.wake_key(queue)]
+            keys = self._fetch_keys(queues)
             # acks of a fetch that got no answer (its connection dropped) go again
             self._acks_riding, self._acks = self._acks_riding + self._acks, []
             command = [
@@ -190,6 +211,17 @@ class Channel(kombu_redis.Channel):
         self._in_poll = self.client.connection
         self._brpop_sent_at = monotonic()
         self.client.connection.send_command(*command)
+
+    def _fetch_keys(self, queues: list[str]) -> list[str]:
+        """The fetch script's keys: this consumer's, then each queue's lists (priority steps
+        in kombu's order) with its wake list."""
+        keys = [
+            self._keys.inflight(self.consumer_id), self._keys.registry, self._keys.redelivered,
+        ]  # fmt: skip
+        for pri in self.priority_steps:
+            for queue in queues:
+                keys += [self._keys.list(self._q_for_pri(queue, pri)), self._keys.wake(queue)]
+        return keys
 
     def _brpop_read(self, **options: Any) -> bool:
         if not self.reliable or self._pending is None:
@@ -218,22 +250,33 @@ class Channel(kombu_redis.Channel):
         try:
             if command == "BRPOP":
                 self._next = FETCH
-                self._woken = bytes_to_str(reply[0]) if reply else ""
-                raise Empty()
-            self._woken = ""
-            if not reply:
+                woken = bytes_to_str(reply[0]) if reply else ""
+                if woken and not woken.startswith(self._keys.prefix):
+                    # kombu's prefixing client takes the prefix off the key it answers with
+                    woken = self._keys.prefix + woken
+                self._woken = woken
+                if not woken:
+                    raise Empty()  # the wait ran out, as kombu's BRPOP does
+            else:
+                self._woken = ""
+                if reply:
+                    self._next = FETCH
+                    if self._closing:
+                        return True  # left in flight: _retire puts it back with the rest
+                    list_key, item, again = bytes_to_str(reply[0]), reply[1], bool(reply[2])
+                    queue = self._keys.queue(list_key)
+                    self._queue_cycle.rotate(queue)
+                    self._take(queue, list_key, item, redelivered=again)
+                    return True
                 self._next = WAIT
-                raise Empty()
-            self._next = FETCH
-            if self._closing:
-                return True  # left in flight: _retire puts it back with the rest
-            list_key, item = bytes_to_str(reply[0]), reply[1]
-            queue = inflight.queue_of(list_key)
-            self._queue_cycle.rotate(queue)
-            self._take(queue, list_key, item)
-            return True
         finally:
             self._flush_brpop_reauth()
+        # A wake-up, or a fetch that found nothing: the next step goes at once, so the
+        # consumer keeps a command out as kombu's one BRPOP would (and kombu, seeing it out,
+        # starts none of its own).
+        if self.active_queues and self.qos.can_consume() and not self._closing:
+            self._send_next()
+        raise Empty()
 
     def _load_fetch_script(self) -> None:
         try:
@@ -242,23 +285,12 @@ class Channel(kombu_redis.Channel):
             self.client.connection.disconnect()
             raise redis.exceptions.ConnectionError(f"script refused by Redis: {exc}") from exc
 
-    def _take(self, queue: str, list_key: str, item: bytes) -> None:
+    def _take(self, queue: str, list_key: str, item: bytes, redelivered: bool = False) -> None:
         """Check one fetched item and hand it to kombu, or dead-letter it."""
-        entry = list_key.encode() + b"\n" + item
-        checked = intake.check(
-            item,
-            task_message=queue in self._task_queues,
-            max_bytes=self.max_item_bytes,
-            max_depth=int(self.max_depth),
-        )
-        if isinstance(checked, intake.Refusal):
-            self._refuse(queue, entry, item, checked)
+        taken = self._checked(queue, list_key, item, redelivered)
+        if taken is None:
             return
-        headers = checked.get("headers")
-        if isinstance(headers, dict):
-            # The publish-once mark belongs to the first publish: whoever republishes what
-            # it received (`celery migrate`, a move) must not have it dropped as a repeat.
-            headers.pop(inflight.ONCE_HEADER, None)
+        checked, entry = taken
         tag = checked["properties"]["delivery_tag"]
         if queue not in self._acked_queues:  # a no-ack consumer on a reliable channel
             self._drop(entry)
@@ -268,6 +300,77 @@ class Channel(kombu_redis.Channel):
             self.connection._deliver(checked, queue)
         except Exception as exc:
             self._not_taken(queue, tag, entry, item, checked, exc)
+
+    def _checked(
+        self, queue: str, list_key: str, item: bytes, redelivered: bool, held: bool = True
+    ) -> tuple[dict, bytes] | None:
+        """The envelope kombu will read and the item's in-flight entry, or None once a
+        refused item is dead-lettered (dropped from flight, if `held` there)."""
+        entry = list_key.encode() + b"\n" + item
+        checked = intake.check(
+            item,
+            task_message=queue in self._task_queues,
+            max_bytes=self.max_item_bytes,
+            max_depth=self.max_depth,
+        )
+        if isinstance(checked, intake.Refusal):
+            self._refuse(queue, entry, item, checked, held=held)
+            return None
+        headers = checked.get("headers")
+        if isinstance(headers, dict):
+            # The publish-once mark belongs to the first publish: whoever republishes what
+            # it received (`celery migrate`, a move) must not have it dropped as a repeat.
+            headers.pop(inflight.ONCE_HEADER, None)
+        if redelivered:  # put back since it was last fetched: said as kombu says it
+            if isinstance(headers, dict):
+                headers["redelivered"] = True
+            checked["properties"]["delivery_info"]["redelivered"] = True
+        return checked, entry
+
+    def basic_get(self, queue, no_ack=False, **kwargs: Any):
+        """A message taken on demand. With acks, it is moved into this consumer's in-flight
+        list like a consumed one (acked, rejected, requeued and restored on close the same
+        way), where kombu keeps an unacknowledged copy; without, it is taken outright. Either
+        way it says whether it was put back since it was last fetched (`redelivered`)."""
+        if not no_ack:
+            self._register_consumer()
+            self.flush_acks()
+        for _ in range(100):  # refused items are dead-lettered: take the next one
+            if no_ack:
+                reply = self._raw_client().eval(
+                    scripts.TAKE, *self._take_keys(queue)
+                )  # fmt: skip
+            else:
+                reply = self._scripts.fetch(
+                    keys=self._fetch_keys([queue]), args=["", self.consumer_id],
+                    client=self._inflight_client,
+                )  # fmt: skip
+            if not reply:
+                return None
+            list_key, item, again = bytes_to_str(reply[0]), reply[1], bool(reply[2])
+            taken = self._checked(queue, list_key, item, again, held=not no_ack)
+            if taken is None:
+                continue
+            checked, entry = taken
+            message = self.Message(checked, channel=self)
+            if not no_ack:
+                self._entries.setdefault(message.delivery_tag, deque()).append(entry)
+                self.qos.append(message, message.delivery_tag)
+            return message
+        return None
+
+    def _take_keys(self, queue: str) -> list:
+        keys = [self._keys.redelivered]
+        for pri in self.priority_steps:
+            keys += [self._keys.list(self._q_for_pri(queue, pri)), self._keys.wake(queue)]
+        return [len(keys), *keys]
+
+    def _raw_client(self) -> redis.Redis:
+        """A client that leaves key names alone (inflight.Keys carries the prefix)."""
+        client = self.__dict__.get("_raw")
+        if client is None or client.connection_pool is not self.pool:
+            client = self._raw = redis.Redis(connection_pool=self.pool)
+        return client
 
     def _not_taken(
         self, queue: str, tag: str, entry: bytes, item: bytes, checked: dict, exc: Exception
@@ -301,7 +404,9 @@ class Channel(kombu_redis.Channel):
         # against the prefetch window forever.
         super(kombu_redis.QoS, self.qos).ack(tag)
 
-    def _refuse(self, queue: str, entry: bytes, item: bytes, refusal: intake.Refusal) -> None:
+    def _refuse(
+        self, queue: str, entry: bytes, item: bytes, refusal: intake.Refusal, held: bool = True
+    ) -> None:
         handler = self._hook(self.on_refused)
         try:
             if handler is None:
@@ -312,9 +417,11 @@ class Channel(kombu_redis.Channel):
             # Left in flight, and counted when this consumer stops (or is reaped): past
             # MAX_DELIVERIES it is parked for a dead letter again. Never lost, never fatal.
             logger.critical("DEAD LETTER CAPTURE FAILED for an item in %r", queue, exc_info=True)
-            self._unsettled.append(entry)
+            if held:
+                self._unsettled.append(entry)
             return
-        self._drop(entry)
+        if held:
+            self._drop(entry)
 
     def _hook(self, path: str | None):
         return symbol_by_name(path) if path else None
@@ -343,7 +450,7 @@ class Channel(kombu_redis.Channel):
 
     def _drop(self, entry: bytes) -> None:
         try:
-            self._inflight_client.lrem(inflight.inflight_key(self.consumer_id), 1, entry)
+            self._inflight_client.lrem(self._keys.inflight(self.consumer_id), 1, entry)
         except Exception as exc:
             # Still in flight: it comes back when this consumer stops or is reaped, and runs
             # again (at least once). An ack must never end the worker.
@@ -384,7 +491,7 @@ class Channel(kombu_redis.Channel):
         acks, self._acks = unconfirmed + self._acks, []
         if unconfirmed:
             self._acks_riding = []
-        key = inflight.inflight_key(self.consumer_id)
+        key = self._keys.inflight(self.consumer_id)
         try:
             pipe = self._inflight_client.pipeline(transaction=False)
             for entry in acks:
@@ -433,23 +540,31 @@ class Channel(kombu_redis.Channel):
         return client
 
     def _put(self, queue, message, **kwargs: Any) -> None:
-        """LPUSH the message, and for a task queue its wake token, in one round trip.
+        """LPUSH the message and its wake token, in one round trip (inside a producer's
+        batch, with the rest of the batch).
 
-        Other queues (`inspect` reply queues) are read with kombu's own BRPOP: no token."""
+        Every queue gets a token, so a reliable consumer of any queue starts at once; the
+        wake list is trimmed to WAKE_BOUND, since a queue read without reliable fetch (kombu's
+        BRPOP, an `inspect` reply queue) never takes its tokens."""
         batch = kwargs.pop("_publish_batch", None)
         pri = self._get_message_priority(message, reverse=False)
         window = (message.get("headers") or {}).get(inflight.ONCE_HEADER)
         if window:
             self._put_once(self._q_for_pri(queue, pri), queue, message, int(window), batch)
             return
-        commands = [("lpush", self._q_for_pri(queue, pri), dumps(message))]
-        if queue in self._task_queues:
-            commands.append(("lpush", inflight.wake_key(queue), "1"))
+        # kombu's client prefixes LPUSH and PEXPIRE keys with its global_keyprefix, not
+        # LTRIM's (tests/unit/test_broker_kombu_api.py pins both).
+        commands = [
+            ("lpush", self._q_for_pri(queue, pri), dumps(message)),
+            ("lpush", inflight.wake_key(queue), "1"),
+            ("ltrim", self._keys.wake(queue), 0, WAKE_BOUND - 1),
+        ]
         if self._expires and queue in self._expires:
             commands += [
                 ("pexpire", self._q_for_pri(queue, step), self._expires[queue])
                 for step in self.priority_steps
             ]
+            commands.append(("pexpire", inflight.wake_key(queue), self._expires[queue]))
         if batch is not None:
             for name, *args in commands:
                 batch.add(name, *args)
@@ -466,11 +581,11 @@ class Channel(kombu_redis.Channel):
         """Queue a message at most once per task id within `window` seconds (its producer
         gave a job key): one Lua call, so a publish retried after a timeout cannot double."""
         task_id = message["headers"].get("id") or message["properties"].get("correlation_id")
-        wake = queue in self._task_queues
-        keys = [inflight.once_key(str(task_id)), list_key, inflight.wake_key(queue)]
+        keys = [self._keys.once(str(task_id)), self._keys.list(list_key), self._keys.wake(queue)]
         # EVAL, not EVALSHA: a publish that timed out must have sent the whole script, so
-        # that it runs when a frozen Redis resumes instead of failing on NOSCRIPT.
-        command = (scripts.PUT_ONCE, 3, *keys, dumps(message), window, "1" if wake else "0")
+        # that it runs when a frozen Redis resumes instead of failing on NOSCRIPT. (kombu's
+        # prefixing client leaves EVAL's keys alone: they carry the prefix already.)
+        command = (scripts.PUT_ONCE, 3, *keys, dumps(message), window, WAKE_BOUND)
         if batch is not None:
             batch.add("eval", *command)
             return
@@ -578,3 +693,12 @@ class SentinelChannel(Channel, kombu_redis.SentinelChannel):
 class SentinelTransport(Transport):
     default_port = kombu_redis.SentinelTransport.default_port
     Channel = SentinelChannel
+
+
+#: The platform's transports for kombu's Redis URL schemes. The scheme stays the transport's
+#: name (kombu's rediss handling, and `Connection.as_uri()` for Flower and the logs, read it).
+ALIASES = {
+    "redis": "broker.transport:Transport",
+    "rediss": "broker.transport:Transport",
+    "sentinel": "broker.transport:SentinelTransport",
+}

@@ -25,14 +25,53 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import kombu
 import redis.exceptions
 from celery.app.amqp import AMQP
+from kombu.connection import ConnectionPool, PooledConnection
 from kombu.exceptions import BatchPublishError
+from kombu.utils.imports import symbol_by_name
 
+from broker.transport import ALIASES
 from config import rabbitmq
 
 
+class _PlatformTransport:
+    """Picks the platform's transport for the Redis URL schemes, kombu's for the rest."""
+
+    def get_transport_cls(self):  # noqa: ANN201 - kombu's signature
+        name = self.transport_cls
+        if isinstance(name, str) and name in ALIASES:
+            return symbol_by_name(ALIASES[name])  # amqp:// and the rest: kombu's own
+        return super().get_transport_cls()
+
+
+class PlatformConnection(_PlatformTransport, kombu.Connection):
+    """The connections the platform's app makes (its workers, beat, Flower, the ops
+    commands, and every publish through it) use the platform's transport for redis://,
+    rediss:// and sentinel://, and so do the connections of their pools. Only those: a
+    kombu connection or another Celery app in the same process (a web app's own, say)
+    keeps kombu's transport, since nothing global is changed. The URL scheme stays the
+    transport's name, so kombu's rediss handling, `as_uri()` (Flower's broker page, the
+    logs) and a switch to another URL keep working."""
+
+    def Pool(self, limit=None, **kwargs):  # noqa: N802, ANN201 - kombu's name and signature
+        return PlatformConnectionPool(self, limit=limit, **kwargs)
+
+
+class PooledPlatformConnection(_PlatformTransport, PooledConnection):
+    """What a pool of the app's hands out (kombu's pool makes plain PooledConnections)."""
+
+
+class PlatformConnectionPool(ConnectionPool):
+    def new(self) -> PooledPlatformConnection:
+        return PooledPlatformConnection(self, **dict(self.connection._info(resolve=False)))
+
+
 class PlatformAMQP(AMQP):
+    #: The app's connections, on the platform's transport for Redis.
+    Connection = PlatformConnection
+
     def _create_task_sender(self) -> Callable[..., Any]:
         send = super()._create_task_sender()
         default_retry = bool(self.app.conf.task_publish_retry)

@@ -25,7 +25,6 @@ from celery.signals import (
     import_modules,
     worker_init,
 )
-from kombu import transport as kombu_transport
 from kombu.utils.url import parse_url
 
 from beat_schedule import beat_schedule
@@ -102,26 +101,6 @@ def _broker_transport_options() -> dict:
         "max_depth": settings.task_max_depth,
         **_sentinel_options(),
     }
-
-
-#: The platform's transport for the Redis URL schemes, as kombu aliases (strings: config/
-#: does not import broker/). amqp:// and any other scheme stay on kombu's own transports.
-BROKER_SCHEMES = {
-    "redis": "broker.transport:Transport",
-    "rediss": "broker.transport:Transport",
-    "sentinel": "broker.transport:SentinelTransport",
-}
-
-
-def use_platform_transport() -> None:
-    """Make kombu pick the platform's transport by URL scheme, for every connection this
-    process builds: the worker's, `celery inspect/control/purge/status/events`, Flower's,
-    and a failover's (Connection.switch re-derives the transport from the URL scheme).
-    The scheme stays the transport's name, so kombu's rediss handling applies and
-    Connection.as_uri() keeps `rediss://`/`sentinel://` for Flower and the logs."""
-    for scheme, path in BROKER_SCHEMES.items():
-        kombu_transport.TRANSPORT_ALIASES[scheme] = path
-        kombu_transport._transport_cache.pop(scheme, None)  # resolved before us: forget it
 
 
 def _broker_use_ssl() -> dict | bool:
@@ -285,7 +264,8 @@ def build_app() -> Celery:
         # Dead letters for what Celery would drop: bodies that do not decode (the consumer);
         # the transport's intake refuses what is not a runnable message before that.
         worker_consumer="deadletters.capture:DeadLetterConsumer",
-        # Reliable fetch: the transport is picked by URL scheme (use_platform_transport).
+        # Reliable fetch: the app's connections use the platform's transport for Redis URL
+        # schemes (PlatformConnection, named by the app's amqp class).
         broker_use_ssl=_broker_use_ssl(),
         broker_url=settings.broker_url,
         result_backend=settings.backend_url,
@@ -390,5 +370,4 @@ def _start_sentry(**_kwargs) -> None:
     init_sentry()
 
 
-use_platform_transport()
 app = build_app()

@@ -105,7 +105,12 @@ def refused(message: Any) -> bool:
     transport's intake makes (a body Celery would unpack into a crash, a missing id);
     refused, it becomes a dead letter and is acknowledged. Never raises."""
     try:
-        checked = check(envelope(message), task_message=True)
+        checked = check(
+            envelope(message),
+            task_message=True,
+            max_bytes=settings.intake_max_bytes,
+            max_depth=settings.task_max_depth,
+        )
         if not isinstance(checked, Refusal):
             return False
         body = message.body if isinstance(message.body, bytes) else str(message.body).encode()

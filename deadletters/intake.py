@@ -15,6 +15,7 @@ import uuid
 from broker import intake
 from config.delivery import DeliveryBoundExceeded
 from config.publish import PROTOCOL_HEADERS
+from config.settings import settings
 from deadletters import letters, spool
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ def keep_lost(queue: str, item: bytes, deliveries: int, broker_limit: int | None
     """A job whose worker died MAX_DELIVERIES times (or, `broker_limit`, that RabbitMQ gave
     up on past its own delivery limit): a dead letter, and FAILURE for callers. Returns where
     the letter went."""
-    checked = intake.check(item, task_message=True)
+    # The platform's depth limit: a letter is built from the arguments, recursively.
+    checked = intake.check(item, task_message=True, max_depth=settings.task_max_depth)
     if isinstance(checked, intake.Refusal):
         return keep_refused(queue, item, checked)
     headers = dict(checked.get("headers") or {})

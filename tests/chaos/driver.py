@@ -1042,8 +1042,8 @@ def publish(argv: list[str]) -> int:
         slowest = max(slowest, time.monotonic() - began)
         record_publish(job_id, options.scenario)
         totals["acknowledged"] += 1
-    with app.connection_for_write() as connection:  # builds the transport, connects nothing
-        transport = type(connection.transport)
+    with app.producer_or_acquire() as producer:  # the pool the publishes above drew from
+        transport = type(producer.connection.transport)
     summary = {**totals, "errors": dict(errors), "slowest_publish_s": slowest,
                "transport": f"{transport.__module__}.{transport.__qualname__}"}  # fmt: skip
     options.summary.write_text(json.dumps(summary))

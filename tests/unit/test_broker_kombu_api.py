@@ -97,17 +97,55 @@ def test_priority_lists_are_named_as_the_reaper_expects():
     assert kombu_redis.Channel.sep == inflight.SEP
 
 
+def test_the_platform_app_and_only_it_uses_the_platform_transport():
+    # config/amqp.py: the app's connections (Celery builds them with `app.amqp.Connection`)
+    # pick the platform's transport by URL scheme; other kombu connections keep kombu's.
+    import kombu
+    from kombu.transport import redis as kombu_redis
+
+    from broker import transport as platform_transport
+    from config import app
+
+    for url in ("redis://127.0.0.1:1/0", "rediss://127.0.0.1:1/0?ssl_cert_reqs=required"):
+        connection = app.connection_for_write(url)
+        assert type(connection.transport) is platform_transport.Transport
+        assert connection.transport_cls == url.split(":", 1)[0]  # the scheme stays its name
+        assert connection.clone().get_transport_cls() is platform_transport.Transport
+        # kombu's pools make connections of their own class: the app's must not
+        pool = connection.Pool(limit=1)
+        assert type(pool.new().transport) is platform_transport.Transport
+        assert type(kombu.Connection(url).transport) is kombu_redis.Transport
+    # and the pool every publish of the app draws from
+    with app.producer_or_acquire() as producer:
+        assert type(producer.connection.transport) is platform_transport.Transport
+    sentinel = app.connection_for_write("sentinel://127.0.0.1:26379")
+    assert sentinel.get_transport_cls() is platform_transport.SentinelTransport
+    # amqp:// (RabbitMQ) keeps kombu's own transport
+    assert app.connection_for_write("amqp://127.0.0.1//").get_transport_cls().__module__ == (
+        "kombu.transport.pyamqp"
+    )
+
+
 def test_kombu_resolves_transports_through_the_alias_table_and_cache():
-    # config/celery_app.py registers the platform's transport as the alias of redis://,
-    # rediss:// and sentinel://, and forgets any earlier resolution, when it is imported.
+    # make conformance registers the platform's transport as kombu's for redis:// the way a
+    # kombu user who adopts it would (tests/conformance/hook/sitecustomize.py).
     from kombu import transport
 
-    import config.celery_app  # noqa: F401
+    from broker.transport import ALIASES
 
     assert isinstance(transport.TRANSPORT_ALIASES, dict)
     assert isinstance(transport._transport_cache, dict)
-    assert transport.resolve_transport("redis").__module__ == "broker.transport"
-    assert transport.resolve_transport("rediss").__module__ == "broker.transport"
-    assert transport.resolve_transport("sentinel").__name__ == "SentinelTransport"
-    # amqp:// (RabbitMQ) keeps kombu's own transport
-    assert transport.resolve_transport("amqp").__module__ == "kombu.transport.pyamqp"
+    assert set(ALIASES) <= set(transport.TRANSPORT_ALIASES)
+
+
+def test_kombus_prefixing_client_prefixes_what_the_transport_leaves_to_it():
+    # broker/transport.py lets kombu's client prefix LPUSH, PEXPIRE and DEL keys (its own
+    # `_put` and `_purge` go through it) and prefixes LTRIM, EVAL and script keys itself.
+    from kombu.transport.redis import GlobalKeyPrefixMixin
+
+    simple = set(GlobalKeyPrefixMixin.PREFIXED_SIMPLE_COMMANDS)
+    complex_ = set(GlobalKeyPrefixMixin.PREFIXED_COMPLEX_COMMANDS)
+    assert {"LPUSH", "PEXPIRE"} <= simple and "DEL" in complex_
+    assert not {"LTRIM", "EVAL", "LREM", "LMOVE"} & (simple | complex_)
+    assert kombu_redis.Channel.global_keyprefix == ""
+    assert "global_keyprefix" in kombu_redis.Channel.from_transport_options
