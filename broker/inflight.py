@@ -25,18 +25,13 @@ from dataclasses import dataclass
 import redis
 
 from broker import scripts
+from taskplatform.wire import ONCE_PREFIX, PREFIX, WAKE_PREFIX
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "taskplatform:broker:"
 REGISTRY = PREFIX + "consumers"
 LOST = PREFIX + "lost"
-WAKE_PREFIX = PREFIX + "wake:"
 COUNT_PREFIX = PREFIX + "deliveries:"
-ONCE_PREFIX = PREFIX + "once:"
-#: A message header asking to be queued at most once per task id; its value is how many
-#: seconds the broker remembers the id (a producer's `job_key`, config/publish.py).
-ONCE_HEADER = "x_publish_once"
 #: kombu's separator between a queue name and its priority step in list keys.
 SEP = "\x06\x16"
 #: A delivery count outlives any crash loop it has to bound.

@@ -40,6 +40,8 @@ from typing import Any, NoReturn
 from celery.utils.time import maybe_iso8601, maybe_make_aware
 from kombu.utils.json import object_hook
 
+from taskplatform.guard import nesting_exceeds
+
 #: `Refusal.reason` for an item that is not a kombu envelope or does not decode.
 UNDECODABLE = "undecodable"
 #: `Refusal.reason` for a well-formed envelope the platform will not run.
@@ -341,26 +343,6 @@ def _check_depth(value: Any, limit: int | None, what: str) -> None:
     recursing: the check itself must not be what breaks on a deep item."""
     if limit is not None and nesting_exceeds(value, limit):
         raise _Refused(REJECTED, "TooDeep", f"{what} is nested deeper than {limit} levels")
-
-
-def nesting_exceeds(value: Any, limit: int) -> bool:
-    """Whether `value` holds containers (lists, tuples, dicts) more than `limit` deep. Walks
-    iteratively and stops as soon as the limit is passed, so a value that contains itself
-    counts as too deep instead of looping."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        current, depth = stack.pop()
-        if isinstance(current, dict):
-            children = current.values()
-        elif isinstance(current, list | tuple):
-            children = current
-        else:
-            continue
-        depth += 1
-        if depth > limit:
-            return True
-        stack.extend((child, depth) for child in children if isinstance(child, dict | list | tuple))
-    return False
 
 
 def _check_headers(headers: dict) -> None:

@@ -193,15 +193,3 @@ redis.call('SREM', KEYS[3], ARGV[1])
 return {back, parked}
 """
 )
-
-#: Queue a message unless its task id was queued within the window: a producer that
-#: publishes again after an ambiguous failure (a timeout) gets the first job, not a second.
-#: KEYS: once marker, queue list, wake list. ARGV: message, window seconds, the wake list's
-#: bound. Returns 1 (queued) or 0 (already).
-PUT_ONCE = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
-redis.call('LPUSH', KEYS[2], ARGV[1])
-redis.call('LPUSH', KEYS[3], '1')
-redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
-return 1
-"""

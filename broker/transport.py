@@ -57,6 +57,7 @@ from kombu.utils.imports import symbol_by_name
 from kombu.utils.json import dumps
 
 from broker import inflight, intake, keeper, scripts
+from taskplatform.wire import ONCE_HEADER, PUT_ONCE, WAKE_BOUND
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,6 @@ FETCH, WAIT = "fetch", "wait"
 
 #: The longest an ack waits for a fetch to ride with, in seconds.
 ACK_GRACE = 0.05
-
-#: Wake tokens kept per queue: enough for a burst; a consumer that finds the queue empty
-#: waits for the next token, and a stale one only costs it an empty fetch.
-WAKE_BOUND = 1000
 
 
 class QoS(kombu_redis.QoS):
@@ -320,7 +317,7 @@ class Channel(kombu_redis.Channel):
         if isinstance(headers, dict):
             # The publish-once mark belongs to the first publish: whoever republishes what
             # it received (`celery migrate`, a move) must not have it dropped as a repeat.
-            headers.pop(inflight.ONCE_HEADER, None)
+            headers.pop(ONCE_HEADER, None)
         if redelivered:  # put back since it was last fetched: said as kombu says it
             if isinstance(headers, dict):
                 headers["redelivered"] = True
@@ -548,7 +545,7 @@ class Channel(kombu_redis.Channel):
         BRPOP, an `inspect` reply queue) never takes its tokens."""
         batch = kwargs.pop("_publish_batch", None)
         pri = self._get_message_priority(message, reverse=False)
-        window = (message.get("headers") or {}).get(inflight.ONCE_HEADER)
+        window = (message.get("headers") or {}).get(ONCE_HEADER)
         if window:
             self._put_once(self._q_for_pri(queue, pri), queue, message, int(window), batch)
             return
@@ -585,7 +582,7 @@ class Channel(kombu_redis.Channel):
         # EVAL, not EVALSHA: a publish that timed out must have sent the whole script, so
         # that it runs when a frozen Redis resumes instead of failing on NOSCRIPT. (kombu's
         # prefixing client leaves EVAL's keys alone: they carry the prefix already.)
-        command = (scripts.PUT_ONCE, 3, *keys, dumps(message), window, WAKE_BOUND)
+        command = (PUT_ONCE, 3, *keys, dumps(message), window, WAKE_BOUND)
         if batch is not None:
             batch.add("eval", *command)
             return

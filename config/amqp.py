@@ -26,7 +26,6 @@ from collections.abc import Callable
 from typing import Any
 
 import kombu
-import redis.exceptions
 from celery.app.amqp import AMQP
 from kombu.connection import ConnectionPool, PooledConnection
 from kombu.exceptions import BatchPublishError
@@ -34,6 +33,7 @@ from kombu.utils.imports import symbol_by_name
 
 from broker.transport import ALIASES
 from config import rabbitmq
+from taskplatform.producer import refused
 
 
 class _PlatformTransport:
@@ -141,23 +141,3 @@ def _pause(policy: dict[str, Any], attempt: int) -> float:
     most = policy.get("interval_max")
     pause = start + attempt * step
     return min(pause, float(most)) if most is not None else pause
-
-
-def refused(exc: BaseException) -> bool:
-    """Whether the connection itself failed, so nothing can have been written: refused,
-    a Redis still loading, no free connection. A reset or a timeout after the write may
-    have queued the job."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError | redis.exceptions.BusyLoadingError):
-            return True
-        if isinstance(current, redis.exceptions.MaxConnectionsError):
-            return True
-        if isinstance(current, redis.exceptions.ConnectionError) and "connecting to" in str(
-            current
-        ):
-            return True
-        current = current.__cause__ or current.__context__
-    return False

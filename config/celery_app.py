@@ -31,10 +31,10 @@ from beat_schedule import beat_schedule
 from config import amqp, flower, publish, rabbitmq
 from config.logs import install_json, install_redaction
 from config.queues import QUEUES, route_task, task_queues
-from config.redaction import redact
 from config.result_backend import BACKENDS
 from config.sentry import init_sentry
 from config.settings import settings
+from taskplatform.redaction import redact
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import click
 
-from config.redaction import redact
 from config.settings import settings
+from taskplatform.redaction import redact
 
 if settings.flower_basic_auth:
     basic_auth = settings.flower_basic_auth.split(",")

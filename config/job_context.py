@@ -23,8 +23,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from config import correlation
 from config.queues import queue_of_routing_key
+from taskplatform import correlation
 
 FIELDS = ("task_id", "task_name", "queue", "attempt", "correlation_id")
 

@@ -2,7 +2,7 @@
 
 Celery logs a failed task's exception (message and traceback) and a received task's
 argument repr; both may carry secrets. A filter on every handler redacts the formatted
-message and traceback through config/redaction.py before any handler writes it.
+message and traceback through client/taskplatform/redaction.py before any handler writes it.
 
 Every line about a job carries its task id, name, queue, attempt and correlation id,
 Celery's own lines included (`received`, `succeeded`, `Retry in`, a lost worker): a filter
@@ -16,7 +16,7 @@ import logging
 from datetime import UTC, datetime
 
 from config import job_context
-from config.redaction import redact_text
+from taskplatform.redaction import redact_text
 
 
 class JobFilter(logging.Filter):

@@ -1,8 +1,8 @@
-"""Queues and routing, in one table.
+"""The queues as the broker declares them, and Celery's router.
 
-The queue is the domain is the module: task `email.send_email` (in tasks/email.py) goes to
-queue `email`. Routing follows the prefix of the task's explicit name, so no task repeats
-`queue=`, and a renamed module does not strand messages already in flight.
+The table and the routing rule (a task's queue is its name's prefix) are the client's
+(taskplatform/queues.py): a web app routes exactly as the platform does. Here they become
+kombu queues (quorum queues on RabbitMQ) and the app's `task_routes`.
 """
 
 from __future__ import annotations
@@ -11,17 +11,11 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
-#: Every queue a worker may consume, and what it is for.
-QUEUES: dict[str, str] = {
-    "quote": "pricing quotes for offshore staffing",
-    "email": "outgoing mail",
-    "crm": "lead capture and CRM pushes",
-    "search": "candidate search and reindexing",
-    "maintenance": "beat's housekeeping: spool drains, digests, purges, snapshots",
-}
+from taskplatform.queues import CELERY_INTERNAL_QUEUE, QUEUES, UnroutableTaskError, queue_for
 
-#: Celery's own tasks (chord unlock, backend cleanup) run with the housekeeping.
-CELERY_INTERNAL_QUEUE = "maintenance"
+# Importers of the platform name the table and the rule from here, beside the declarations.
+__all__ = ["CELERY_INTERNAL_QUEUE", "QUEUES", "UnroutableTaskError", "queue_for"]
+
 
 #: RabbitMQ only: where a queue's broker sends a message it gives up on (past the delivery
 #: limit); every worker drains it into the dead letters (deadletters/exchange.py).
@@ -73,23 +67,6 @@ def dead_letter_queue() -> Queue:
         Exchange(DEAD_LETTER_EXCHANGE, type="fanout"),
         routing_key="#",
         queue_arguments={"x-queue-type": "quorum"},
-    )
-
-
-class UnroutableTaskError(LookupError):
-    """A task name whose prefix is not a declared queue: it would reach no worker."""
-
-
-def queue_for(task_name: str) -> str:
-    """The queue a task name routes to, or UnroutableTaskError."""
-    prefix = task_name.split(".", 1)[0]
-    if prefix == "celery":
-        return CELERY_INTERNAL_QUEUE
-    if prefix in QUEUES and "." in task_name:
-        return prefix
-    raise UnroutableTaskError(
-        f"task {task_name!r} routes nowhere: its name must start with one of"
-        f" {', '.join(QUEUES)} followed by a dot"
     )
 
 

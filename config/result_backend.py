@@ -2,7 +2,7 @@
 
 Celery's Redis backend stores a FAILURE's (and RETRY's) exception message and traceback
 as raised, and Flower's API shows them (`/api/task/result/<id>`). Passwords, bearer
-tokens and card numbers in them are masked here, once, by config/redaction.py. A success's
+tokens and card numbers in them are masked here, once, by taskplatform/redaction.py. A success's
 result is stored as returned: the caller that asked for it needs it; what Flower shows of
 it comes from task events (config/task_events.py) and is redacted there.
 
@@ -22,7 +22,7 @@ from typing import Any
 from celery import states
 from celery.backends.redis import RedisBackend, SentinelBackend
 
-from config.redaction import redact, redact_text
+from taskplatform.redaction import redact, redact_text
 
 
 class RedactingBackendMixin:

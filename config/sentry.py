@@ -15,8 +15,8 @@ from typing import Any
 import sentry_sdk
 from sentry_sdk.integrations.celery import CeleryIntegration
 
-from config.redaction import redact, redact_text
 from config.settings import settings
+from taskplatform.redaction import redact, redact_text
 
 
 def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:

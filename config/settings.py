@@ -19,6 +19,8 @@ from urllib.parse import SplitResult, urlsplit
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from taskplatform import settings as client_defaults
+
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/taskplatform"
@@ -91,8 +93,8 @@ class Settings(BaseSettings):
     # one reaper pass (broker/inflight.py).
     task_soft_time_limit: int = Field(540, ge=1)
     task_time_limit: int = Field(600, ge=1)
-    max_countdown: int = Field(30 * 24 * 3600, ge=0)
-    job_key_window: int = Field(24 * 3600, ge=1)
+    max_countdown: int = Field(client_defaults.MAX_COUNTDOWN, ge=0)
+    job_key_window: int = Field(client_defaults.JOB_KEY_WINDOW, ge=1)
     worker_heartbeat_ttl: float = Field(30.0, ge=1, le=3600)
     max_deliveries: int = Field(3, ge=1, le=100)
     worker_soft_shutdown_timeout: float = Field(20.0, ge=0)
@@ -143,13 +145,13 @@ class Settings(BaseSettings):
     email_record_retention_days: int = Field(90, ge=1)
 
     # Producers: a publish returns or raises quickly, and payloads stay small.
-    redis_socket_timeout: float = Field(2.0, gt=0)
-    redis_socket_connect_timeout: float = Field(1.0, gt=0)
-    task_max_payload_bytes: int = Field(256 * 1024, ge=1024)
+    redis_socket_timeout: float = Field(client_defaults.SOCKET_TIMEOUT, gt=0)
+    redis_socket_connect_timeout: float = Field(client_defaults.SOCKET_CONNECT_TIMEOUT, gt=0)
+    task_max_payload_bytes: int = Field(client_defaults.MAX_PAYLOAD_BYTES, ge=1024)
     # Nesting of a job's arguments (broker/intake.py MAX_DEPTH): refused by the producer and,
     # for any other writer, by the worker's intake. Above about 400 a worker's prefork pool
     # cannot take such a job (it then ends as a dead letter all the same).
-    task_max_depth: int = Field(100, ge=8, le=5000)
+    task_max_depth: int = Field(client_defaults.MAX_DEPTH, ge=8, le=5000)
     result_expires: int = Field(24 * 3600, ge=60)
 
     @property
@@ -237,11 +239,6 @@ class Settings(BaseSettings):
         if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
             raise ValueError("must be smtp://, smtp+starttls:// or smtps://host[:port]")
         return value
-
-    @cached_property
-    def redacted_keys(self) -> tuple[str, ...]:
-        """Extra key names to mask (REDACT_KEYS), on top of config/redaction.py's list."""
-        return tuple(k.strip().lower() for k in self.redact_keys.split(",") if k.strip())
 
     @model_validator(mode="after")
     def _production_names_every_url(self) -> Settings:

@@ -26,9 +26,10 @@ from celery.events.dispatcher import EventDispatcher
 from celery.worker.request import Request
 from vine import promise
 
-from config import correlation, job_context
+from config import job_context
 from config.queues import queue_of_routing_key
-from config.redaction import redact, redact_text
+from taskplatform import correlation
+from taskplatform.redaction import redact, redact_text
 
 logger = logging.getLogger(__name__)
 

@@ -28,11 +28,11 @@ from celery.signals import task_failure, task_rejected, task_success, task_unkno
 from celery.worker.consumer import Consumer
 
 from config import database, failure_policy
-from config.publish import PROTOCOL_HEADERS
 from config.queues import UnroutableTaskError, queue_for, queue_of_routing_key
 from config.settings import settings
 from config.task_events import BatchedEvents
 from deadletters import exchange, letters, repository, spool
+from taskplatform.guard import PROTOCOL_HEADERS
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import uuid
 
 from broker import intake
 from config.delivery import DeliveryBoundExceeded
-from config.publish import PROTOCOL_HEADERS
 from config.settings import settings
 from deadletters import letters, spool
+from taskplatform.guard import PROTOCOL_HEADERS
 
 logger = logging.getLogger(__name__)
 

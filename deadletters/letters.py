@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from config import correlation, job_context
-from config.redaction import redact, redact_text
+from config import job_context
 from deadletters import payload
+from taskplatform import correlation
+from taskplatform.redaction import redact, redact_text
 
 #: Why a job ended here.
 REASONS = (

@@ -20,11 +20,12 @@ from celery import Celery
 from celery.exceptions import TimeoutError as ResultTimeout
 from sqlalchemy import Engine
 
-from config import correlation, database, job_context
-from config.publish import job_task_id
+from config import database, job_context
 from deadletters import payload, repository
 from deadletters.letters import SUPERSEDED, UNREPLAYABLE
 from deadletters.model import DeadLetter
+from taskplatform import correlation
+from taskplatform.guard import job_task_id
 
 logger = logging.getLogger(__name__)
 

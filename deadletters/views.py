@@ -12,9 +12,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from config.redaction import redact, redact_text
 from deadletters import repository
 from deadletters.model import DeadLetter
+from taskplatform.redaction import redact, redact_text
 
 DURATION = re.compile(r"^(\d+)([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

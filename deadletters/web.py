@@ -34,10 +34,10 @@ from werkzeug.exceptions import HTTPException
 from broker import epoch
 from config import database, redis_client
 from config.publish import BrokerUnavailableError
-from config.redaction import redact_text
 from config.settings import settings
 from deadletters import replay, repository, views
 from deadletters.letters import REASONS
+from taskplatform.redaction import redact_text
 
 logger = logging.getLogger(__name__)
 

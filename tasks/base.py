@@ -21,12 +21,14 @@ from celery import Task
 from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
-from config import correlation, failure_policy, job_context
-from config.correlation import correlation_id
+from config import failure_policy, job_context
 from config.errors import PermanentError, TransientError
-from config.publish import BrokerUnavailableError, PayloadError
+from config.publish import BrokerUnavailableError
 from config.queues import queue_of_routing_key
 from config.settings import settings
+from taskplatform import correlation
+from taskplatform.correlation import correlation_id
+from taskplatform.errors import PayloadError
 
 __all__ = [
     "PRESETS",

@@ -7,44 +7,18 @@ to a browser.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any
 
 from config import app
-from config.redaction import redact, redact_text
-
-Status = Literal["pending", "started", "retrying", "succeeded", "failed"]
-
-# Celery state -> what a web app needs to know. An unknown id reads PENDING in Celery too:
-# the backend cannot tell "not started yet" from "never existed" or "expired".
-_STATES: dict[str, Status] = {
-    "PENDING": "pending",
-    "RECEIVED": "pending",
-    "STARTED": "started",
-    "RETRY": "retrying",
-    "SUCCESS": "succeeded",
-    "FAILURE": "failed",
-    "REVOKED": "failed",
-    "REJECTED": "failed",
-    "IGNORED": "failed",
-}
-
-
-class JobError(TypedDict):
-    type: str
-    message: str
-
-
-class JobStatus(TypedDict):
-    status: Status
-    result: Any
-    error: JobError | None
+from taskplatform.redaction import redact, redact_text
+from taskplatform.status import STATES, JobError, JobStatus
 
 
 def job_status(job_id: str) -> JobStatus:
     """The status of a job by id, with its result when done and a redacted error."""
     result = app.AsyncResult(job_id)
     state = result.state
-    status = _STATES.get(state, "pending")
+    status = STATES.get(state, "pending")
     error: JobError | None = None
     value: Any = None
     if status == "succeeded":

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from config.correlation import correlation_id
+from taskplatform.correlation import correlation_id
 from tests import harness
 from tests.fakes import FakeSentry
 from tests.probe_tasks import flaky, spawn
@@ -49,6 +49,22 @@ def test_the_correlation_id_follows_retries_and_child_jobs(worker_process):
     (child,) = [x for x in lines if x.get("task_id") == child_id and "flaky attempt" in
                 x["message"]]  # fmt: skip
     assert child["correlation_id"] == "req-7f3a"
+
+
+def test_a_web_apps_correlation_id_from_the_client_is_in_the_workers_lines(worker_process):
+    # Given a web app that queues through the client alone (taskplatform), under its request id
+    from taskplatform import TaskHandle
+    from taskplatform import correlation_id as client_correlation_id
+
+    worker = worker_process(["quote"])
+    with client_correlation_id("req-client-7f3a"):
+        job = TaskHandle("quote.probe_flaky").delay(f"k:{uuid.uuid4().hex}", failures=1)
+
+    # Then the worker's lines about each attempt carry it
+    harness.wait_for(lambda: f"{job.id}] succeeded" in worker.log(), 30)
+    about = [x for x in json_lines(worker.log()) if x.get("task_id") == job.id]
+    assert {x["attempt"] for x in about} == {1, 2}
+    assert all(x["correlation_id"] == "req-client-7f3a" for x in about), about
 
 
 @pytest.mark.parametrize("pool", ["solo", "prefork"])

@@ -19,8 +19,8 @@ from celery import chain, group
 from sqlalchemy import text
 
 from config import app, database
-from config.publish import PayloadError
 from devstack.servers import RedisServer
+from taskplatform.errors import PayloadError
 from tests import harness
 from tests.probe_tasks import ECHO, attempts, flaky, permanent
 

@@ -95,3 +95,22 @@ def test_a_named_preset_sets_the_retry_count():
         return None
 
     assert patient.max_retries > app.tasks["quote.probe_flaky"].max_retries
+
+
+def test_the_client_has_one_handle_per_task_a_web_app_may_queue_named_as_its_function():
+    import taskplatform.tasks as client_tasks
+    from taskplatform.handles import TaskHandle
+
+    web_queues = {"quote", "email", "crm", "search"}
+    registered = {
+        task.run.__name__: name
+        for name, task in platform_tasks().items()
+        if name.split(".", 1)[0] in web_queues and task.run.__module__.startswith("tasks.")
+    }
+    handles = {
+        attribute: handle.name
+        for attribute, handle in vars(client_tasks).items()
+        if isinstance(handle, TaskHandle)
+    }
+    assert handles == registered
+    assert sorted(client_tasks.__all__) == sorted(handles)

@@ -236,9 +236,16 @@ def test_the_build_context_keeps_what_the_image_needs():
         if source != "."
     ]
     pyproject = (ROOT / "pyproject.toml").read_text()
-    packages = re.findall(r'"(\w+)\*"', pyproject.split("[tool.setuptools.packages.find]")[1])
+    find = pyproject.split("[tool.setuptools.packages.find]")[1].split("\n[")[0]
+    packages = re.findall(r'"(\w+)\*"', find)
+    roots = re.findall(r'"([\w.]+)"', find.split("where = [")[1].split("]")[0])
     # devstack starts local servers for `make run`: left out of the image on purpose.
-    needed = [*copied, "README.md", "beat_schedule.py", *(p for p in packages if p != "devstack")]
+    sources = [
+        next((f"{root}/{p}" for root in roots if (ROOT / root / p).is_dir()), p)
+        for p in packages
+        if p != "devstack"
+    ]
+    needed = [*copied, "README.md", "beat_schedule.py", *sources]
     assert copied and packages
     for path in needed:
         assert (ROOT / path).exists(), path

@@ -3,7 +3,9 @@ tests/integration/test_publish_paths.py)."""
 
 import pytest
 
-from config.publish import ARGS_REPR_LIMIT, PayloadError, job_task_id, prepare
+from config.publish import prepare
+from taskplatform.errors import PayloadError
+from taskplatform.guard import ARGS_REPR_LIMIT, job_task_id
 
 
 def prepared(**options):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from config.redaction import MASK, SCAN_LIMIT, redact, redact_text
+from taskplatform.redaction import MASK, SCAN_LIMIT, redact, redact_text
 
 
 def test_sensitive_keys_are_masked_at_any_depth():

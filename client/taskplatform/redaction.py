@@ -1,5 +1,8 @@
 """Redaction rules: what counts as a secret, and how it is masked.
 
+They live in the client because the client shows arguments first (the reprs a message
+carries for logs and Flower); the platform imports the same rules.
+
 The one place that decides what must never leave the process in clear: job status errors,
 log lines, dead-letter rows, Sentry events, task events (what Flower shows), exceptions in
 the result backend and the censored configuration all pass through `redact` / `redact_text`.
@@ -16,7 +19,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from config.settings import settings
+from taskplatform.settings import current
+
+#: REDACT_KEYS, read once: the patterns below are compiled with them.
+_EXTRA_KEYS = current().redacted_keys
 
 MASK = "[REDACTED]"
 
@@ -73,7 +79,7 @@ _VALUE = rf"(?!{re.escape(MASK)})(?:{_QUOTED}|(?:bearer|basic|token)\s++\S++|{_B
 # `password=hunter2`, `"token": "abc"`, `Authorization: Bearer x`, `api_key='k'`
 _ASSIGNMENT = re.compile(
     rf"""(?ix)
-    (?P<key>["']?{_key(SENSITIVE_KEY_PARTS + settings.redacted_keys)}["']?[ \t]*+[:=][ \t]*+)
+    (?P<key>["']?{_key(SENSITIVE_KEY_PARTS + _EXTRA_KEYS)}["']?[ \t]*+[:=][ \t]*+)
     (?P<value>{_VALUE})
     """
 )
@@ -93,7 +99,7 @@ _URL_PASSWORD = re.compile(
 
 def is_sensitive_key(key: object) -> bool:
     normalised = str(key).lower().replace("-", "_")
-    return any(part in normalised for part in SENSITIVE_KEY_PARTS + settings.redacted_keys)
+    return any(part in normalised for part in SENSITIVE_KEY_PARTS + _EXTRA_KEYS)
 
 
 def redact_text(text: str) -> str:

@@ -1,0 +1,63 @@
+"""The publish side of the platform's Redis protocol: the one definition of the keys and the
+script a publish writes, used by the client and by the platform's transport alike
+(broker/transport.py puts with them; broker/inflight.py reads the same keys).
+
+A publish is an LPUSH of kombu's envelope onto the queue's list plus a wake token for the
+queue's consumers (its list trimmed to WAKE_BOUND), in one round trip; with a job key, one
+Lua call that queues the message only if its task id was not queued within the window.
+"""
+
+from __future__ import annotations
+
+#: Every key of the platform's broker machinery starts with this (after any kombu prefix).
+PREFIX = "taskplatform:broker:"
+WAKE_PREFIX = PREFIX + "wake:"
+ONCE_PREFIX = PREFIX + "once:"
+#: A message header asking to be queued at most once per task id; its value is how many
+#: seconds the broker remembers the id (a producer's `job_key`, taskplatform/guard.py).
+ONCE_HEADER = "x_publish_once"
+#: Wake tokens kept per queue: enough for a burst; a consumer that finds the queue empty
+#: waits for the next token, and a stale one only costs it an empty fetch.
+WAKE_BOUND = 1000
+
+#: Queue a message unless its task id was queued within the window: a producer that
+#: publishes again after an ambiguous failure (a timeout) gets the first job, not a second.
+#: KEYS: once marker, queue list, wake list. ARGV: message, window seconds, the wake list's
+#: bound. Returns 1 (queued) or 0 (already). Sent with EVAL, never EVALSHA: a publish that
+#: timed out must have sent the whole script, so that it runs when a frozen Redis resumes
+#: instead of failing on NOSCRIPT.
+PUT_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[1])
+redis.call('LPUSH', KEYS[3], '1')
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
+return 1
+"""
+
+
+def wake_key(queue: str, prefix: str = "") -> str:
+    return prefix + WAKE_PREFIX + queue
+
+
+def once_key(task_id: str, prefix: str = "") -> str:
+    return prefix + ONCE_PREFIX + task_id
+
+
+def put_commands(list_key: str, queue: str, payload: str, window: int | None) -> list[tuple]:
+    """The commands of one publish to an unprefixed Redis, for a pipeline: the message and
+    its wake token, or (with a job key's window) the publish-once script."""
+    if window:
+        task_once = once_key(_task_id_of(payload))
+        keys = (task_once, list_key, wake_key(queue))
+        return [("eval", PUT_ONCE, 3, *keys, payload, int(window), WAKE_BOUND)]
+    return [
+        ("lpush", list_key, payload),
+        ("lpush", wake_key(queue), "1"),
+        ("ltrim", wake_key(queue), 0, WAKE_BOUND - 1),
+    ]
+
+
+def _task_id_of(payload: str) -> str:
+    import json
+
+    return json.loads(payload)["headers"]["id"]

@@ -1,0 +1,120 @@
+"""The client's plain decisions: guard refusals through the handles, the message it builds,
+its settings, and what importing it costs (tests/integration/test_client.py sends for real)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+
+import pytest
+
+from taskplatform import PayloadError, TaskHandle, message, producer
+from taskplatform.settings import ClientConfigError, check_redis_url, from_environment
+from taskplatform.tasks import generate_quote, send_email
+
+
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+NESTED = nested(150)
+
+
+def built(handle: TaskHandle, args=(), kwargs=None, **options):
+    item, job = handle._prepared(
+        args,
+        kwargs,
+        options.get("job_key"),
+        options.get("countdown"),
+        None,
+        None,
+        None,
+        options.get("headers"),
+    )
+    return json.loads(item.payload), item, job
+
+
+def test_a_handle_routes_by_its_name_and_refuses_a_name_that_routes_nowhere():
+    assert generate_quote.queue == "quote" and send_email.queue == "email"
+    with pytest.raises(LookupError, match="routes nowhere"):
+        TaskHandle("billing.charge")
+
+
+def test_the_message_is_celerys_protocol_2_with_redacted_reprs():
+    envelope, item, job = built(generate_quote, ({"roles": [], "password": "hunter2"},))
+    headers = envelope["headers"]
+    assert headers["task"] == "quote.generate_quote" and headers["id"] == job.id
+    assert headers["root_id"] == job.id and headers["lang"] == "py"
+    assert "hunter2" not in headers["argsrepr"] and "hunter2" not in item.event
+    assert envelope["properties"]["delivery_info"] == {"exchange": "", "routing_key": "quote"}
+    body = json.loads(base64.b64decode(envelope["body"]))
+    assert body == [[{"roles": [], "password": "hunter2"}], {}, message.EMBEDDED_NONE]
+    assert isinstance(headers["enqueued_at"], float)
+
+
+def test_a_job_key_gives_the_same_id_and_a_publish_once_window():
+    first, item, job = built(send_email, ({"to": "a@example.com"}, "k"), job_key="request-1")
+    again, _item, same = built(send_email, ({"to": "a@example.com"}, "k"), job_key="request-1")
+    assert job.id == same.id and item.window and item.window >= 86400
+    assert first["headers"]["x_publish_once"] == item.window
+
+
+@pytest.mark.parametrize(
+    ("args", "options", "refusal"),
+    [
+        (("x" * 300_000,), {}, "over the cap"),
+        ((NESTED,), {}, "nest deeper"),
+        ((object(),), {}, "not JSON"),
+        ((1,), {"job_key": ""}, "job_key must be a non-empty string"),
+        ((1,), {"countdown": 10**9}, "MAX_COUNTDOWN"),
+        ((1,), {"headers": ["not", "a", "dict"]}, "headers must be a dict"),
+    ],
+)
+def test_the_guard_refuses_before_anything_is_built(args, options, refusal):
+    with pytest.raises(PayloadError, match=refusal):
+        built(generate_quote, args, **options)
+
+
+def test_a_bulk_publish_checks_every_item_first_and_names_the_bad_one():
+    with pytest.raises(PayloadError, match="item 2"):
+        generate_quote.delay_many([({"roles": []},), ({"roles": []},), (object(),)])
+    with pytest.raises(PayloadError, match="item 0 is dict"):
+        generate_quote.delay_many([{"roles": []}])
+    with pytest.raises(PayloadError, match="2 job keys for 1 items"):
+        generate_quote.delay_many([({},)], job_keys=["a", "b"])
+
+
+def test_settings_come_from_the_environment_and_name_what_is_wrong():
+    settings = from_environment({"REDIS_URL": "redis://cache:6380/2", "TASK_MAX_DEPTH": "50"})
+    assert settings.broker_url == settings.result_url == "redis://cache:6380/2"
+    assert settings.max_depth == 50
+    with pytest.raises(ClientConfigError, match="TASK_MAX_PAYLOAD_BYTES must be a number"):
+        from_environment({"TASK_MAX_PAYLOAD_BYTES": "lots"})
+    with pytest.raises(ClientConfigError, match="REDIS_URL: the client publishes"):
+        check_redis_url("REDIS_URL", "amqp://guest@rabbit//")
+
+
+def test_a_refused_connection_is_known_to_have_written_nothing():
+    import redis.exceptions
+
+    assert producer.refused(redis.exceptions.ConnectionError("Error 111 connecting to x:1."))
+    assert not producer.refused(redis.exceptions.TimeoutError("Timeout reading from socket"))
+
+
+def test_importing_the_client_loads_nothing_of_the_platform_or_redis():
+    code = (
+        "import sys, time; t = time.perf_counter(); import taskplatform, taskplatform.tasks;"
+        " print(time.perf_counter() - t);"
+        " print([m for m in ('redis', 'kombu', 'celery', 'config', 'tasks', 'broker')"
+        " if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[1] == "[]", out
+    assert float(out[0]) < 0.5  # about 30 ms; the bound only catches a heavy import creeping in
