@@ -51,6 +51,7 @@ def test_the_correlation_id_follows_retries_and_child_jobs(worker_process):
     assert child["correlation_id"] == "req-7f3a"
 
 
+@pytest.mark.redis_broker  # the client publishes to Redis only (docs/client.md)
 def test_a_web_apps_correlation_id_from_the_client_is_in_the_workers_lines(worker_process):
     # Given a web app that queues through the client alone (taskplatform), under its request id
     from taskplatform import TaskHandle
