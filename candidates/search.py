@@ -18,13 +18,15 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from config.errors import PermanentError
+from config.errors import InvalidInput
 from pricing import catalogue
 from pricing.requests import singular
+from taskplatform import tasks
 
-AVAILABILITY = ("immediate", "two_weeks", "one_month", "unavailable")
-MAX_PER_PAGE = 100
-MAX_QUERY_CHARS = 500
+# The limits a web app's client checks too: declared once, with the task (taskplatform/tasks.py).
+AVAILABILITY = tasks.SEARCH_AVAILABILITY
+MAX_PER_PAGE = tasks.SEARCH_MAX_PER_PAGE
+MAX_QUERY_CHARS = tasks.SEARCH_MAX_QUERY_CHARS
 SEARCH_VECTOR = (
     "setweight(to_tsvector('english', coalesce(role, '')), 'A')"
     " || setweight(to_tsvector('english', array_to_string(skills, ' ')), 'B')"
@@ -32,7 +34,7 @@ SEARCH_VECTOR = (
 )
 
 
-class InvalidQuery(PermanentError):
+class InvalidQuery(InvalidInput):
     """A search query with a field of the wrong kind."""
 
 
@@ -40,8 +42,7 @@ def _validated(query: dict[str, Any]) -> dict[str, Any]:
     """The query as the search runs it; InvalidQuery naming the field otherwise."""
     if not isinstance(query, dict):
         raise InvalidQuery("a search query is an object")
-    unknown = set(query) - {"q", "role", "skills", "min_years", "availability", "page",
-                            "per_page"}  # fmt: skip
+    unknown = set(query) - set(tasks.SEARCH_FIELDS)
     if unknown:
         raise InvalidQuery(f"unknown search fields: {', '.join(sorted(unknown))}")
     q = _text(query, "q")

@@ -23,3 +23,9 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """Retrying cannot help: invalid input, a 4xx other than 429, an unknown record."""
+
+
+class InvalidInput(PermanentError):
+    """The job's arguments are wrong: user input its caller should have refused (a count of
+    10,000, a role not in the catalogue). Kept as a dead letter of its own reason,
+    `invalid_input`: counted and visible, never paging (the platform did not fail)."""

@@ -27,7 +27,7 @@ import psycopg
 import redis.exceptions
 import sqlalchemy.exc
 
-from config.errors import PermanentError, TransientError
+from config.errors import InvalidInput, PermanentError, TransientError
 from config.settings import settings
 
 
@@ -46,6 +46,9 @@ class Fail:
 
 
 Decision = Retry | Fail
+
+#: The reason for refused user input (`InvalidInput`): its own, so that it never pages.
+INVALID_INPUT = "invalid_input"
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ def decide(
     event = reason_for_event(exc)
     if event is not None:
         return Fail(event)
+    if isinstance(exc, InvalidInput):
+        return Fail(INVALID_INPUT)
     kind = classify(exc)
     if not kind.transient:
         return Fail("permanent")
@@ -185,6 +190,8 @@ _EVENTS = {
 def reason_for(exc: BaseException) -> str:
     """The reason for a failure the base task did not decide on (its worker's main process
     recorded it: a hard time limit, a lost worker; or a task outside the platform)."""
+    if isinstance(exc, InvalidInput):
+        return reason_for_event(exc) or INVALID_INPUT
     return reason_for_event(exc) or ("exhausted" if classify(exc).transient else "permanent")
 
 

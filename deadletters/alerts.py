@@ -30,7 +30,7 @@ from config import database
 from config.sentry import init_sentry
 from config.settings import settings
 from deadletters import repository
-from deadletters.letters import SUPERSEDED
+from deadletters.letters import NOT_PAGING, SUPERSEDED
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,12 @@ def alert_unresolved(
     if succeeded is not None:
         settle_superseded(succeeded, engine)
     with database.session(engine) as db:
-        waiting = repository.unresolved_older_than(db, older_than)
+        # Refused user input is counted and shown, but wakes nobody (letters.NOT_PAGING).
+        waiting = [
+            letter
+            for letter in repository.unresolved_older_than(db, older_than)
+            if letter.reason not in NOT_PAGING
+        ]
         by_task = Counter(letter.task_name for letter in waiting)
         by_reason = Counter(letter.reason for letter in waiting)
     report = AlertReport(unresolved=len(waiting))

@@ -27,7 +27,11 @@ REASONS = (
     "unknown_task",  # no worker knows the task name
     "rejected",  # refused by the worker: disallowed content type, Reject(requeue=False)
     "undecodable",  # the message or its body could not be decoded
+    "invalid_input",  # the arguments were wrong (user input): counted, never paging
 )
+
+#: Reasons that are no failure of the platform: shown and counted, but no alert.
+NOT_PAGING = ("invalid_input",)
 
 #: Who resolved a letter whose job succeeded on another delivery (a duplicate delivery).
 SUPERSEDED = "superseded"

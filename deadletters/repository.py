@@ -10,7 +10,7 @@ from sqlalchemy import Engine, Select, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from deadletters.letters import Letter
+from deadletters.letters import NOT_PAGING, Letter
 from deadletters.model import DeadLetter
 
 
@@ -26,6 +26,8 @@ class Filters:
     until: datetime | None = None
     unresolved: bool = False
     resolved: bool = False
+    #: Only the reasons that page (not refused user input: letters.NOT_PAGING).
+    paging: bool = False
 
     def apply(self, query: Select) -> Select:
         conditions = {
@@ -45,6 +47,8 @@ class Filters:
             query = query.where(DeadLetter.resolved_at.is_(None))
         if self.resolved:
             query = query.where(DeadLetter.resolved_at.is_not(None))
+        if self.paging:
+            query = query.where(DeadLetter.reason.not_in(NOT_PAGING))
         return query
 
 

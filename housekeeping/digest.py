@@ -28,10 +28,10 @@ def check_threshold(
     mail: alerts.OpsMail | None = None,
 ) -> dict[str, Any]:
     """Alert once when unresolved dead letters reach the threshold; re-arm when they drop.
-    Each crossing mails once (its own idempotency key)."""
+    Each crossing mails once (its own idempotency key). Refused user input does not count."""
     threshold = threshold or settings.deadletter_alert_threshold
     with Session(engine) as db:
-        unresolved = repository.count(db, repository.Filters(unresolved=True))
+        unresolved = repository.count(db, repository.Filters(unresolved=True, paging=True))
     if unresolved < threshold:
         client.delete(ABOVE_KEY)
         return {"unresolved": unresolved, "alerted": False}

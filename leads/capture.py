@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from config.errors import PermanentError
+from config.errors import InvalidInput
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 FIELDS = ("email", "name", "company", "source")
@@ -51,7 +51,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-class InvalidLead(PermanentError):
+class InvalidLead(InvalidInput):
     """A lead missing a field, with a field that is not acceptable text, or with an email
     address that is not one."""
 

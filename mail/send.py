@@ -30,13 +30,13 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from config.errors import PermanentError, TransientError
+from config.errors import InvalidInput, PermanentError, TransientError
 from mail.render import render
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class InvalidMessage(PermanentError):
+class InvalidMessage(InvalidInput):
     """A message that cannot be sent as given."""
 
 

@@ -16,25 +16,26 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from config.errors import PermanentError
+from config.errors import InvalidInput
 from pricing import catalogue
+from taskplatform import tasks
 
 LEVELS = ("junior", "mid", "senior", "lead")
 WORKSPACES = ("wfh", "hybrid", "office")
-TIERS = ("standard", "premium", "enterprise")
-SHIFTS = ("day", "night")
+TIERS = tasks.QUOTE_TIERS
+SHIFTS = tasks.QUOTE_SHIFTS
 DEFAULT_SHIFT = "day"
-FULL_TIME_HOURS = 40
+FULL_TIME_HOURS = tasks.QUOTE_FULL_TIME_HOURS
 PART_TIME_HOURS = 20  # "part time" with no hours: four hours a day, the usual offshore part-time
-MIN_HOURS = 4
+MIN_HOURS = tasks.QUOTE_MIN_HOURS
 WORKDAYS_PER_WEEK = 5
 DEFAULT_LEVEL = "mid"
 DEFAULT_WORKSPACE = "wfh"
 DEFAULT_TIER = "standard"
-MIN_COUNT = 1
-MAX_COUNT = 500
-MAX_TITLE_LENGTH = 80
-MAX_TEXT_LENGTH = 2000
+# The limits a web app's client checks too: declared once, with the task (taskplatform/tasks.py).
+MIN_COUNT, MAX_COUNT = tasks.QUOTE_MIN_COUNT, tasks.QUOTE_MAX_COUNT
+MAX_TITLE_LENGTH = tasks.QUOTE_MAX_TITLE_LENGTH
+MAX_TEXT_LENGTH = tasks.QUOTE_MAX_TEXT_LENGTH
 # Bumped whenever normalisation changes meaning, so old cache entries stop matching.
 CACHE_KEY_VERSION = 2
 
@@ -70,10 +71,10 @@ SINGULAR_ENDINGS = ("ss", "us", "is")
 SINGULAR_WORDS = frozenset({"sales", "series", "news", "ops", "devops", "ios", "analytics"})
 
 
-ROLE_KEYS = ("title", "level", "count", "shift", "hours_per_week")
+ROLE_KEYS = tasks.QUOTE_ROLE_KEYS
 
 
-class InvalidQuoteRequest(PermanentError):
+class InvalidQuoteRequest(InvalidInput):
     """The request cannot be read as a quote; the message names the offending value."""
 
 

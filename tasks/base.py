@@ -22,13 +22,15 @@ from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
 from config import failure_policy, job_context
-from config.errors import PermanentError, TransientError
+from config.errors import InvalidInput, PermanentError, TransientError
 from config.publish import BrokerUnavailableError
 from config.queues import queue_of_routing_key
 from config.settings import settings
 from taskplatform import correlation
 from taskplatform.correlation import correlation_id
 from taskplatform.errors import PayloadError
+from taskplatform.schemas import InvalidArguments
+from taskplatform.tasks import BY_NAME as DECLARED
 
 __all__ = [
     "PRESETS",
@@ -75,6 +77,18 @@ OWNED_OPTIONS = (
 )
 
 
+def check_arguments(name: str, args: tuple, kwargs: dict) -> None:
+    """The task's declaration (taskplatform/tasks.py), checked again in the worker: a job
+    from an older client or another producer is refused as user input, before it runs."""
+    handle = DECLARED.get(name)
+    if handle is None or handle.signature is None:
+        return
+    try:
+        handle.signature.check(args, kwargs)
+    except InvalidArguments as exc:
+        raise InvalidInput(f"arguments refused: {exc}") from None
+
+
 class PlatformTask(Task):
     """Base of every task: owns the retry policy. Every publish is guarded by the app
     (config/publish.py), whichever way it is made."""
@@ -115,6 +129,7 @@ class PlatformTask(Task):
         queue = queue_of_routing_key((request.delivery_info or {}).get("routing_key"))
         job_context.remember(request.id, self.name, queue, (request.retries or 0) + 1, cid)
         try:
+            check_arguments(self.name, args, kwargs)
             return super().__call__(*args, **kwargs)
         except (Retry, Ignore):
             raise  # Celery's own flow: a retry already decided, a job to drop

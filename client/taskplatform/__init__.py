@@ -18,6 +18,7 @@ from taskplatform.errors import (
     ResultStoreUnavailableError,
 )
 from taskplatform.handles import Job, TaskHandle
+from taskplatform.schemas import InvalidArguments
 from taskplatform.settings import ClientConfigError, configure
 from taskplatform.status import job_status, job_status_many
 
@@ -25,6 +26,7 @@ __all__ = [
     "BrokerUnavailableError",
     "BulkPublishError",
     "ClientConfigError",
+    "InvalidArguments",
     "Job",
     "PayloadError",
     "ResultStoreUnavailableError",

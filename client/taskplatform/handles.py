@@ -17,6 +17,7 @@ from typing import Any
 from taskplatform import guard, message, producer
 from taskplatform.errors import BulkPublishError, PayloadError
 from taskplatform.queues import queue_for
+from taskplatform.schemas import InvalidArguments, Signature
 from taskplatform.settings import current
 
 
@@ -36,9 +37,11 @@ class Job:
 class TaskHandle:
     """The calling side of one task, named as the task's function."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, signature: Signature | None = None) -> None:
         self.name = name
         self.queue = queue_for(name)
+        #: What the task takes: checked here before a publish, and by the worker.
+        self.signature = signature
 
     def __repr__(self) -> str:
         return f"<task handle {self.name} (queue {self.queue})>"
@@ -86,8 +89,10 @@ class TaskHandle:
             key = job_keys[index] if job_keys is not None else None
             try:
                 prepared.append(self._prepared(args, None, key, None, None, None, None, None))
+            except InvalidArguments as exc:
+                raise InvalidArguments(exc.field, exc.problem, item=index) from None
             except PayloadError as exc:
-                raise type(exc)(f"item {index}: {exc}") from None
+                raise PayloadError(f"item {index}: {exc}") from None
         try:
             producer.send_many([item for item, _job in prepared])
         except BulkPublishError as exc:
@@ -110,6 +115,8 @@ class TaskHandle:
             raise PayloadError(f"{self.name}: args must be a list or tuple")
         if kwargs is not None and not isinstance(kwargs, dict):
             raise PayloadError(f"{self.name}: kwargs must be a dict")
+        if self.signature is not None:
+            self.signature.check(args, kwargs)
         options: dict[str, Any] = {"headers": headers or {}}
         if job_key is not None:
             options["job_key"] = job_key

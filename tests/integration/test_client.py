@@ -211,7 +211,7 @@ client = redis.Redis.from_url("URL", decode_responses=True)
 events = client.pubsub()
 events.psubscribe("/0.celeryev/*")
 events.get_message(timeout=1)
-request = {"roles": [{"title": "qa tester", "count": 2}], "token": "abc123"}
+request = {"roles": [{"title": "qa tester", "count": 2, "level": "token=abc123"}]}
 out = {}
 for kind, options in (("plain", {}), ("keyed", {"job_key": "k-1"}), ("delayed", {"countdown": 60})):
     pair = []
@@ -231,3 +231,26 @@ for kind, options in (("plain", {}), ("keyed", {"job_key": "k-1"}), ("delayed", 
     out[kind] = pair
 print(json.dumps(out))
 """
+
+
+def test_a_job_that_skips_the_door_is_refused_by_the_worker_as_input_that_never_pages(
+    embedded_worker,
+):
+    """A producer without the declaration (an older client, a raw send_task): the worker
+    checks the same declaration before the body runs."""
+    from sqlalchemy import select
+
+    from config import database
+    from deadletters.model import DeadLetter
+    from deadletters.repository import Filters
+    from tasks.quote import generate_quote as platform_task
+
+    job = platform_task.delay({"roles": [{"title": "qa tester", "count": 10_000}]})
+    letter = harness.wait_for_letter(job.id)
+    assert (letter.reason, letter.attempts) == ("invalid_input", 1)
+    assert "request.roles[0].count: is 10000" in letter.exception_message
+    with database.session() as db:
+        paging = set(db.scalars(Filters(unresolved=True, paging=True).apply(
+            select(DeadLetter.task_id))))  # fmt: skip
+        every = set(db.scalars(Filters(unresolved=True).apply(select(DeadLetter.task_id))))
+    assert job.id in every and job.id not in paging

@@ -60,10 +60,12 @@ def test_a_request_it_cannot_read_or_a_bad_address_is_a_dead_letter(worker_proce
         worker_process(["email"], env={"SMTP_URL": mail.url})
         unreadable = send_quote.delay("2 developers for 6 months", "ana@example.com")
         letter = harness.wait_for_letter(unreadable.id)
-        assert (letter.reason, letter.attempts) == ("permanent", 1)
+        assert (letter.reason, letter.attempts) == ("invalid_input", 1)
         assert "cannot read '6 months'" in letter.exception_message
 
         bad_address = send_quote.delay(REQUEST, "not-an-address")
         letter = harness.wait_for_letter(bad_address.id)
-        assert letter.reason == "permanent" and "not an email address" in letter.exception_message
+        assert (
+            letter.reason == "invalid_input" and "not an email address" in letter.exception_message
+        )
         assert mail.messages == []

@@ -60,7 +60,7 @@ def test_an_unknown_role_is_a_dead_letter_naming_it(quote_worker):
     result = generate_quote.delay({"roles": [{"title": "astronaut", "level": "senior",
                                               "count": 1}]})  # fmt: skip
     letter = harness.wait_for_letter(result.id)
-    assert letter.reason == "permanent"
+    assert letter.reason == "invalid_input"
     assert "no role 'astronaut' in the catalogue" in letter.exception_message
 
 
@@ -78,7 +78,7 @@ def test_free_text_conditions_reach_the_quote(quote_worker):
 def test_a_word_the_parser_cannot_use_is_a_dead_letter_naming_it(quote_worker):
     result = generate_quote.delay("2 developers for 6 months")
     letter = harness.wait_for_letter(result.id)
-    assert letter.reason == "permanent" and "cannot read '6 months'" in letter.exception_message
+    assert letter.reason == "invalid_input" and "cannot read '6 months'" in letter.exception_message
 
 
 def test_every_catalogue_title_has_a_salary_at_every_level(services):

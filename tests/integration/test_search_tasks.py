@@ -49,14 +49,17 @@ def test_pages_do_not_overlap(search_worker):
 def test_an_invalid_query_is_a_dead_letter(search_worker):
     result = search_candidates.delay({"availability": ["tomorrow"]})
     letter = harness.wait_for_letter(result.id)
-    assert letter.reason == "permanent" and "availability must be among" in letter.exception_message
+    assert (
+        letter.reason == "invalid_input"
+        and "query.availability[0]: must be one of" in letter.exception_message
+    )
 
 
 def test_an_oversized_query_fails_at_once_without_reaching_postgres(search_worker):
     started = time.monotonic()
     result = search_candidates.delay({"q": "payroll " * 2000})
     letter = harness.wait_for_letter(result.id)
-    assert (letter.reason, letter.attempts) == ("permanent", 1)
+    assert (letter.reason, letter.attempts) == ("invalid_input", 1)
     assert "characters; at most 500" in letter.exception_message
     assert time.monotonic() - started < 10
 
@@ -98,5 +101,5 @@ def test_a_page_past_the_last_is_refused_by_name(search_worker):
     assert last["pages"] == 1
     result = search_candidates.delay({"q": "developer", "per_page": 100, "page": 2})
     letter = harness.wait_for_letter(result.id)
-    assert letter.reason == "permanent"
+    assert letter.reason == "invalid_input"
     assert "page 2 is past the last page, 1" in letter.exception_message

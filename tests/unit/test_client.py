@@ -11,8 +11,17 @@ import sys
 import pytest
 
 from taskplatform import PayloadError, TaskHandle, message, producer
+from taskplatform.schemas import InvalidArguments
 from taskplatform.settings import ClientConfigError, check_redis_url, from_environment
-from taskplatform.tasks import generate_quote, send_email
+from taskplatform.tasks import (
+    capture_lead,
+    generate_quote,
+    reindex_candidates,
+    search_candidates,
+    send_candidate_matches,
+    send_email,
+    send_quote,
+)
 
 
 def nested(depth: int) -> list:
@@ -45,8 +54,12 @@ def test_a_handle_routes_by_its_name_and_refuses_a_name_that_routes_nowhere():
         TaskHandle("billing.charge")
 
 
+#: A handle without a declaration: what the guard alone does (any producer, older clients).
+UNDECLARED = TaskHandle("quote.generate_quote")
+
+
 def test_the_message_is_celerys_protocol_2_with_redacted_reprs():
-    envelope, item, job = built(generate_quote, ({"roles": [], "password": "hunter2"},))
+    envelope, item, job = built(UNDECLARED, ({"roles": [], "password": "hunter2"},))
     headers = envelope["headers"]
     assert headers["task"] == "quote.generate_quote" and headers["id"] == job.id
     assert headers["root_id"] == job.id and headers["lang"] == "py"
@@ -77,16 +90,75 @@ def test_a_job_key_gives_the_same_id_and_a_publish_once_window():
 )
 def test_the_guard_refuses_before_anything_is_built(args, options, refusal):
     with pytest.raises(PayloadError, match=refusal):
-        built(generate_quote, args, **options)
+        built(UNDECLARED, args, **options)
 
 
 def test_a_bulk_publish_checks_every_item_first_and_names_the_bad_one():
+    good = ({"roles": [{"title": "qa tester", "count": 1}]},)
+    with pytest.raises(InvalidArguments, match="item 2: request.roles.0..count: is 0") as raised:
+        generate_quote.delay_many([good, good, ({"roles": [{"title": "qa", "count": 0}]},)])
+    assert raised.value.field == "request.roles[0].count"
     with pytest.raises(PayloadError, match="item 2"):
-        generate_quote.delay_many([({"roles": []},), ({"roles": []},), (object(),)])
+        UNDECLARED.delay_many([good, good, (object(),)])
     with pytest.raises(PayloadError, match="item 0 is dict"):
         generate_quote.delay_many([{"roles": []}])
     with pytest.raises(PayloadError, match="2 job keys for 1 items"):
-        generate_quote.delay_many([({},)], job_keys=["a", "b"])
+        generate_quote.delay_many([good], job_keys=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("handle", "args", "kwargs", "field", "problem"),
+    [
+        (generate_quote, ({"roles": [{"title": "qa tester", "count": 10_000}]},), None,
+         "request.roles[0].count", "is 10000; it must be from 1 to 500"),
+        (generate_quote, ({"roles": [{"title": "qa tester", "cnt": 2}]},), None,
+         "request.roles[0].count", "is required"),
+        (generate_quote, ({"roles": [{"title": "qa", "count": 1, "colour": "red"}]},), None,
+         "request.roles[0].colour", "is not a field"),
+        (generate_quote, ({"roles": [{"title": "qa", "count": 1}], "tier": "gold"},), None,
+         "request.tier", "must be one of ['standard', 'premium', 'enterprise']"),
+        (generate_quote, (42,), None, "request", "must be a request"),
+        (generate_quote, ("x" * 2001,), None, "request", "is 2001 characters; at most 2000"),
+        (generate_quote, (), None, "request", "is required"),
+        (generate_quote, ("a", "b"), None, "args", "takes 1 positional arguments"),
+        (generate_quote, (), {"req": "2 accountants"}, "req", "is not a parameter"),
+        (search_candidates, ({"per_page": 1000},), None, "query.per_page", "from 1 to 100"),
+        (search_candidates, ({"page": "two"},), None, "query.page", "must be a whole number"),
+        (search_candidates, ({"availability": ["now"]},), None, "query.availability[0]",
+         "must be one of"),
+        (capture_lead, ({"email": "a@example.com", "name": " "},), None, "lead.company",
+         "is required"),
+        (send_email, ({"to": []}, "key-1"), None, "message.to", "must not be empty"),
+        (send_email, ({"to": "a@example.com"}, ""), None, "idempotency_key", "must not be empty"),
+        (send_quote, ("2 accountants",), {"name": None}, "to", "is required"),
+    ],
+)  # fmt: skip
+def test_arguments_are_checked_against_the_tasks_declaration(handle, args, kwargs, field, problem):
+    with pytest.raises(InvalidArguments) as raised:
+        handle._prepared(args, kwargs, None, None, None, None, None, None)
+    assert raised.value.field == field
+    assert problem in raised.value.problem, raised.value
+
+
+@pytest.mark.parametrize(
+    ("handle", "args", "kwargs"),
+    [
+        (generate_quote, ("2 senior accountants, office based",), None),
+        (generate_quote, ({"text": "3 VAs"},), None),
+        (generate_quote, ({"roles": [{"title": "Accountant", "level": "sr", "count": 2,
+                                      "shift": "Night", "hours_per_week": 20}],
+                           "workspace": "onsite", "tier": "Premium"},), None),
+        (search_candidates, ({"q": "python", "per_page": "50", "availability": "immediate"},),
+         None),
+        (send_quote, ("2 accountants", "ana@example.com"), {"name": None}),
+        (send_candidate_matches, (7, [1, "2"]), None),
+        (capture_lead, ({"email": "a@example.com", "name": "Ana", "company": "Acme",
+                         "source": "web", "utm": "x"},), None),
+        (reindex_candidates, (), None),
+    ],
+)  # fmt: skip
+def test_what_the_domain_accepts_passes_the_door(handle, args, kwargs):
+    handle._prepared(args, kwargs, None, None, None, None, None, None)
 
 
 def test_settings_come_from_the_environment_and_name_what_is_wrong():

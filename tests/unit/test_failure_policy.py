@@ -8,7 +8,7 @@ import pytest
 import redis
 import sqlalchemy.exc
 
-from config.errors import PermanentError, TransientError
+from config.errors import InvalidInput, PermanentError, TransientError
 from config.failure_policy import Fail, Retry, backoff, classify, decide, parse_retry_after
 
 
@@ -89,6 +89,7 @@ def never_random(limit: int) -> int:
         (TimeoutError(), 5, 5, Fail("exhausted")),
         (TimeoutError(), 0, 0, Fail("exhausted")),  # the no_retry preset
         (ValueError("bad"), 0, 5, Fail("permanent")),
+        (InvalidInput("count is 10000"), 0, 5, Fail("invalid_input")),
         (http_error(404), 0, 5, Fail("permanent")),
         (http_error(429, {"Retry-After": "12"}), 0, 5, Retry(12)),
         (http_error(503, {"Retry-After": "999999999"}), 0, 5, Retry(2592000)),  # MAX_COUNTDOWN
