@@ -6,7 +6,10 @@ Every side runs on one private redis-server (append-only, as in production), in 
 alternate between sides, so a slow minute of the machine hits every side alike; the table
 shows each measure's median over the rounds:
 
-- enqueue: jobs/s one process sends (`.delay()`, Dramatiq's `.send()`, an LPUSH);
+- enqueue: jobs/s one process sends (`.delay()`, Dramatiq's `.send()`, an LPUSH), on the
+  append-only Redis and on one without append-only (Redis's default);
+- bulk: jobs/s for --bulk-jobs in a row: the client's `.delay_many()`, every other side's
+  own loop (its `.delay()` or `.send()`);
 - drain solo / drain 2: jobs/s one worker empties a queue of no-ops with one process (solo
   pool, one thread) or two (prefork -c 2, two processes);
 - latency p50 / p99: enqueue-to-start, in ms, with probes sent at a steady rate (200/s);
@@ -51,6 +54,8 @@ RESULTS = ROOT / "bench" / "results"
 MEASURES = [
     # key, label, unit, better
     ("enqueue", "enqueue", "jobs/s", "higher"),
+    ("enqueue_plain", "enqueue, Redis without append-only", "jobs/s", "higher"),
+    ("bulk", "bulk (delay_many for the client)", "jobs/s", "higher"),
     ("drain_solo", "drain, solo", "jobs/s", "higher"),
     ("drain_2", "drain, 2 processes", "jobs/s", "higher"),
     ("latency_p50", "latency p50 (200/s)", "ms", "lower"),
@@ -126,6 +131,10 @@ def enqueue(side: Side, url: str, jobs: int) -> float:
     return float(_python(side.enqueue_code(), [str(jobs)], side.environment(url)).split()[-1])
 
 
+def bulk(side: Side, url: str, jobs: int) -> float:
+    return float(_python(side.bulk_code(), [str(jobs)], side.environment(url)).split()[-1])
+
+
 def drain(side: Side, url: str, client: redis.Redis, concurrency: int) -> float:
     """Jobs/s from the moment a worker takes the first job to an empty queue and no job held."""
     waiting = client.llen(side.queue)
@@ -176,12 +185,20 @@ def traffic(side: Side, server: RedisServer, jobs: int) -> tuple[float, float]:
     return sum(commands(client).values()) / jobs, proxy.take() / jobs
 
 
-def one_round(side: Side, server: RedisServer, args) -> dict[str, float]:
+def one_round(side: Side, server: RedisServer, plain: RedisServer, args) -> dict[str, float]:
     client = redis.Redis(port=server.port)
     url = server.url
     measured: dict[str, float] = {}
     client.flushall()
-    measured["enqueue"] = enqueue(side, url, args.jobs)
+    measured["bulk"] = bulk(side, url, args.bulk_jobs)
+    client.flushall()
+    redis.Redis(port=plain.port).flushall()
+    measured["enqueue_plain"] = enqueue(side, plain.url, args.jobs)
+    redis.Redis(port=plain.port).flushall()
+    measured["enqueue"] = enqueue(side, url, args.jobs)  # the queue the drain below empties
+    if side.enqueue_only:
+        client.flushall()
+        return measured
     measured["drain_solo"] = drain(side, url, client, 1)
     client.flushall()
     enqueue(side, url, args.jobs)
@@ -194,17 +211,34 @@ def one_round(side: Side, server: RedisServer, args) -> dict[str, float]:
 
 def table(medians: dict[str, dict[str, float]], names: list[str]) -> str:
     bare, plat = medians.get("bare Celery", {}), medians.get("platform", {})
-    head = ["measure", *names, "platform / bare"]
+    client = medians.get("platform client", {})
+    head = ["measure", *names, "platform / bare", "client / bare"]
     rows = [head, ["---"] * len(head)]
     for key, label, unit, _ in MEASURES:
         cells = [f"{label}" + (f", {unit}" if unit else "")]
         for name in names:
             value = medians[name].get(key)
             cells.append("" if value is None else _fmt(value))
-        ratio = plat.get(key) / bare[key] if bare.get(key) and plat.get(key) is not None else None
-        cells.append("" if ratio is None else f"{ratio:.2f}x")
+        for side in (plat, client):
+            ratio = (
+                side.get(key) / bare[key] if bare.get(key) and side.get(key) is not None else None
+            )
+            cells.append("" if ratio is None else f"{ratio:.2f}x")
         rows.append(cells)
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def bulk_summary(medians: dict[str, dict[str, float]], jobs: int) -> str:
+    """The client's delay_many against the other sides' loops, for the same jobs."""
+    many = medians.get("platform client", {}).get("bulk")
+    if not many:
+        return ""
+    lines = [f"\n\n{jobs:,} jobs: the client's delay_many at {_fmt(many)} jobs/s is"]
+    for name in ("platform", "bare Celery", "Dramatiq", "Redis floor"):
+        loop = medians.get(name, {}).get("bulk")
+        if loop:
+            lines.append(f"- {many / loop:.1f}x {name}'s loop ({_fmt(loop)} jobs/s)")
+    return "\n".join(lines)
 
 
 def _fmt(value: float) -> str:
@@ -223,6 +257,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--bulk-jobs", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=200.0, help="latency probes per second")
     parser.add_argument("--latency-seconds", type=float, default=5.0)
     parser.add_argument("--traffic-jobs", type=int, default=1000)
@@ -236,13 +271,14 @@ def main() -> None:
         sides = [s for s in sides if s.name.lower() in wanted]
     rounds: dict[str, list[dict[str, float]]] = {side.name: [] for side in sides}
     with tempfile.TemporaryDirectory() as folder:
-        server = RedisServer(Path(folder)).start()
+        server = RedisServer(Path(folder) / "aof").start()
+        plain = RedisServer(Path(folder) / "plain", config={"appendonly": "no"}).start()
         try:
             for number in range(args.rounds):
                 order = sides if number % 2 == 0 else list(reversed(sides))
                 for side in order:
                     print(f"round {number + 1}/{args.rounds}: {side.name}", file=sys.stderr)
-                    rounds[side.name].append(one_round(side, server, args))
+                    rounds[side.name].append(one_round(side, server, plain, args))
             traffic_per_side = {}
             for side in sides:
                 print(f"traffic: {side.name}", file=sys.stderr)
@@ -250,6 +286,7 @@ def main() -> None:
             redis_version = redis.Redis(port=server.port).info()["redis_version"]
         finally:
             server.stop()
+            plain.stop()
     medians = {}
     for side in sides:
         values = rounds[side.name]
@@ -257,7 +294,7 @@ def main() -> None:
         counted = traffic_per_side[side.name]
         medians[side.name]["commands"], medians[side.name]["round_trips"] = counted
     names = [side.name for side in sides]
-    shown = table(medians, names)
+    shown = table(medians, names) + bulk_summary(medians, args.bulk_jobs)
     print(shown)
     RESULTS.mkdir(exist_ok=True)
     when = datetime.now(UTC)

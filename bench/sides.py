@@ -27,6 +27,18 @@ for i in range(n):
 print(n / (time.perf_counter() - started))
 """
 
+#: Many jobs in a row: a side's own bulk call (`send_many(n)`), else its `.delay()` loop.
+BULK = """
+import sys, time
+n = int(sys.argv[1])
+{setup}
+send(0)  # connect first
+many = globals().get("send_many") or (lambda n: [send(i) for i in range(n)])
+started = time.perf_counter()
+many(n)
+print(n / (time.perf_counter() - started))
+"""
+
 STEADY = """
 import sys, time
 rate, seconds = float(sys.argv[1]), float(sys.argv[2])
@@ -52,6 +64,8 @@ class Side:
     #: The key the jobs wait in (its length falls when a worker starts taking).
     queue: str
     env: dict[str, str] = field(default_factory=dict)
+    #: Only the publishing measures (its worker is another side's).
+    enqueue_only: bool = False
 
     def environment(self, url: str) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_BROKER_URL": url,
@@ -59,6 +73,9 @@ class Side:
 
     def enqueue_code(self) -> str:
         return ENQUEUE.format(setup=self.setup)
+
+    def bulk_code(self) -> str:
+        return BULK.format(setup=self.setup)
 
     def steady_code(self) -> str:
         return STEADY.format(setup=self.setup)
@@ -106,6 +123,21 @@ def _platform(name: str = "platform", variant: str = "") -> Side:
 
 PLATFORM = _platform()
 
+#: A web app's side: the client alone (taskplatform), publishing to the platform's worker.
+CLIENT = Side(
+    name="platform client",
+    setup="from taskplatform import TaskHandle\n"
+    "noop = TaskHandle('quote.bench_noop', ignore_result=True)\n"
+    "send = noop.delay\n"
+    "probe = TaskHandle('quote.bench_probe_latency', ignore_result=True).delay\n"
+    "send_many = lambda n: noop.delay_many([(i,) for i in range(n)])",
+    worker=PLATFORM.worker,
+    drained=PLATFORM.drained,
+    queue="quote",
+    env=PLATFORM.env,
+    enqueue_only=True,
+)
+
 #: The platform with one guarantee taken away each (bench/platform_tasks.py): what it costs.
 VARIANTS = [
     _platform("platform without task events", "no-events"),
@@ -151,7 +183,7 @@ FLOOR = Side(
 
 def available(variants: bool = False) -> list[Side]:
     """The sides this machine can run (Dramatiq only with the `bench` extra)."""
-    sides = [BARE, PLATFORM, *(VARIANTS if variants else [])]
+    sides = [BARE, PLATFORM, CLIENT, *(VARIANTS if variants else [])]
     try:
         import dramatiq  # noqa: F401
     except ImportError:

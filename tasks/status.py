@@ -2,14 +2,18 @@
 
 A web request calls `.delay()`, answers 202 with the job id, and the client polls an
 endpoint that returns `job_status(job_id)`. Errors are redacted: the dict is safe to send
-to a browser.
+to a browser; a result store that does not answer raises the client's
+`ResultStoreUnavailableError`, as taskplatform.job_status does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis.exceptions
+
 from config import app
+from taskplatform.errors import ResultStoreUnavailableError
 from taskplatform.redaction import redact, redact_text
 from taskplatform.status import STATES, JobError, JobStatus
 
@@ -17,7 +21,13 @@ from taskplatform.status import STATES, JobError, JobStatus
 def job_status(job_id: str) -> JobStatus:
     """The status of a job by id, with its result when done and a redacted error."""
     result = app.AsyncResult(job_id)
-    state = result.state
+    try:
+        state = result.state  # read once: the backend caches the meta it fetched
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+        raise ResultStoreUnavailableError(
+            f"the result store did not answer ({str(exc).strip() or type(exc).__name__});"
+            " the job is not affected: ask again later"
+        ) from exc
     status = STATES.get(state, "pending")
     error: JobError | None = None
     value: Any = None

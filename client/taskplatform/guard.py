@@ -127,7 +127,7 @@ def check_payload(
     sent. The signatures a message carries (the rest of a chain, callbacks, a chord) and the
     caller's own headers count too: the worker decodes and hands on all of them."""
     from kombu.exceptions import EncodeError  # at the first publish: a web app's import stays light
-    from kombu.serialization import dumps
+    from kombu.utils.json import dumps  # the JSON serializer's own encoder
 
     body = [args or (), kwargs or {}, embedded or {}]
     for part, what in ((body, "arguments"), (headers or {}, "headers")):
@@ -143,7 +143,7 @@ def check_payload(
         if not part:
             continue
         try:
-            _content_type, _encoding, encoded = dumps(part, serializer="json")
+            encoded = dumps(part)
         except (EncodeError, TypeError, ValueError) as exc:
             raise PayloadError(f"{name}: {what} are not JSON-serialisable: {exc}") from None
         size += len(encoded.encode() if isinstance(encoded, str) else encoded)

@@ -37,9 +37,13 @@ class Job:
 class TaskHandle:
     """The calling side of one task, named as the task's function."""
 
-    def __init__(self, name: str, signature: Signature | None = None) -> None:
+    def __init__(
+        self, name: str, signature: Signature | None = None, ignore_result: bool = False
+    ) -> None:
         self.name = name
         self.queue = queue_for(name)
+        #: As the task's own option says: the worker then stores no state or result for it.
+        self.ignore_result = ignore_result
         #: What the task takes: checked here before a publish, and by the worker.
         self.signature = signature
 
@@ -133,5 +137,6 @@ class TaskHandle:
             options,
             eta=message.iso_after(countdown) if countdown else message.when(eta),
             expires=message.when(expires),
+            ignore_result=self.ignore_result,
         )
         return producer.outgoing(envelope, self.queue), Job(task_id, self.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import os
 import socket
 import time
@@ -32,9 +33,16 @@ SENT_ROUTING_KEY = "task.sent"
 
 
 def _dumps(value: Any) -> str:
-    from kombu.utils.json import dumps  # kombu's JSON: the encoding the workers decode
+    """Arguments in kombu's JSON (dates, decimals and UUIDs as kombu marks them): the
+    encoding the workers decode."""
+    from kombu.utils.json import dumps
 
     return dumps(value)
+
+
+#: Envelopes and events hold plain JSON values only, for which the standard encoder writes
+#: exactly what kombu's does (its subclass only adds types), at a fraction of the cost.
+dumps = json.JSONEncoder().encode
 
 
 def iso_after(seconds: float) -> str:
@@ -63,6 +71,7 @@ def task_envelope(
     options: dict[str, Any],
     eta: str | None = None,
     expires: str | None = None,
+    ignore_result: bool = False,
 ) -> dict[str, Any]:
     """kombu's envelope of one task message; `options` as the guard completed them
     (headers, argsrepr, kwargsrepr)."""
@@ -83,7 +92,7 @@ def task_envelope(
         "argsrepr": options["argsrepr"],
         "kwargsrepr": options["kwargsrepr"],
         "origin": ORIGIN,
-        "ignore_result": False,
+        "ignore_result": ignore_result,
         "replaced_task_nesting": 0,
         "stamped_headers": None,
         "stamps": {},
@@ -132,7 +141,7 @@ def sent_event(envelope: dict[str, Any], queue: str) -> dict[str, Any]:
         "type": "task-sent",
     }
     return {
-        "body": base64.b64encode(_dumps(event).encode()).decode(),
+        "body": base64.b64encode(dumps(event).encode()).decode(),
         "content-encoding": "utf-8",
         "content-type": "application/json",
         "headers": {"hostname": ORIGIN},
@@ -156,7 +165,3 @@ def _utcoffset() -> float:
     if time.localtime().tm_isdst:
         return time.altzone / 3600
     return time.timezone / 3600
-
-
-def dumps(envelope: dict[str, Any]) -> str:
-    return _dumps(envelope)

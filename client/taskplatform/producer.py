@@ -137,19 +137,32 @@ def _send_with_one_retry(messages: Sequence[Outgoing]) -> list[Exception | None]
 
 def _pipeline(client: Any, messages: Sequence[Outgoing]) -> list[Exception | None]:
     """Send the messages; per message, the error Redis answered its put with (it was then
-    not queued: a full Redis refuses the command whole), else None. Its wake token and
-    event are best effort: a consumer also polls, and Flower also sees the job start."""
+    not queued: a full Redis refuses the command whole), else None. Messages without a job
+    key go in one LPUSH per queue; with one, each in its publish-once script. Wake tokens
+    and events are best effort: a consumer also polls, and Flower also sees the job start."""
     db = client.connection_pool.connection_kwargs.get("db", 0)
     pipe = client.pipeline(transaction=False)
-    puts = []
+    put_at: list[int] = []  # per message, the index of the reply to its put
+    plain: dict[str, list[int]] = {}
+    for index, item in enumerate(messages):
+        if item.window:
+            put_at.append(len(pipe))
+            pipe.execute_command(*wire.put_once_command(item.queue, item.payload, item.window))
+        else:
+            put_at.append(-1)
+            plain.setdefault(item.queue, []).append(index)
+    for queue, indexes in plain.items():
+        at = len(pipe)
+        for name, *args in wire.put_commands(queue, [messages[i].payload for i in indexes]):
+            pipe.execute_command(name.upper(), *args)
+        for i in indexes:
+            put_at[i] = at
+    channel = message.event_channel(db)
     for item in messages:
-        puts.append(len(pipe))
-        for name, *args in wire.put_commands(item.queue, item.queue, item.payload, item.window):
-            getattr(pipe, name)(*args)
         if item.event is not None:
-            pipe.publish(message.event_channel(db), item.event)
+            pipe.publish(channel, item.event)
     replies = pipe.execute(raise_on_error=False)
-    return [replies[at] if isinstance(replies[at], Exception) else None for at in puts]
+    return [replies[at] if isinstance(replies[at], Exception) else None for at in put_at]
 
 
 def _unavailable(exc: BaseException) -> BrokerUnavailableError:

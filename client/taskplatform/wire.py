@@ -43,16 +43,20 @@ def once_key(task_id: str, prefix: str = "") -> str:
     return prefix + ONCE_PREFIX + task_id
 
 
-def put_commands(list_key: str, queue: str, payload: str, window: int | None) -> list[tuple]:
-    """The commands of one publish to an unprefixed Redis, for a pipeline: the message and
-    its wake token, or (with a job key's window) the publish-once script."""
-    if window:
-        task_once = once_key(_task_id_of(payload))
-        keys = (task_once, list_key, wake_key(queue))
-        return [("eval", PUT_ONCE, 3, *keys, payload, int(window), WAKE_BOUND)]
+def put_once_command(queue: str, payload: str, window: int) -> tuple:
+    """A publish with a job key's window, to an unprefixed Redis: the publish-once script."""
+    keys = (once_key(_task_id_of(payload)), queue, wake_key(queue))
+    return ("eval", PUT_ONCE, 3, *keys, payload, int(window), WAKE_BOUND)
+
+
+def put_commands(queue: str, payloads: list[str]) -> list[tuple]:
+    """Messages for one queue, to an unprefixed Redis, for a pipeline: one LPUSH of them all
+    (the first is taken first), one of their wake tokens (one each, at most WAKE_BOUND), and
+    the wake list's trim. Redis takes or refuses each command whole."""
+    tokens = ["1"] * min(len(payloads), WAKE_BOUND)
     return [
-        ("lpush", list_key, payload),
-        ("lpush", wake_key(queue), "1"),
+        ("lpush", queue, *payloads),
+        ("lpush", wake_key(queue), *tokens),
         ("ltrim", wake_key(queue), 0, WAKE_BOUND - 1),
     ]
 

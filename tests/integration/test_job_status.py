@@ -1,5 +1,8 @@
 """Job status for web apps: a job id becomes pending, started, retrying, succeeded or failed."""
 
+import os
+import subprocess
+import sys
 import uuid
 
 from tasks.status import job_status
@@ -47,3 +50,21 @@ def test_a_failed_job_reports_a_redacted_error(embedded_worker):
     assert status["error"]["type"] == "PermanentError"
     assert "hunter2" not in str(status) and "abc123" not in str(status)
     assert "password=[REDACTED]" in status["error"]["message"]
+
+
+def test_a_result_store_that_does_not_answer_is_a_named_error(services):
+    from devstack import servers
+
+    code = (
+        "from taskplatform import ResultStoreUnavailableError\n"
+        "from tasks.status import job_status\n"
+        "try:\n    job_status('x')\nexcept ResultStoreUnavailableError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    dead = f"redis://127.0.0.1:{servers.free_port()}/0"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=harness.ROOT, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(harness.ROOT), "RESULT_BACKEND_URL": dead},
+        timeout=60,
+    )  # fmt: skip
+    assert "refused: the result store did not answer" in done.stdout, done.stderr[-2000:]
