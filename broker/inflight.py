@@ -124,10 +124,6 @@ def wake_key(queue: str) -> str:
     return KEYS.wake(queue)
 
 
-def once_key(task_id: str) -> str:
-    return KEYS.once(task_id)
-
-
 def new_consumer_id() -> str:
     """Host, pid and a random part: readable in ops output, unique across restarts."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -40,6 +40,7 @@ from typing import Any, NoReturn
 from celery.utils.time import maybe_iso8601, maybe_make_aware
 from kombu.utils.json import object_hook
 
+from taskplatform import settings as client_settings
 from taskplatform.guard import nesting_exceeds
 
 #: `Refusal.reason` for an item that is not a kombu envelope or does not decode.
@@ -73,7 +74,7 @@ _ISOFORMAT = re.compile(
 #: The deepest nesting of a task's body, `[args, kwargs, embed]` counted as one level (and
 #: of the envelope around the headers): the default of TASK_MAX_DEPTH. Far below what breaks
 #: the worker (pickling for the pool fails at about 480 levels), far above real arguments.
-MAX_DEPTH = 100
+MAX_DEPTH = client_settings.MAX_DEPTH
 
 #: Embed keys Celery turns into signatures after the task runs: None or a list of dicts.
 _SIGNATURE_LISTS = ("callbacks", "errbacks", "chain")

@@ -16,9 +16,9 @@ support either). Every key carries kombu's `global_keyprefix` when one is set.
 
 from __future__ import annotations
 
-#: The placement arguments every script that puts a message back takes, in this order, at
-#: the end of its ARGV (inflight.Keys.place_args).
-PLACE_ARGS = ("COUNT_PREFIX", "COUNT_TTL", "WAKE_PREFIX", "SEP", "GLOBAL_PREFIX", "REDELIVERED")
+# The placement arguments every script that puts a message back takes, in this order, at
+# the end of its ARGV (inflight.Keys.place_args): COUNT_PREFIX, COUNT_TTL, WAKE_PREFIX, SEP,
+# GLOBAL_PREFIX, REDELIVERED.
 
 # Shared by the scripts that put a message back: count a delivery for it (keyed by the
 # SHA-1 of its bytes, which never change on the way), then either return it to its queue

@@ -248,8 +248,9 @@ class Channel(kombu_redis.Channel):
             if command == "BRPOP":
                 self._next = FETCH
                 woken = bytes_to_str(reply[0]) if reply else ""
-                if woken and not woken.startswith(self._keys.prefix):
+                if woken and self._keys.prefix:
                     # kombu's prefixing client takes the prefix off the key it answers with
+                    # (always: the key left may start with the prefix all the same)
                     woken = self._keys.prefix + woken
                 self._woken = woken
                 if not woken:
@@ -405,20 +406,38 @@ class Channel(kombu_redis.Channel):
         self, queue: str, entry: bytes, item: bytes, refusal: intake.Refusal, held: bool = True
     ) -> None:
         handler = self._hook(self.on_refused)
+        kept = False
         try:
             if handler is None:
-                logger.error("dropping an item in %r: %s", queue, refusal.message)
+                # No place for dead letters (a plain kombu user): kept for an operator.
+                kept = self._park(queue, entry, refusal)
             else:
                 handler(queue, item, refusal)
+                kept = True
         except Exception:
+            logger.critical("DEAD LETTER CAPTURE FAILED for an item in %r", queue, exc_info=True)
+            if not held:
+                kept = self._park(queue, entry, refusal)  # taken outright (a no-ack get)
+        if not held:
+            return
+        if kept:
+            self._drop(entry)
+        else:
             # Left in flight, and counted when this consumer stops (or is reaped): past
             # MAX_DELIVERIES it is parked for a dead letter again. Never lost, never fatal.
-            logger.critical("DEAD LETTER CAPTURE FAILED for an item in %r", queue, exc_info=True)
-            if held:
-                self._unsettled.append(entry)
-            return
-        if held:
-            self._drop(entry)
+            self._unsettled.append(entry)
+
+    def _park(self, queue: str, entry: bytes, refusal: intake.Refusal) -> bool:
+        """Keep a refused item in the lost list (whose keeper, where there is one, writes it as
+        a dead letter); whether Redis took it. Never raises: the consumer goes on."""
+        try:
+            self._raw_client().lpush(self._keys.lost, entry)
+        except Exception:
+            logger.critical("could not park an item in %r: %s", queue, refusal.message,
+                            exc_info=True)  # fmt: skip
+            return False
+        logger.error("parked an item in %r in %s: %s", queue, self._keys.lost, refusal.message)
+        return True
 
     def _hook(self, path: str | None):
         return symbol_by_name(path) if path else None

@@ -2,9 +2,10 @@
 kombu's Redis envelope, and the `task-sent` event Flower shows for a queued job.
 
 Built here directly (no Celery in a web app), field for field as `app.send_task` builds
-them (tests/client/test_wire.py compares the two byte for byte, apart from ids, clocks and
-timestamps). Time limits are left to the worker (`[null, null]`: its TASK_TIME_LIMIT and
-TASK_SOFT_TIME_LIMIT apply, as they do to a message the platform sends).
+them (tests/integration/test_client.py compares the two byte for byte, apart from ids,
+clocks and timestamps). Time limits are left to the worker (`[null, null]`): Celery's
+Request then applies the task's own, which the worker's TASK_TIME_LIMIT and
+TASK_SOFT_TIME_LIMIT set (the platform's messages carry the same numbers explicitly).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ EVENT_EXCHANGE = "celeryev"
 SENT_ROUTING_KEY = "task.sent"
 
 
-def _dumps(value: Any) -> str:
+def dumps_arguments(value: Any) -> str:
     """Arguments in kombu's JSON (dates, decimals and UUIDs as kombu marks them): the
     encoding the workers decode."""
     from kombu.utils.json import dumps
@@ -99,7 +100,7 @@ def task_envelope(
         **options.get("headers", {}),
     }
     return {
-        "body": base64.b64encode(_dumps(body).encode()).decode(),
+        "body": base64.b64encode(dumps_arguments(body).encode()).decode(),
         "content-encoding": "utf-8",
         "content-type": "application/json",
         "headers": headers,

@@ -35,6 +35,7 @@ class Outgoing:
     """One message ready to send: where, what, and its publish-once window."""
 
     queue: str
+    task_id: str
     payload: str
     window: int | None
     event: str | None
@@ -74,7 +75,7 @@ def redis_client(url: str) -> Any:
 def outgoing(envelope: dict[str, Any], queue: str) -> Outgoing:
     window = envelope["headers"].get(wire.ONCE_HEADER)
     event = message.dumps(message.sent_event(envelope, queue)) if current().sent_events else None
-    return Outgoing(queue, message.dumps(envelope), window, event)
+    return Outgoing(queue, envelope["headers"]["id"], message.dumps(envelope), window, event)
 
 
 def send(messages: Sequence[Outgoing]) -> None:
@@ -147,7 +148,9 @@ def _pipeline(client: Any, messages: Sequence[Outgoing]) -> list[Exception | Non
     for index, item in enumerate(messages):
         if item.window:
             put_at.append(len(pipe))
-            pipe.execute_command(*wire.put_once_command(item.queue, item.payload, item.window))
+            pipe.execute_command(
+                *wire.put_once_command(item.queue, item.task_id, item.payload, item.window)
+            )
         else:
             put_at.append(-1)
             plain.setdefault(item.queue, []).append(index)

@@ -139,10 +139,8 @@ class Record(Schema):
                     f"{at}.{unknown[0]}", f"is not a field; expected some of {sorted(self.fields)}"
                 )
         for name, rule in self.fields.items():
-            if name in value and value[name] is not None:
+            if value.get(name) is not None:  # null is "not given" (required ones: above)
                 rule.check(value[name], f"{at}.{name}")
-            elif name in value and name in self.required:
-                raise InvalidArguments(f"{at}.{name}", "is required")
 
     def takes(self, value: Any) -> bool:
         return isinstance(value, dict) and all(name in value for name in self.required)

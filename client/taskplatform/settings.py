@@ -109,7 +109,11 @@ def current() -> ClientSettings:
 def configure(**changes: object) -> ClientSettings:
     """Set the client's settings from code, e.g. `configure(broker_url=settings.REDIS_URL)`;
     what is not named keeps its value (from the environment). A broker_url alone moves
-    the result store with it unless result_url is named too."""
+    the result store with it unless result_url is named too. REDACT_KEYS is the one
+    setting read from the environment only: the redaction patterns are compiled with it
+    at import."""
+    if "redacted_keys" in changes:
+        raise ClientConfigError("redacted_keys: set REDACT_KEYS in the environment instead")
     global _current
     base = current()
     if "broker_url" in changes and "result_url" not in changes:

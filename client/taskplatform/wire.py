@@ -35,17 +35,13 @@ return 1
 """
 
 
-def wake_key(queue: str, prefix: str = "") -> str:
-    return prefix + WAKE_PREFIX + queue
+def wake_key(queue: str) -> str:
+    return WAKE_PREFIX + queue
 
 
-def once_key(task_id: str, prefix: str = "") -> str:
-    return prefix + ONCE_PREFIX + task_id
-
-
-def put_once_command(queue: str, payload: str, window: int) -> tuple:
+def put_once_command(queue: str, task_id: str, payload: str, window: int) -> tuple:
     """A publish with a job key's window, to an unprefixed Redis: the publish-once script."""
-    keys = (once_key(_task_id_of(payload)), queue, wake_key(queue))
+    keys = (ONCE_PREFIX + task_id, queue, wake_key(queue))
     return ("eval", PUT_ONCE, 3, *keys, payload, int(window), WAKE_BOUND)
 
 
@@ -59,9 +55,3 @@ def put_commands(queue: str, payloads: list[str]) -> list[tuple]:
         ("lpush", wake_key(queue), *tokens),
         ("ltrim", wake_key(queue), 0, WAKE_BOUND - 1),
     ]
-
-
-def _task_id_of(payload: str) -> str:
-    import json
-
-    return json.loads(payload)["headers"]["id"]

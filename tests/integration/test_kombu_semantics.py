@@ -86,22 +86,30 @@ def test_an_acked_basic_get_is_gone(server):
         assert queue(connection.default_channel).get(no_ack=True) is None
 
 
-def test_every_key_carries_the_global_keyprefix(server):
-    # Given a consumer and producer with a global_keyprefix
+# "taskplatform:" is the prefix the platform's own keys start with: once kombu has taken it
+# off a key Redis answered with, the key still starts with it.
+@pytest.mark.parametrize("prefix", ["pfx_", "taskplatform:"])
+def test_every_key_carries_the_global_keyprefix(server, prefix):
+    # Given a consumer waiting on an empty queue, with a global_keyprefix
     queue = new_queue()
     received = []
-    with connect(server, global_keyprefix="pfx_") as connection:
+    with connect(server, global_keyprefix=prefix) as connection, kombu.Consumer(
+        connection, [queue], callbacks=[lambda body, message: (received.append(body),
+                                                                message.ack())],
+    ):  # fmt: skip
+        with pytest.raises(TimeoutError):
+            connection.drain_events(timeout=0.5)
+        # When a message is published, wakes it, and is consumed
         publish(connection, queue, "hello", serializer="json")
-        with kombu.Consumer(
-            connection, [queue], callbacks=[lambda body, message: (received.append(body),
-                                                                    message.ack())],
-        ):  # fmt: skip
-            # When the message is consumed
-            connection.drain_events(timeout=5)
+        connection.drain_events(timeout=5)
+        with pytest.raises(TimeoutError):
+            connection.drain_events(timeout=0.5)  # the next wait, after the wake-up
     # Then it arrived, and every key the transport left in Redis carries the prefix
     assert received == ["hello"]
     keys = [key.decode() for key in redis.Redis(port=server.port).scan_iter()]
-    assert keys and all(key.startswith("pfx_") for key in keys), keys
+    assert keys and all(key.startswith(prefix) for key in keys), keys
+    platform_keys = [key for key in keys if inflight.PREFIX in key]
+    assert platform_keys and all(k.startswith(prefix + inflight.PREFIX) for k in platform_keys)
 
 
 def test_a_consumer_that_accepts_pickle_gets_it(server):
@@ -139,3 +147,23 @@ def test_without_a_place_for_lost_jobs_a_message_comes_back_however_often(server
             assert taken is not None and taken.payload == "again"
             taken.requeue()
         assert redis.Redis(port=server.port).llen(inflight.LOST) == 0
+
+
+@pytest.mark.parametrize("no_ack", [True, False])
+def test_an_item_no_consumer_can_read_is_kept_in_the_lost_list_not_dropped(server, no_ack):
+    # Given bytes in a queue that are no kombu message, and a plain kombu user (no place
+    # for dead letters)
+    queue = new_queue()
+    client = redis.Redis(port=server.port)
+    with connect(server) as connection:
+        channel = connection.default_channel
+        queue(channel).declare()
+        client.lpush(queue.name, b"\xffnot a message")
+
+        # When a get takes it (outright, or held until acked)
+        assert channel.basic_get(queue.name, no_ack=no_ack) is None
+
+    # Then it is kept for an operator in the lost list, and held nowhere else
+    assert client.lrange(inflight.LOST, 0, -1) == [queue.name.encode() + b"\n\xffnot a message"]
+    assert client.llen(queue.name) == 0
+    assert not [k for k in client.scan_iter(f"{inflight.PREFIX}inflight:*") if client.llen(k)]
