@@ -131,11 +131,21 @@ def test_kombu_resolves_transports_through_the_alias_table_and_cache():
     # kombu user who adopts it would (tests/conformance/hook/sitecustomize.py).
     from kombu import transport
 
-    from broker.transport import ALIASES
+    from broker.transport import ALIASES, Transport
 
-    assert isinstance(transport.TRANSPORT_ALIASES, dict)
-    assert isinstance(transport._transport_cache, dict)
-    assert set(ALIASES) <= set(transport.TRANSPORT_ALIASES)
+    saved = {scheme: transport.TRANSPORT_ALIASES[scheme] for scheme in ALIASES}
+    try:
+        # When the hook's two steps are taken: the aliases updated, the cached classes dropped
+        transport.TRANSPORT_ALIASES.update(ALIASES)
+        for scheme in ALIASES:
+            transport._transport_cache.pop(scheme, None)
+        # Then kombu resolves redis:// to the platform's transport
+        assert transport.get_transport_cls("redis") is Transport
+    finally:
+        transport.TRANSPORT_ALIASES.update(saved)
+        for scheme in ALIASES:
+            transport._transport_cache.pop(scheme, None)
+    assert transport.get_transport_cls("redis") is not Transport  # and back to kombu's
 
 
 def test_kombus_prefixing_client_prefixes_what_the_transport_leaves_to_it():
