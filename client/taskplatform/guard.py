@@ -31,6 +31,7 @@ from typing import Any
 
 from taskplatform import correlation
 from taskplatform.errors import PayloadError
+from taskplatform.message import dumps_arguments  # the JSON serializer's own encoding
 from taskplatform.redaction import redact, redact_text
 from taskplatform.settings import ClientSettings
 from taskplatform.wire import ONCE_HEADER
@@ -127,13 +128,12 @@ def check_payload(
     sent. The signatures a message carries (the rest of a chain, callbacks, a chord) and the
     caller's own headers count too: the worker decodes and hands on all of them."""
     from kombu.exceptions import EncodeError  # at the first publish: a web app's import stays light
-    from kombu.utils.json import dumps  # the JSON serializer's own encoder
 
     body = [args or (), kwargs or {}, embedded or {}]
     for part, what in ((body, "arguments"), (headers or {}, "headers")):
         # Checked first, without recursion: encoding, redacting and (in the worker) pickling
         # recurse, and a few hundred levels raise RecursionError in each.
-        if nesting_exceeds(part, limits.max_depth):
+        if part and nesting_exceeds(part, limits.max_depth):
             raise PayloadError(
                 f"{name}: {what} nest deeper than {limits.max_depth} levels"
                 " (TASK_MAX_DEPTH), or contain themselves"
@@ -143,7 +143,7 @@ def check_payload(
         if not part:
             continue
         try:
-            encoded = dumps(part)
+            encoded = dumps_arguments(part)
         except (EncodeError, TypeError, ValueError) as exc:
             raise PayloadError(f"{name}: {what} are not JSON-serialisable: {exc}") from None
         size += len(encoded.encode() if isinstance(encoded, str) else encoded)
@@ -180,25 +180,24 @@ def nesting_exceeds(value: Any, limit: int) -> bool:
     """Whether `value` holds containers (lists, tuples, dicts) more than `limit` deep. Walks
     iteratively and stops as soon as the limit is passed, so a value that contains itself
     counts as too deep instead of looping. (The worker's intake checks the same way.)"""
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    if not isinstance(value, dict | list | tuple):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]  # only containers, with their depth
     while stack:
         current, depth = stack.pop()
-        if isinstance(current, dict):
-            children = current.values()
-        elif isinstance(current, list | tuple):
-            children = current
-        else:
-            continue
-        depth += 1
         if depth > limit:
             return True
-        stack.extend((child, depth) for child in children if isinstance(child, dict | list | tuple))
+        for child in current.values() if isinstance(current, dict) else current:
+            if isinstance(child, dict | list | tuple):
+                stack.append((child, depth + 1))
     return False
 
 
 def short_repr(value: Any) -> str:
     """Redacted and truncated: what logs and Flower may show of a job's arguments. Only the
     head that can be shown is redacted: 256 KiB of arguments cost no more than 1 KiB."""
+    if not value:
+        return repr(value)  # no arguments (or no keyword arguments): nothing to redact
     budget = _Budget(ARGS_REPR_LIMIT)
     text = repr(redact(budget.head(value)))
     return _cut(text, cut=budget.cut)

@@ -8,7 +8,6 @@ the browser and reads its own status.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -127,8 +126,8 @@ class TaskHandle:
         task_id = guard.prepare(
             self.name, args, kwargs, countdown, eta, task_id, options, current()
         )
-        task_id = task_id or str(uuid.uuid4())
-        envelope = message.task_envelope(
+        task_id = task_id or message.new_id()
+        text, headers = message.task_envelope(
             self.name,
             task_id,
             self.queue,
@@ -139,4 +138,4 @@ class TaskHandle:
             expires=message.when(expires),
             ignore_result=self.ignore_result,
         )
-        return producer.outgoing(envelope, self.queue), Job(task_id, self.name)
+        return producer.outgoing(text, headers, self.queue), Job(task_id, self.name)

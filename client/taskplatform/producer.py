@@ -72,10 +72,10 @@ def redis_client(url: str) -> Any:
     return client
 
 
-def outgoing(envelope: dict[str, Any], queue: str) -> Outgoing:
-    window = envelope["headers"].get(wire.ONCE_HEADER)
-    event = message.dumps(message.sent_event(envelope, queue)) if current().sent_events else None
-    return Outgoing(queue, envelope["headers"]["id"], message.dumps(envelope), window, event)
+def outgoing(text: str, headers: dict[str, Any], queue: str) -> Outgoing:
+    """A message (message.task_envelope's text and headers) ready for `send`."""
+    event = message.sent_event(headers, queue) if current().sent_events else None
+    return Outgoing(queue, headers["id"], text, headers.get(wire.ONCE_HEADER), event)
 
 
 def send(messages: Sequence[Outgoing]) -> None:
@@ -160,10 +160,9 @@ def _pipeline(client: Any, messages: Sequence[Outgoing]) -> list[Exception | Non
             pipe.execute_command(name.upper(), *args)
         for i in indexes:
             put_at[i] = at
-    channel = message.event_channel(db)
-    for item in messages:
-        if item.event is not None:
-            pipe.publish(channel, item.event)
+    events = [item.event for item in messages if item.event is not None]
+    if events:
+        pipe.execute_command(*wire.publish_command(message.event_channel(db), events))
     replies = pipe.execute(raise_on_error=False)
     return [replies[at] if isinstance(replies[at], Exception) else None for at in put_at]
 

@@ -34,6 +34,13 @@ redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
 return 1
 """
 
+#: Publish each ARGV on the channel KEYS[1]: a bulk publish's `task-sent` events in one
+#: command instead of one PUBLISH each (Redis parses, and the client packs, one command).
+PUBLISH_ALL = """
+for _, event in ipairs(ARGV) do redis.call('PUBLISH', KEYS[1], event) end
+return #ARGV
+"""
+
 
 def wake_key(queue: str) -> str:
     return WAKE_PREFIX + queue
@@ -43,6 +50,13 @@ def put_once_command(queue: str, task_id: str, payload: str, window: int) -> tup
     """A publish with a job key's window, to an unprefixed Redis: the publish-once script."""
     keys = (ONCE_PREFIX + task_id, queue, wake_key(queue))
     return ("eval", PUT_ONCE, 3, *keys, payload, int(window), WAKE_BOUND)
+
+
+def publish_command(channel: str, events: list[str]) -> tuple:
+    """Events for one channel: a PUBLISH for one, the PUBLISH_ALL script for more."""
+    if len(events) == 1:
+        return ("PUBLISH", channel, events[0])
+    return ("EVAL", PUBLISH_ALL, 1, channel, *events)
 
 
 def put_commands(queue: str, payloads: list[str]) -> list[tuple]:

@@ -70,6 +70,36 @@ def test_the_message_is_celerys_protocol_2_with_redacted_reprs():
     assert isinstance(headers["enqueued_at"], float)
 
 
+@pytest.mark.parametrize(
+    "argument", ["plain", 'quote " backslash \\ newline \n', "non-ascii: é 中 \U0001f600", ""]
+)
+def test_the_assembled_message_and_event_are_what_dumps_writes_for_their_dicts(argument):
+    """The envelope and event are put together from pre-encoded parts (a bulk publish's hot
+    path): their text must be exactly the standard encoding of the dicts they hold, which is
+    what kombu writes (tests/integration/test_client.py compares with Celery byte for byte)."""
+    import datetime
+
+    _envelope, item, _job = built(
+        UNDECLARED, (argument,), {"at": argument}, countdown=5, headers={"x_when": argument}
+    )
+    for text in (item.payload, item.event):
+        assert text == json.dumps(json.loads(text))
+    event = base64.b64decode(json.loads(item.event)["body"]).decode()
+    assert event == json.dumps(json.loads(event))
+    assert json.loads(event)["args"] == _envelope["headers"]["argsrepr"]
+    assert json.loads(event)["eta"] == _envelope["headers"]["eta"] is not None
+    text, headers = message.task_envelope(
+        "quote.x", "id-1", 'queue "q"', (1,), None,
+        {"argsrepr": argument, "kwargsrepr": "{}", "headers": {"x_on": datetime.date(2026, 1, 2)}},
+        expires=message.when(60),
+    )  # fmt: skip
+    envelope = json.loads(text)
+    assert envelope["headers"]["x_on"] == {"__type__": "date", "__value__": "2026-01-02"}
+    assert envelope["properties"]["argsrepr"] == argument
+    assert envelope["properties"]["delivery_info"]["routing_key"] == 'queue "q"'
+    assert text == json.dumps(envelope)
+
+
 def test_a_job_key_gives_the_same_id_and_a_publish_once_window():
     first, item, job = built(send_email, ({"to": "a@example.com"}, "k"), job_key="request-1")
     again, _item, same = built(send_email, ({"to": "a@example.com"}, "k"), job_key="request-1")
@@ -190,3 +220,11 @@ def test_importing_the_client_loads_nothing_of_the_platform_or_redis():
     ).stdout.split("\n")
     assert out[1] == "[]", out
     assert float(out[0]) < 0.5  # about 30 ms; the bound only catches a heavy import creeping in
+
+
+def test_new_ids_are_version_4_uuids_as_uuid4_writes_them():
+    import uuid
+
+    ids = {message.new_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
