@@ -35,39 +35,16 @@ from dataclasses import asdict, dataclass
 import redis
 
 from broker.inflight import KEYS, PREFIX, Keys
+from taskplatform.wire import EPOCH_KEY
+from taskplatform.wire import EPOCH_RENEW as RENEW
+from taskplatform.wire import EPOCH_TICK as TICK
 
 logger = logging.getLogger(__name__)
 
-EPOCH_KEY = PREFIX + "epoch"
 #: The ids of the losses no operator has acknowledged yet; each loss is a hash LOSS_PREFIX+id.
 LOSSES = PREFIX + "data-losses"
 LOSS_PREFIX = PREFIX + "data-loss:"
 ACKNOWLEDGED = PREFIX + "data-losses:acknowledged"
-
-#: Take the epoch (making it when it is missing) and count one more look at it.
-#: KEYS: epoch. ARGV: a new id, now. Returns {id, counter, 1 if it was made now}.
-TICK = """
-local id = redis.call('HGET', KEYS[1], 'id')
-local made = 0
-if not id then
-  id = ARGV[1]
-  redis.call('HSET', KEYS[1], 'id', id, 'since', ARGV[2])
-  made = 1
-end
-return {id, redis.call('HINCRBY', KEYS[1], 'seq', 1), made}
-"""
-
-#: After a counter went back, give the epoch a new id (once, whoever sees it first), so that
-#: every other process notices the loss at its next look. KEYS: epoch. ARGV: the id seen,
-#: a new id, now. Returns the id the epoch has now.
-RENEW = """
-local id = redis.call('HGET', KEYS[1], 'id')
-if id == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'id', ARGV[2], 'since', ARGV[3])
-  return ARGV[2]
-end
-return id
-"""
 
 #: Keep held entries in a consumer's in-flight list, adding those that are missing.
 #: KEYS: inflight, registry. ARGV: consumer id, entries... Returns how many were added.

@@ -46,6 +46,7 @@ TASK_MODULES: list[str] = [f"tasks.{queue}" for queue in QUEUES]
 WORKER_MODULES = [
     "deadletters.capture",
     "deadletters.exchange",
+    "housekeeping.outbox",
     "housekeeping.task_stats",
     "housekeeping.watchdog",
 ]

@@ -147,3 +147,33 @@ def login(self, key: str, user: str, password: str) -> str:
         raise PermanentError(f"login refused for {user}: password={password}")
     _redis().set(f"{key}:password_sha", hashlib.sha256(password.encode()).hexdigest())
     return "logged in"
+
+
+#: Where probe_effect writes: one row per effect, no unique key, so duplicates are counted.
+EFFECTS_TABLE = """
+CREATE TABLE IF NOT EXISTS probe_effects (
+    order_id bigint NOT NULL, job_id text NOT NULL, at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@app.task(name="quote.probe_effect", bind=True)
+def probe_effect(self, order_id: int, hold: float = 0.0) -> dict:
+    """Write one effect row for `order_id` once per job (tasks/once.py); `hold` seconds
+    after the commit and before the ack, a kill there makes a redelivery of a committed job."""
+    from sqlalchemy import text
+
+    from config import database
+    from tasks.once import once
+
+    with database.session() as db, once(db) as effect:
+        if effect.done:
+            return {**effect.result, "skipped": True}
+        db.execute(
+            text("INSERT INTO probe_effects (order_id, job_id) VALUES (:order, :job)"),
+            {"order": order_id, "job": self.request.id},
+        )
+        result = effect.keep({"order": order_id, "job": self.request.id})
+    if hold:
+        time.sleep(hold)
+    return result

@@ -16,6 +16,14 @@ ONCE_PREFIX = PREFIX + "once:"
 #: A message header asking to be queued at most once per task id; its value is how many
 #: seconds the broker remembers the id (a producer's `job_key`, taskplatform/guard.py).
 ONCE_HEADER = "x_publish_once"
+#: A message header marking a job the outbox queued (taskplatform/outbox): its worker marks
+#: the job finished under OUTBOX_DONE_PREFIX + id, which the relay reads to close the row.
+OUTBOX_HEADER = "x_outbox"
+OUTBOX_DONE_PREFIX = "taskplatform:outbox:done:"
+#: The broker's epoch (broker/epoch.py): a hash with a random id and a counter every keeper,
+#: and the outbox relay, increments at each look. A new id or a counter that went back means
+#: Redis lost data.
+EPOCH_KEY = PREFIX + "epoch"
 #: Wake tokens kept per queue: enough for a burst; a consumer that finds the queue empty
 #: waits for the next token, and a stale one only costs it an empty fetch.
 WAKE_BOUND = 1000
@@ -39,6 +47,32 @@ return 1
 PUBLISH_ALL = """
 for _, event in ipairs(ARGV) do redis.call('PUBLISH', KEYS[1], event) end
 return #ARGV
+"""
+
+#: A look at the epoch, by a keeper (broker/epoch.py) or the outbox relay: take the epoch
+#: (making it when it is missing) and count one more look at it.
+#: KEYS: epoch. ARGV: a new id, now. Returns {id, counter, 1 if it was made now}.
+EPOCH_TICK = """
+local id = redis.call('HGET', KEYS[1], 'id')
+local made = 0
+if not id then
+  id = ARGV[1]
+  redis.call('HSET', KEYS[1], 'id', id, 'since', ARGV[2])
+  made = 1
+end
+return {id, redis.call('HINCRBY', KEYS[1], 'seq', 1), made}
+"""
+
+#: After a counter went back, give the epoch a new id (once, whoever sees it first), so that
+#: every other process notices the loss at its next look. KEYS: epoch. ARGV: the id seen,
+#: a new id, now. Returns the id the epoch has now.
+EPOCH_RENEW = """
+local id = redis.call('HGET', KEYS[1], 'id')
+if id == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'id', ARGV[2], 'since', ARGV[3])
+  return ARGV[2]
+end
+return id
 """
 
 

@@ -1,0 +1,48 @@
+"""Workers mark the outbox's jobs finished, for the relay to close their rows.
+
+A job the outbox queued carries `wire.OUTBOX_HEADER`. When it succeeds or fails for good (a
+dead letter), its worker sets `wire.OUTBOX_DONE_PREFIX + id` in Redis for OUTBOX_MARK_DAYS;
+the relay (taskplatform/outbox/relay.py) reads the marks of published rows and closes them.
+A retry is not finished. A mark that cannot be written leaves the row open, which costs
+nothing until the broker loses data: the relay then publishes it again, and the job's
+once-only effects (tasks/once.py) keep its writes single.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.signals import task_postrun, task_unknown
+
+from config import redis_client
+from taskplatform.wire import OUTBOX_DONE_PREFIX, OUTBOX_HEADER
+
+logger = logging.getLogger(__name__)
+
+#: Long enough for any relay to read the mark (it looks every second while it runs).
+MARK_SECONDS = 7 * 24 * 3600
+FINISHED = ("SUCCESS", "FAILURE")
+
+
+def mark_finished(job_id: str) -> None:
+    try:
+        redis_client.client().set(OUTBOX_DONE_PREFIX + job_id, "1", ex=MARK_SECONDS)
+    except Exception as exc:
+        logger.warning("could not mark outbox job %s finished (%s)", job_id, exc)
+
+
+@task_postrun.connect
+def _finished(task_id: str | None = None, task: Any = None, state: str | None = None,
+              **_: Any) -> None:  # fmt: skip
+    if task_id is None or task is None or state not in FINISHED:
+        return
+    if (getattr(task.request, "headers", None) or {}).get(OUTBOX_HEADER):
+        mark_finished(task_id)
+
+
+@task_unknown.connect
+def _unknown(id: str | None = None, message: Any = None, **_: Any) -> None:
+    """No worker knows the task: it ends as a dead letter, which finishes it too."""
+    if id and (getattr(message, "headers", None) or {}).get(OUTBOX_HEADER):
+        mark_finished(id)
