@@ -110,3 +110,45 @@ def chaos_ledger(self, job_id: str, sleep_seconds: float) -> str:
     time.sleep(sleep_seconds)
     record_execution(job_id, self.request.hostname or socket.gethostname(), started_at)
     return job_id
+
+
+# --- The outbox's ledger (tests/chaos/test_outbox_ledger.py) -------------------------------
+
+OUTBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chaos_orders (id bigint PRIMARY KEY, scenario text NOT NULL);
+CREATE TABLE IF NOT EXISTS chaos_rolled_back (id bigint PRIMARY KEY, scenario text NOT NULL);
+CREATE TABLE IF NOT EXISTS chaos_order_effects (
+    order_id bigint NOT NULL, job_id text NOT NULL, hostname text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chaos_order_effects_order ON chaos_order_effects (order_id);
+CREATE TABLE IF NOT EXISTS chaos_order_skips (order_id bigint NOT NULL, job_id text NOT NULL);
+"""
+
+
+@app.task(name="search.chaos_order_effect", bind=True)
+def chaos_order_effect(self, order_id: int, sleep_seconds: float) -> dict:
+    """The business effect of a committed order: one row, written once per job with
+    tasks/once.py (a redelivery after the commit skips it). Sleeps before its commit and as
+    long again after it: a kill in either half is a redelivery, of a job without its effect
+    or of one with it."""
+    from sqlalchemy import text
+
+    from config import database
+    from tasks.once import once
+
+    time.sleep(sleep_seconds)
+    with database.session() as db, once(db) as effect:
+        if effect.done:  # counted, to show the runs that once() turned away
+            record = "INSERT INTO chaos_order_skips (order_id, job_id) VALUES (%s, %s)"
+            execute(record, (order_id, self.request.id))
+            return effect.result
+        db.execute(
+            text(
+                "INSERT INTO chaos_order_effects (order_id, job_id, hostname)"
+                " VALUES (:order, :job, :host)"
+            ),  # fmt: skip
+            {"order": order_id, "job": self.request.id, "host": socket.gethostname()},
+        )
+        result = effect.keep({"order": order_id})
+    time.sleep(sleep_seconds)
+    return result
