@@ -62,6 +62,7 @@ conformance: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.outbox
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

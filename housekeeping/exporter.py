@@ -4,7 +4,8 @@ Read fresh from Redis and Postgres at each scrape: per queue its depth, the age 
 oldest waiting message and its in-flight (held) jobs; histograms of queue wait time and task
 runtime per queue and task (counted by the workers, housekeeping/task_stats.py); dead
 letters by reason (unresolved); the dead-letter spool; beat's last tick; and the losses of
-the broker's data no operator has acknowledged (broker/epoch.py). Runs as its
+the broker's data no operator has acknowledged (broker/epoch.py); each outbox relay's backlog
+and lag (taskplatform/outbox/relay.py). Runs as its
 own Procfile process on METRICS_PORT. Dashboards and alert rules for these names are in deploy/.
 """
 
@@ -28,6 +29,7 @@ from deadletters import repository
 from deadletters.spool import DRAINING_KEY, SPOOL_KEY
 from housekeeping import queue_health, task_stats
 from housekeeping.queue_health import queue_states
+from taskplatform.outbox.relay import STATS_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +92,43 @@ class PlatformCollector(Collector):
             "Jobs waiting or held when the broker was last seen before those losses",
             value=sum(epoch.at_risk(loss) for loss in losses),
         )
+        yield from outbox_relays(client)
         current = leader()
         yield GaugeMetricFamily(
             "taskplatform_beat_last_tick_age_seconds",
             "Seconds since the beat leader last ticked (absent leader: -1)",
             value=time.time() - current["ticked_at"] if current else -1,
         )
+
+
+OUTBOX_GAUGES = {
+    "backlog": ("taskplatform_outbox_backlog", "Committed outbox rows not yet published"),
+    "lag_seconds": ("taskplatform_outbox_lag_seconds",
+                    "Age of the oldest unpublished outbox row"),
+    "unfinished": ("taskplatform_outbox_unfinished",
+                   "Published outbox rows whose job has not finished"),
+    "republished": ("taskplatform_outbox_republished",
+                    "Rows this relay published again after a data loss"),
+}  # fmt: skip
+
+
+def outbox_relays(client) -> list[GaugeMetricFamily]:
+    """What each outbox relay last wrote (taskplatform/outbox/relay.py), kept a week:
+    `taskplatform_outbox_relay_seen_age_seconds` grows while a relay is down."""
+    families = {field: GaugeMetricFamily(name, text, labels=["relay"])
+                for field, (name, text) in OUTBOX_GAUGES.items()}  # fmt: skip
+    seen = GaugeMetricFamily("taskplatform_outbox_relay_seen_age_seconds",
+                             "Seconds since the relay last wrote its numbers",
+                             labels=["relay"])  # fmt: skip
+    for key in client.scan_iter(match=STATS_PREFIX + "*", count=100):
+        values = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
+        name = key.decode().removeprefix(STATS_PREFIX)
+        for field, family in families.items():
+            if field in values:
+                family.add_metric([name], float(values[field]))
+        if "at" in values:
+            seen.add_metric([name], max(0.0, time.time() - float(values["at"])))
+    return [*families.values(), seen]
 
 
 HISTOGRAM_NAMES = {

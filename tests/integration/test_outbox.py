@@ -357,3 +357,27 @@ def test_once_lets_one_of_two_concurrent_deliveries_write(engine):
         raise RuntimeError("the job failed before its commit")
     with Session(engine) as session, session.begin(), once(session, rolled_back) as effect:
         assert not effect.done
+
+
+def test_the_exporter_shows_each_relays_numbers_and_how_old_they_are(engine, relays):
+    from tests.integration.test_ops_tools import exporter_scrape, sample
+
+    relay = relays()
+    ids = publish_rows(engine, 5)
+    harness.wait_for(lambda: all(r["publishes"] == 1 for r in published(engine, ids)), 15)
+    labels = f'{{relay="{relay.name}"}}'
+    with exporter_scrape() as (scrape, _port):
+        metrics = harness.wait_for(
+            lambda: (
+                (m := scrape()) and sample(m, "taskplatform_outbox_unfinished" + labels) == 5 and m
+            ),
+            timeout=15,
+        )
+        assert sample(metrics, "taskplatform_outbox_backlog" + labels) == 0
+        assert sample(metrics, "taskplatform_outbox_lag_seconds" + labels) == 0
+        assert sample(metrics, "taskplatform_outbox_relay_seen_age_seconds" + labels) < 5
+        relay.kill()
+        time.sleep(3)
+        age = sample(scrape(), "taskplatform_outbox_relay_seen_age_seconds" + labels)
+        assert age is not None and age >= 2
+    redis.Redis.from_url(os.environ["REDIS_URL"]).delete(f"taskplatform:outbox:relay:{relay.name}")

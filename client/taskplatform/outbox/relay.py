@@ -22,7 +22,7 @@ number may run against one database:
   publish-once mark survived with it), a lost one runs. What it remembers of the epoch is
   kept in the database, so a loss while the relay was stopped is still seen.
 - **Metrics**: backlog, lag (the age of the oldest unpublished row) and unfinished rows go
-  to Redis every look (`STATS_PREFIX` + relay name, expiring), where the platform's
+  to Redis every look (`STATS_PREFIX` + relay name, kept a week), where the platform's
   exporter reads them (`taskplatform_outbox_*`, housekeeping/exporter.py).
 """
 
@@ -53,7 +53,9 @@ PURGE_SECONDS = 300.0
 SWEEP = 2000
 MAX_PAUSE = 5.0
 STATS_PREFIX = "taskplatform:outbox:relay:"
-STATS_TTL = 30
+#: A relay's numbers are kept a week after its last look: a relay that died shows as one
+#: whose numbers grow old (the OutboxRelayNotReporting alert), not as one that never was.
+STATS_TTL = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
