@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from devstack import servers
@@ -47,9 +48,10 @@ def example(request, tmp_path_factory):
     name = request.param
     venv = tmp_path_factory.mktemp(f"{name}-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    client = f"{ROOT / 'client'}[outbox]" if name == "django" else ROOT / "client"
     subprocess.run(
         [venv / "bin" / "pip", "install", "--quiet", "-c", ROOT / "constraints.txt",
-         ROOT / "client", "-r", EXAMPLES / name / "requirements.txt"],
+         client, "-r", EXAMPLES / name / "requirements.txt"],
         check=True, capture_output=True, timeout=900,
     )  # fmt: skip
     return name, venv
@@ -58,12 +60,14 @@ def example(request, tmp_path_factory):
 class Served:
     """The example app served on a free port with `redis_url` as its only setting."""
 
-    def __init__(self, example: tuple[str, Path], redis_url: str) -> None:
+    def __init__(
+        self, example: tuple[str, Path], redis_url: str, env: dict[str, str] | None = None
+    ) -> None:
         name, venv = example
         self.port = servers.free_port()
         self.process = subprocess.Popen(
             SERVE[name](venv, self.port), cwd=EXAMPLES / name,
-            env={"PATH": os.environ["PATH"], "REDIS_URL": redis_url},
+            env={"PATH": os.environ["PATH"], "REDIS_URL": redis_url, **(env or {})},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         harness.wait_for(lambda: servers.port_answers(self.port) or self.process.poll(), 30)
@@ -159,3 +163,47 @@ def test_an_example_app_answers_503_within_the_bound_when_redis_is_down(example)
         assert "Redis" in json.loads(answer.text)["error"]
         status = app.http.get(f"/jobs/{uuid.uuid4()}")
         assert status.status_code == 503
+
+
+def test_the_django_app_queues_through_its_outbox_in_the_requests_transaction(example, workers):
+    """Its own Postgres database, migrated by `manage.py migrate`; the relay is the client's
+    `taskplatform-outbox relay` from the app's virtualenv."""
+    name, venv = example
+    if name != "django":
+        pytest.skip("the outbox example is the Django app's")
+    admin = harness.database_url(os.environ["DATABASE_URL"], "postgres").replace("+psycopg", "")
+    database = f"example_outbox_{uuid.uuid4().hex[:8]}"
+    harness.create_database(admin, database)
+    url = harness.database_url(os.environ["DATABASE_URL"], database).replace("+psycopg", "")
+    env = {"PATH": os.environ["PATH"], "DATABASE_URL": url, "REDIS_URL": os.environ["REDIS_URL"]}
+    relay = None
+    try:
+        migrated = subprocess.run(
+            [venv / "bin" / "python", "manage.py", "migrate", "taskplatform_outbox"],
+            cwd=EXAMPLES / name, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert migrated.returncode == 0, migrated.stderr
+        with Served(example, os.environ["REDIS_URL"], {"DATABASE_URL": url}) as app:
+            undone = app.http.post(
+                "/outbox/generate_quote", json={"args": [QUOTE], "rollback": True}
+            )
+            done = app.http.post("/outbox/generate_quote", json={"args": [QUOTE]})
+            bad = app.http.post(
+                "/outbox/generate_quote", json={"args": [{"roles": [{"title": "qa", "count": 0}]}]}
+            )
+            assert (undone.status_code, done.status_code, bad.status_code) == (202, 202, 400)
+            with psycopg.connect(url, autocommit=True) as db:
+                rows = [r[0] for r in db.execute("SELECT job_id FROM taskplatform_outbox")]
+            assert rows == [done.json()["job_id"]]
+            relay = subprocess.Popen(
+                [venv / "bin" / "taskplatform-outbox", "relay"], cwd=EXAMPLES / name,
+                env={**env, "OUTBOX_DATABASE_URL": url}, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+            status = app.finished(done.json()["job_id"])
+            assert status["status"] == "succeeded"
+            assert app.http.get(f"/jobs/{undone.json()['job_id']}").json()["status"] == "pending"
+    finally:
+        if relay is not None:
+            servers.stop_process(relay)
+        harness.drop_database(admin, database)

@@ -5,4 +5,5 @@ urlpatterns = [
     path("jobs/<str:task>/bulk", views.queue_many),
     path("jobs/<str:name>", views.one),
     path("jobs", views.status_of_many),
+    path("outbox/<str:task>", views.outbox),
 ]

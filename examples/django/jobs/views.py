@@ -2,6 +2,7 @@
 
 import json
 
+from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -66,3 +67,23 @@ def status_of_many(request: HttpRequest) -> JsonResponse:
         return JsonResponse(job_status_many(request.GET.get("ids", "").split(",")))
     except ResultStoreUnavailableError as exc:
         return _refused(exc)
+
+
+@csrf_exempt
+def outbox(request: HttpRequest, task: str) -> JsonResponse:
+    """POST /outbox/<task> queues the job in the request's transaction (with the web app's
+    own writes, were there any): `{"rollback": true}` rolls it back, and no job is queued."""
+    from taskplatform.outbox import publish
+
+    handle = QUEUEABLE.get(task)
+    if handle is None:
+        return JsonResponse({"error": f"no task {task!r}"}, status=404)
+    body = json.loads(request.body or b"{}")
+    try:
+        with transaction.atomic():
+            job_id = publish(connection, handle, body.get("args") or (), body.get("kwargs"))
+            if body.get("rollback"):
+                transaction.set_rollback(True)
+    except PayloadError as exc:
+        return _refused(exc)
+    return JsonResponse({"job_id": job_id, "committed": not body.get("rollback")}, status=202)
