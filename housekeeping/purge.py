@@ -1,8 +1,10 @@
 """Nightly purge: data past its retention goes, so nothing grows without bound.
 
 Sent-mail records after EMAIL_RECORD_RETENTION_DAYS, resolved dead letters after
-DEADLETTER_RETENTION_DAYS, queue-health snapshots after QUEUE_HEALTH_RETENTION_DAYS, and in
-Redis any cached quote or job result that somehow has no expiry (each is written with one).
+DEADLETTER_RETENTION_DAYS, queue-health snapshots after QUEUE_HEALTH_RETENTION_DAYS, the
+once-only records of the platform's own tasks (tasks/once.py) after ONCE_RETENTION_DAYS, and
+in Redis any cached quote or job result that somehow has no expiry (each is written with
+one).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from config import database
 from config.settings import settings
@@ -18,8 +20,11 @@ from deadletters import repository
 from housekeeping import queue_health
 from mail import send
 from pricing.cache import KEY_PREFIX as QUOTE_PREFIX
+from taskplatform.outbox.schema import ONCE
 
 QUEUE_HEALTH_RETENTION_DAYS = 30
+#: Far longer than any redelivery: a job comes back within minutes, or a day for a countdown.
+ONCE_RETENTION_DAYS = 30
 RESULT_PREFIX = "celery-task-meta-"
 
 
@@ -32,6 +37,11 @@ def purge_expired(engine: Engine, client: redis.Redis) -> dict[str, int]:
         done["dead_letters"] = repository.purge_resolved(
             db, timedelta(days=settings.deadletter_retention_days)
         )
+    with engine.begin() as db:
+        done["once_records"] = db.execute(
+            text(f"DELETE FROM {ONCE} WHERE done_at < now() - make_interval(days => :days)"),
+            {"days": ONCE_RETENTION_DAYS},
+        ).rowcount
     done["cached_quotes"] = _drop_unexpiring(client, QUOTE_PREFIX, delete=True)
     done["results"] = _drop_unexpiring(client, RESULT_PREFIX, delete=False)
     return done

@@ -68,6 +68,11 @@ def test_the_purge_drops_only_what_is_past_retention(services, redis_client):
                         " WHERE task_id = :t"), {"t": letter.task_id})  # fmt: skip
     redis_client.set(KEY_PREFIX + "no-ttl", "{}")
     redis_client.set(KEY_PREFIX + "with-ttl", "{}", ex=600)
+    stale, fresh = f"once-{uuid.uuid4()}", f"once-{uuid.uuid4()}"
+    with database.engine().begin() as db:
+        db.execute(text("INSERT INTO taskplatform_once (job_id, task, done_at) VALUES"
+                        " (:s, 't', now() - interval '40 days'), (:f, 't', now())"),
+                   {"s": stale, "f": fresh})  # fmt: skip
 
     done = purge.purge_expired(database.engine(), platform_redis())
 
@@ -76,6 +81,9 @@ def test_the_purge_drops_only_what_is_past_retention(services, redis_client):
         keys = set(db.execute(text("SELECT idempotency_key FROM sent_emails")).scalars())
     assert old not in keys and new in keys
     assert harness.letters_for(letter.task_id) == []
+    with database.engine().connect() as db:
+        left = set(db.execute(text("SELECT job_id FROM taskplatform_once")).scalars())
+    assert fresh in left and stale not in left and done["once_records"] >= 1
     assert redis_client.exists(KEY_PREFIX + "with-ttl") and not redis_client.exists(
         KEY_PREFIX + "no-ttl"
     )

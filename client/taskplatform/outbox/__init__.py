@@ -75,19 +75,55 @@ def publish(
 
 
 def _execute(db: Any, row: dict[str, Any]) -> None:
-    """The insert, through whatever the caller's transaction is."""
-    module = type(db).__module__
-    if module.startswith("sqlalchemy"):
+    """The insert, through whatever the caller's transaction is. Async connections are
+    refused (their `execute` would return an unawaited coroutine and write nothing): from
+    async code, `await session.run_sync(lambda s: publish(s, ...))`."""
+    kind = _kind_of(db)
+    if kind == "sqlalchemy":
         from sqlalchemy import text
 
         db.execute(text(_INSERT_NAMED), row)
-    elif module.startswith("django"):
+    elif kind == "django":
+        if db.get_autocommit() and not db.in_atomic_block:
+            raise _outside_transaction("inside transaction.atomic()")
         with db.cursor() as cursor:
             cursor.execute(INSERT, row)
-    elif module.startswith("psycopg"):
-        db.execute(INSERT, row)
     else:
-        raise TypeError(
-            "publish takes a SQLAlchemy Session or Connection, a Django connection or a"
-            f" psycopg connection, not {type(db).__name__}"
-        )
+        if db.autocommit:
+            raise _outside_transaction("on a connection with autocommit off")
+        db.execute(INSERT, row)
+
+
+def _kind_of(db: Any) -> str:
+    """Which of the three sync connection kinds `db` is, by class (subclasses included),
+    or TypeError naming what it takes."""
+    module = type(db).__module__
+    if module.startswith("sqlalchemy") or _is_instance(db, "sqlalchemy.orm", "Session"):
+        if _is_instance(db, "sqlalchemy.orm", "Session") or _is_instance(
+            db, "sqlalchemy.engine", "Connection"
+        ):
+            return "sqlalchemy"
+    elif module.startswith("django") and hasattr(db, "in_atomic_block"):
+        return "django"
+    elif _is_instance(db, "psycopg", "Connection"):
+        return "psycopg"
+    raise TypeError(
+        "publish takes a SQLAlchemy Session or Connection, a Django connection or a psycopg"
+        f" 3 connection (not async ones: use run_sync), not {type(db).__module__}."
+        f"{type(db).__name__}"
+    )
+
+
+def _is_instance(db: Any, module: str, name: str) -> bool:
+    import sys
+
+    loaded = sys.modules.get(module)  # a class the caller uses is already imported
+    kind = getattr(loaded, name, None) if loaded is not None else None
+    return isinstance(kind, type) and isinstance(db, kind)
+
+
+def _outside_transaction(where: str) -> TypeError:
+    return TypeError(
+        f"publish writes the job in the caller's transaction: call it {where}; outside one"
+        " the job would be queued even if the request then fails"
+    )

@@ -10,9 +10,9 @@ number may run against one database:
   job id, so a relay that dies after queuing and before marking queues nothing twice when
   the row is published again. An insert wakes the relay by NOTIFY (sent at commit), so a row
   is queued within milliseconds; without one it looks every POLL_SECONDS.
-- **With the broker away** the transaction rolls back (the rows stay unpublished) and the
-  relay tries again, waiting up to MAX_PAUSE between attempts: nothing is lost, and the
-  backlog shows in the metrics.
+- **With the broker away** the rows not queued stay unpublished (those Redis took before it
+  went are marked) and the relay tries again, waiting up to MAX_PAUSE between attempts:
+  nothing is lost, and the backlog shows in the metrics.
 - **Finishing**: a worker marks each outbox job that succeeded or ended as a dead letter
   (`wire.OUTBOX_DONE_PREFIX` + id, housekeeping/outbox.py); the relay reads the marks of
   published rows and closes them. Closed rows are purged after OUTBOX_KEEP_DAYS.
@@ -79,11 +79,27 @@ class RelaySettings:
         )
 
 
+#: A half-open connection (a database failover) is noticed within about a minute, and no
+#: statement or lock wait holds the relay longer than these.
+CONNECTION_OPTIONS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "options": "-c statement_timeout=60000 -c lock_timeout=30000",
+}
+#: Publishing holds this advisory lock shared; the republish after a data loss takes it
+#: alone, so it waits for every batch that was being queued to be marked first, and then
+#: republishes those rows too (a batch queued into the Redis that was then lost).
+PUBLISHING_LOCK = 7_305_541_127
+
+
 def connect(url: str, autocommit: bool = False) -> Any:
     """A psycopg 3 connection (the relay's one database dependency, imported here)."""
     import psycopg
 
-    return psycopg.connect(_plain_url(url), autocommit=autocommit, connect_timeout=5)
+    return psycopg.connect(_plain_url(url), autocommit=autocommit, **CONNECTION_OPTIONS)
 
 
 def _plain_url(url: str) -> str:
@@ -115,10 +131,12 @@ class Relay:
         while not self.stop.is_set():
             try:
                 self._connect()
-                sent = self.publish_batch()
+                # Looked at first, and even when publishing fails: a data loss must be seen
+                # while the broker refuses a batch.
                 if time.monotonic() >= self._next_look:
-                    self.look()
                     self._next_look = time.monotonic() + LOOK_SECONDS
+                    self.look()
+                sent = self.publish_batch()
                 self._recovered()
                 if sent < self.settings.batch:
                     self.wait(self.settings.poll_seconds)
@@ -165,6 +183,7 @@ class Relay:
         """Queue the oldest unpublished rows this relay can lock; how many were queued."""
         failure: Exception | None = None
         with self.db.transaction():
+            self.db.execute("SELECT pg_advisory_xact_lock_shared(%s)", (PUBLISHING_LOCK,))
             rows = self.db.execute(
                 f"SELECT id, job_id, queue, message, event, once_window FROM {TABLE}"
                 " WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
@@ -244,6 +263,7 @@ class Relay:
                     )  # fmt: skip
                 )
             if lost:
+                self.db.execute("SELECT pg_advisory_xact_lock(%s)", (PUBLISHING_LOCK,))
                 count = self.db.execute(
                     f"UPDATE {TABLE} SET published_at = NULL"
                     " WHERE published_at IS NOT NULL AND finished_at IS NULL"
@@ -268,7 +288,14 @@ class Relay:
             count = self.db.execute(
                 f"DELETE FROM {TABLE} WHERE finished_at < now() - %s::interval", (keep,)
             ).rowcount
-            self.db.execute(f"DELETE FROM {ONCE} WHERE done_at < now() - %s::interval", (keep,))
+            # A record outlives its row's purge, never an open row: a job republished after
+            # a data loss must still find the record of its effect.
+            self.db.execute(
+                f"DELETE FROM {ONCE} WHERE done_at < now() - %s::interval AND NOT EXISTS"
+                f" (SELECT 1 FROM {TABLE} WHERE {TABLE}.job_id = {ONCE}.job_id"
+                "  AND finished_at IS NULL)",
+                (keep,),
+            )
         return count
 
     def stats(self) -> dict[str, float]:

@@ -52,10 +52,16 @@ STATEMENTS = (
     END
     $$
     """,
-    f"DROP TRIGGER IF EXISTS {TABLE}_notify ON {TABLE}",
+    # Made only when missing: a DROP and CREATE at every deploy would lock the table.
     f"""
-    CREATE TRIGGER {TABLE}_notify AFTER INSERT ON {TABLE}
-        FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_notify()
+    DO $$
+    BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{TABLE}_notify') THEN
+            CREATE TRIGGER {TABLE}_notify AFTER INSERT ON {TABLE}
+                FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_notify();
+        END IF;
+    END
+    $$
     """,
     f"""
     CREATE TABLE IF NOT EXISTS {RELAYS} (
