@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 REGISTRY = PREFIX + "consumers"
 LOST = PREFIX + "lost"
 COUNT_PREFIX = PREFIX + "deliveries:"
+#: Queues paused by `celery -A config queues pause` (housekeeping/queues_cli.py).
+PAUSED = PREFIX + "paused"
+#: A list nobody pushes to: what a consumer whose every queue is paused waits on.
+PAUSED_WAIT = PREFIX + "paused:wait"
 #: kombu's separator between a queue name and its priority step in list keys.
 SEP = "\x06\x16"
 #: A delivery count outlives any crash loop it has to bound.
@@ -64,6 +68,11 @@ class Keys:
     @property
     def count_prefix(self) -> str:
         return self.prefix + COUNT_PREFIX
+
+    @property
+    def paused(self) -> str:
+        """The set of queues an operator paused: consumers fetch nothing from them."""
+        return self.prefix + PAUSED
 
     @property
     def redelivered(self) -> str:

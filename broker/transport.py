@@ -62,6 +62,8 @@ from taskplatform.wire import ONCE_HEADER, PUT_ONCE, WAKE_BOUND
 logger = logging.getLogger(__name__)
 
 FETCH, WAIT = "fetch", "wait"
+#: How often a consumer looks up the paused queues (seconds).
+PAUSED_LOOK = 1
 
 #: The longest an ack waits for a fetch to ride with, in seconds.
 ACK_GRACE = 0.05
@@ -142,6 +144,8 @@ class Channel(kombu_redis.Channel):
         # Entries of items refused whose dead letter could not be written: they go back
         # counting a delivery when this consumer stops, never uncounted.
         self._unsettled: list[bytes] = []
+        self._paused: frozenset[str] = frozenset()
+        self._paused_until = 0.0
 
     # -- consuming -------------------------------------------------------------------------
 
@@ -185,10 +189,23 @@ class Channel(kombu_redis.Channel):
 
     def _send_next(self, timeout=None) -> None:
         """Send the protocol's next command: a fetch, or (after a fetch found nothing) a
-        blocking wait on the queues' wake lists."""
+        blocking wait on the queues' wake lists. Paused queues are left out; with every
+        queue paused the consumer waits on a list nobody fills, and looks again."""
         queues = self._queue_cycle.consume(len(self.active_queues))
         if not queues:
             return
+        paused = self._paused_queues()
+        if paused:
+            queues = [q for q in queues if q not in paused]
+            if not queues:
+                self._next = WAIT
+                self._pending = "BRPOP"
+                self._in_poll = self.client.connection
+                self._brpop_sent_at = monotonic()
+                self.client.connection.send_command(
+                    "BRPOP", self._keys.prefix + inflight.PAUSED_WAIT, PAUSED_LOOK
+                )
+                return
         if self._next == WAIT:
             self.flush_acks()  # a blocking wait may last a second: acks go first
             command = [
@@ -208,6 +225,19 @@ class Channel(kombu_redis.Channel):
         self._in_poll = self.client.connection
         self._brpop_sent_at = monotonic()
         self.client.connection.send_command(*command)
+
+    def _paused_queues(self) -> frozenset[str]:
+        """The paused queues, looked up at most once per PAUSED_LOOK seconds (a consumer
+        that cannot read them keeps what it knew)."""
+        now = monotonic()
+        if now >= self._paused_until:
+            self._paused_until = now + PAUSED_LOOK
+            try:
+                members = self._raw_client().smembers(self._keys.paused)
+                self._paused = frozenset(bytes_to_str(m) for m in members)
+            except Exception as exc:
+                logger.debug("paused queues unreadable: %s", exc)
+        return self._paused
 
     def _fetch_keys(self, queues: list[str]) -> list[str]:
         """The fetch script's keys: this consumer's, then each queue's lists (priority steps

@@ -28,7 +28,7 @@ from celery.signals import (
 from kombu.utils.url import parse_url
 
 from beat_schedule import beat_schedule
-from config import amqp, flower, publish, rabbitmq
+from config import amqp, flower, publish, rabbitmq, redis_client
 from config.logs import install_json, install_redaction
 from config.queues import QUEUES, route_task, task_queues
 from config.result_backend import BACKENDS
@@ -185,6 +185,8 @@ class PlatformCelery(Celery):
         """Every publish ends here (`.delay`, `apply_async`, canvas, `celery call`, beat,
         retries, replays): refuse what must not be queued, then send."""
         task_id = publish.prepare(name, args, kwargs, countdown, eta, task_id, options)
+        if not settings.broker_is_rabbitmq:
+            publish.refuse_when_full(name, options, redis_client.client)
         if settings.broker_is_rabbitmq:
             return self._send_to_rabbitmq(name, args, kwargs, countdown, eta, task_id, options)
         return self._send(name, args, kwargs, countdown, eta, task_id, options)

@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     quote_usd_rate_source: str = Field("list rate", min_length=1, max_length=120)
     quote_cache_ttl: int = Field(3600, ge=0)
 
+    # Flow control per dependency (config/flow_control.py): "crm=10/s,smtp=300/m" and
+    # "crm=4"; a task names its dependency, never numbers.
+    rate_limits: str = ""
+    concurrency_limits: str = ""
+    # "crm=10000": past it a publish from outside a job raises QueueFullError (Redis broker).
+    queue_max_depth: str = ""
+    breaker_failures: int = Field(5, ge=1, le=1000)
+    breaker_cooldown_seconds: float = Field(30.0, gt=0, le=3600)
+
     # Operations.
     task_sent_events: bool = True
     watchdog_idle_seconds: float = Field(120.0, ge=0)
@@ -218,6 +227,18 @@ class Settings(BaseSettings):
                 " `python -c 'from cryptography.fernet import Fernet;"
                 " print(Fernet.generate_key().decode())'`"
             ) from exc
+        return value
+
+    @field_validator("rate_limits", "concurrency_limits", "queue_max_depth")
+    @classmethod
+    def _tables(cls, value: str, info: ValidationInfo) -> str:
+        """The flow-control tables, read once here so that a bad entry stops the start."""
+        from config.flow_control import parse_counts, parse_rates
+        from taskplatform.settings import parse_depths
+
+        parse = {"rate_limits": parse_rates, "concurrency_limits": parse_counts,
+                 "queue_max_depth": parse_depths}[info.field_name]  # fmt: skip
+        parse(value)
         return value
 
     @field_validator("crm_webhook_url")

@@ -113,10 +113,27 @@ def check_dyno() -> list[str]:
     return []
 
 
+def check_flow() -> list[str]:
+    """Paused queues and dependencies that are not being called (config/flow_control.py)."""
+    from housekeeping import queues_cli
+
+    state = queues_cli.overview()
+    problems = [f"queue {q}: paused (celery -A config queues resume {q})"
+                for q, s in state["queues"].items() if s["paused"]]  # fmt: skip
+    for name, d in state["dependencies"].items():
+        if d["breaker"] != "closed":
+            failures = d["consecutive_failures"]
+            problems.append(f"dependency {name}: circuit breaker {d['breaker']} after"
+                            f" {failures} failures in a row; its jobs wait")  # fmt: skip
+        if d["slowed_for"]:
+            problems.append(f"dependency {name}: asked to slow down, {d['slowed_for']:.0f} s left")
+    return problems
+
+
 def diagnose(app) -> list[str]:
     checks: list[Callable[[], list[str]]] = [
         check_redis, check_postgres, check_limits, lambda: check_workers(app), check_flower,
-        check_dyno,
+        check_dyno, check_flow,
     ]  # fmt: skip
     problems: list[str] = []
     for check in checks:

@@ -17,7 +17,12 @@ import threading
 import time
 
 from prometheus_client import start_http_server
-from prometheus_client.core import REGISTRY, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    REGISTRY,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
@@ -27,7 +32,7 @@ from config.beat import leader
 from config.settings import settings
 from deadletters import repository
 from deadletters.spool import DRAINING_KEY, SPOOL_KEY
-from housekeeping import queue_health, task_stats
+from housekeeping import queue_health, queues_cli, task_stats
 from housekeeping.queue_health import queue_states
 from taskplatform.outbox.relay import STATS_PREFIX
 
@@ -93,6 +98,7 @@ class PlatformCollector(Collector):
             value=sum(epoch.at_risk(loss) for loss in losses),
         )
         yield from outbox_relays(client)
+        yield from flow_states()
         current = leader()
         yield GaugeMetricFamily(
             "taskplatform_beat_last_tick_age_seconds",
@@ -129,6 +135,47 @@ def outbox_relays(client) -> list[GaugeMetricFamily]:
         if "at" in values:
             seen.add_metric([name], max(0.0, time.time() - float(values["at"])))
     return [*families.values(), seen]
+
+
+def flow_states() -> list[GaugeMetricFamily | CounterMetricFamily]:
+    """Paused queues, and each dependency's breaker, pause, running jobs and waits
+    (config/flow_control.py; the same as `celery -A config queues`)."""
+    state = queues_cli.overview()
+    paused = GaugeMetricFamily(
+        "taskplatform_queue_paused", "1 while an operator has paused the queue", labels=["queue"]
+    )
+    for queue, q in state["queues"].items():
+        paused.add_metric([queue], 1 if q["paused"] else 0)
+    per_dependency = ["dependency"]
+    breaker = GaugeMetricFamily(
+        "taskplatform_dependency_breaker", "1 for the breaker's state (closed, open, half-open)",
+        labels=["dependency", "state"],
+    )  # fmt: skip
+    slowed = GaugeMetricFamily(
+        "taskplatform_dependency_slowed_seconds",
+        "Seconds left of the pause a dependency asked for (Retry-After)", labels=per_dependency,
+    )  # fmt: skip
+    running = GaugeMetricFamily(
+        "taskplatform_dependency_running", "Jobs holding a concurrency lease",
+        labels=per_dependency,
+    )  # fmt: skip
+    waits = CounterMetricFamily(
+        "taskplatform_dependency_waits", "Attempts told to wait, by reason",
+        labels=["dependency", "reason"],
+    )  # fmt: skip
+    waited = CounterMetricFamily(
+        "taskplatform_dependency_wait_seconds", "Seconds jobs were told to wait",
+        labels=per_dependency,
+    )  # fmt: skip
+    for name, d in state["dependencies"].items():
+        for kind in ("closed", "open", "half-open"):
+            breaker.add_metric([name, kind], 1 if d["breaker"] == kind else 0)
+        slowed.add_metric([name], d["slowed_for"])
+        running.add_metric([name], d["running"])
+        for reason in ("slowed", "open", "half-open", "concurrency", "rate"):
+            waits.add_metric([name, reason], d["waits"].get(reason, 0))
+        waited.add_metric([name], d["waits"].get("seconds", 0))
+    return [paused, breaker, slowed, running, waits, waited]
 
 
 HISTOGRAM_NAMES = {

@@ -21,7 +21,7 @@ from celery import Task
 from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
-from config import failure_policy, job_context
+from config import failure_policy, flow_control, job_context
 from config.errors import InvalidInput, PermanentError, TransientError
 from config.publish import BrokerUnavailableError
 from config.queues import queue_of_routing_key
@@ -94,6 +94,9 @@ class PlatformTask(Task):
     (config/publish.py), whichever way it is made."""
 
     retry_preset = "default"
+    #: The dependency the task calls (`@app.task(..., dependency="crm")`): its flow control
+    #: (rate, concurrency, Retry-After pauses, circuit breaker; config/flow_control.py).
+    dependency: str | None = None
     # What `inspect active/reserved/scheduled` and Flower show of a job: redacted reprs.
     Request = "config.task_events:RedactedRequest"
 
@@ -128,16 +131,70 @@ class PlatformTask(Task):
         # for the lines Celery writes about this attempt after it ends
         queue = queue_of_routing_key((request.delivery_info or {}).get("routing_key"))
         job_context.remember(request.id, self.name, queue, (request.retries or 0) + 1, cid)
+        admitted = False
         try:
             check_arguments(self.name, args, kwargs)
-            return super().__call__(*args, **kwargs)
+            if self.dependency:
+                self._admit(request, args, kwargs)
+                admitted = True
+            result = super().__call__(*args, **kwargs)
+            if admitted:
+                flow_control.gate().outcome(self.dependency, request.id, "ok")
+            return result
         except (Retry, Ignore):
             raise  # Celery's own flow: a retry already decided, a job to drop
         except Exception as exc:
+            if admitted:
+                self._after_failure(request, args, kwargs, exc)
             decision = failure_policy.decide(exc, request.retries or 0, self.max_retries or 0)
             if isinstance(decision, failure_policy.Retry):
                 raise self.retry(exc=exc, countdown=decision.countdown) from exc
             failure_policy.remember(request.id, decision)
             raise
         finally:
+            if admitted:
+                flow_control.gate().release(self.dependency, request.id)
             correlation.reset(token)
+
+    def _admit(self, request: Any, args: tuple, kwargs: dict) -> None:
+        """Wait (deferred, not retried) while the dependency's limits, pause or breaker say
+        so; return when this attempt may call it."""
+        slot = (request.headers or {}).get(flow_control.SLOT_HEADER) == self.dependency
+        lease = float(self.time_limit or settings.task_time_limit) + 30
+        wait, why = flow_control.gate().admit(self.dependency, request.id, lease, slot)
+        if wait > 0:
+            self._defer(request, args, kwargs, wait, slot_owned=why == "rate")
+
+    def _after_failure(self, request: Any, args: tuple, kwargs: dict, exc: Exception) -> None:
+        """A transient failure counts toward the breaker; a 429 or 503 with Retry-After
+        pauses the dependency for every worker, and this job waits like the others,
+        without spending a retry."""
+        kind = failure_policy.classify(exc)
+        if not kind.transient or failure_policy.reason_for_event(exc) is not None:
+            flow_control.gate().outcome(self.dependency, request.id, "ok")  # it answered
+            return
+        if kind.retry_after is None:
+            flow_control.gate().outcome(self.dependency, request.id, "failed")
+            return
+        wait = min(kind.retry_after, settings.max_countdown)
+        flow_control.gate().outcome(self.dependency, request.id, "slowed", wait)
+        flow_control.gate().release(self.dependency, request.id)
+        logger.info("%s asked to slow down for %.1f s (%s): %s waits without a retry",
+                    self.dependency, wait, type(exc).__name__, request.id)  # fmt: skip
+        self._defer(request, args, kwargs, wait, slot_owned=False)
+
+    def _defer(
+        self, request: Any, args: tuple, kwargs: dict, wait: float, slot_owned: bool
+    ) -> None:
+        """Publish this job again under its own id and retry count, `wait` seconds ahead,
+        and end this attempt (Ignore: acked, nothing stored)."""
+        headers = dict(request.headers or {})
+        headers.pop(flow_control.SLOT_HEADER, None)
+        if slot_owned:
+            headers[flow_control.SLOT_HEADER] = self.dependency
+        self.apply_async(
+            args, kwargs, task_id=request.id, countdown=max(wait, 0.001),
+            retries=request.retries or 0, headers=headers, root_id=request.root_id,
+            parent_id=request.parent_id, expires=request.expires,
+        )  # fmt: skip
+        raise Ignore()

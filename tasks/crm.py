@@ -9,7 +9,7 @@ from config.settings import settings
 from leads import capture
 
 
-@app.task(name="crm.capture_lead", retry_preset="patient")
+@app.task(name="crm.capture_lead", retry_preset="patient", dependency="crm")
 def capture_lead(lead: dict) -> dict:
     """Validate and store a lead ({email, name, company, source}); push it to the CRM when
     the CRM does not have these details yet (`pushed` in the result: whether it did now)."""

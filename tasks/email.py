@@ -24,20 +24,20 @@ def _send(message: dict, idempotency_key: str) -> dict:
                      stale_after=timedelta(seconds=settings.task_time_limit))  # fmt: skip
 
 
-@app.task(name="email.send_email", retry_preset="patient")
+@app.task(name="email.send_email", retry_preset="patient", dependency="smtp")
 def send_email(message: dict, idempotency_key: str) -> dict:
     """Send `message` ({to, template, context} or {to, subject, body}) once per key."""
     return _send(message, idempotency_key)
 
 
-@app.task(name="email.send_candidate_matches", retry_preset="patient")
+@app.task(name="email.send_candidate_matches", retry_preset="patient", dependency="smtp")
 def send_candidate_matches(lead_id: int, candidate_ids: list[int]) -> dict:
     """Mail a lead the candidates picked for them, once per (lead, candidates)."""
     message, key = matches.compose(database.engine(), lead_id, candidate_ids)
     return _send(message, key)
 
 
-@app.task(name="email.send_quote", retry_preset="patient")
+@app.task(name="email.send_quote", retry_preset="patient", dependency="smtp")
 def send_quote(request: dict | str, to: str, name: str | None = None) -> dict:
     """Price `request` (as quote.generate_quote does, from its cache when fresh) and mail
     the quote to `to`, once per quote and recipient."""

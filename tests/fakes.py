@@ -148,3 +148,44 @@ class FakeCrm(LocalHttp):
     @property
     def url(self) -> str:
         return self.base_url + "/hooks/leads"
+
+
+class RateLimitedCrm(LocalHttp):
+    """A CRM that takes `per_second` calls in any one-second window and answers 429 with
+    `Retry-After: 1` beyond that, as real APIs do; `down` makes it answer 503 (no
+    Retry-After). Records every call's time, status and body."""
+
+    def __init__(self, per_second: int = 10) -> None:
+        super().__init__()
+        self.per_second = per_second
+        self.calls: list[dict] = []
+        self.down = False
+        self._lock = threading.Lock()
+
+    def answer(self, method: str, headers: dict, body: bytes) -> tuple[int, dict]:
+        now = time.monotonic()
+        with self._lock:
+            recent = [c for c in self.calls if now - c["at"] < 1.0 and c["status"] == 200]
+            if self.down:
+                status, extra = 503, {}
+            elif len(recent) >= self.per_second:
+                status, extra = 429, {"Retry-After": "1"}
+            else:
+                status, extra = 200, {}
+            self.calls.append({"at": now, "status": status, "body": body.decode(),
+                               "key": headers.get("Idempotency-Key")})  # fmt: skip
+        return status, extra
+
+    def most_in_one_second(self) -> int:
+        """The most calls (any answer) in any one-second window."""
+        times = sorted(c["at"] for c in self.calls)
+        most, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= 1.0:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
+
+    @property
+    def url(self) -> str:
+        return self.base_url + "/hooks/leads"

@@ -15,6 +15,7 @@ from taskplatform.errors import (
     BrokerUnavailableError,
     BulkPublishError,
     PayloadError,
+    QueueFullError,
     ResultStoreUnavailableError,
 )
 from taskplatform.handles import Job, TaskHandle
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidArguments",
     "Job",
     "PayloadError",
+    "QueueFullError",
     "ResultStoreUnavailableError",
     "TaskHandle",
     "configure",

@@ -34,3 +34,8 @@ class BulkPublishError(BrokerUnavailableError):
     ) -> None:
         super().__init__(message)
         self.queued, self.uncertain, self.unsent = queued, uncertain, unsent
+
+
+class QueueFullError(Exception):
+    """The job's queue holds QUEUE_MAX_DEPTH jobs already: nothing was queued. Answer 503
+    (or 429) and let the caller try later; the workers are behind."""

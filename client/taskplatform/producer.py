@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskplatform import message, wire
-from taskplatform.errors import BrokerUnavailableError, BulkPublishError
+from taskplatform.errors import BrokerUnavailableError, BulkPublishError, QueueFullError
 from taskplatform.settings import check_redis_url, current
 
 #: Messages per round trip in a bulk publish: large enough to amortise the trip, small
@@ -85,6 +85,9 @@ def send(messages: Sequence[Outgoing]) -> None:
     except Exception as exc:
         raise _unavailable(exc) from exc
     refused_by_redis = [error for error in refusals if error is not None]
+    full = [e for e in refused_by_redis if str(e).startswith(wire.QUEUE_FULL)]
+    if full:
+        raise QueueFullError(f"nothing was queued: {str(full[0]).removeprefix(wire.QUEUE_FULL)}")
     if refused_by_redis:
         raise BrokerUnavailableError(
             f"Redis refused the job, nothing was queued: {refused_by_redis[0]}"
@@ -142,6 +145,7 @@ def _pipeline(client: Any, messages: Sequence[Outgoing]) -> list[Exception | Non
     key go in one LPUSH per queue; with one, each in its publish-once script. Wake tokens
     and events are best effort: a consumer also polls, and Flower also sees the job start."""
     db = client.connection_pool.connection_kwargs.get("db", 0)
+    bounds = current().queue_max_depth
     pipe = client.pipeline(transaction=False)
     put_at: list[int] = []  # per message, the index of the reply to its put
     plain: dict[str, list[int]] = {}
@@ -149,14 +153,17 @@ def _pipeline(client: Any, messages: Sequence[Outgoing]) -> list[Exception | Non
         if item.window:
             put_at.append(len(pipe))
             pipe.execute_command(
-                *wire.put_once_command(item.queue, item.task_id, item.payload, item.window)
+                *wire.put_once_command(
+                    item.queue, item.task_id, item.payload, item.window, bounds.get(item.queue)
+                )
             )
         else:
             put_at.append(-1)
             plain.setdefault(item.queue, []).append(index)
     for queue, indexes in plain.items():
         at = len(pipe)
-        for name, *args in wire.put_commands(queue, [messages[i].payload for i in indexes]):
+        payloads = [messages[i].payload for i in indexes]
+        for name, *args in wire.put_commands(queue, payloads, bounds.get(queue)):
             pipe.execute_command(name.upper(), *args)
         for i in indexes:
             put_at[i] = at

@@ -40,6 +40,8 @@ class ClientSettings:
     socket_connect_timeout: float = SOCKET_CONNECT_TIMEOUT
     sent_events: bool = True
     redacted_keys: tuple[str, ...] = field(default=())
+    #: QUEUE_MAX_DEPTH ("crm=10000"): past it a publish raises QueueFullError.
+    queue_max_depth: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 8 <= self.max_depth <= 5000:
@@ -58,6 +60,17 @@ def check_redis_url(name: str, url: str) -> str:
             f" not {scheme or 'a URL without a scheme'}://"
         )
     return url
+
+
+def parse_depths(text: str) -> dict[str, int]:
+    """QUEUE_MAX_DEPTH: comma-separated queue=jobs, the most jobs a queue may hold."""
+    depths: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        queue, _, value = part.partition("=")
+        if not value.strip().isdigit() or int(value) < 1:
+            raise ClientConfigError(f"QUEUE_MAX_DEPTH: {part!r} is not queue=jobs (jobs >= 1)")
+        depths[queue.strip()] = int(value)
+    return depths
 
 
 def parse_keys(text: str) -> tuple[str, ...]:
@@ -92,6 +105,7 @@ def from_environment(environ: dict[str, str] | None = None) -> ClientSettings:
         sent_events=env.get("TASK_SENT_EVENTS", "true").strip().lower()
         not in ("0", "false", "no", "off"),
         redacted_keys=parse_keys(env.get("REDACT_KEYS", "")),
+        queue_max_depth=parse_depths(env.get("QUEUE_MAX_DEPTH", "")),
     )
 
 

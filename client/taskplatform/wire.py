@@ -31,10 +31,15 @@ WAKE_BOUND = 1000
 #: Queue a message unless its task id was queued within the window: a producer that
 #: publishes again after an ambiguous failure (a timeout) gets the first job, not a second.
 #: KEYS: once marker, queue list, wake list. ARGV: message, window seconds, the wake list's
-#: bound. Returns 1 (queued) or 0 (already). Sent with EVAL, never EVALSHA: a publish that
-#: timed out must have sent the whole script, so that it runs when a frozen Redis resumes
-#: instead of failing on NOSCRIPT.
+#: bound, and optionally the queue's QUEUE_MAX_DEPTH (refused with QUEUEFULL past it, before
+#: the mark is taken). Returns 1 (queued) or 0 (already). Sent with EVAL, never EVALSHA: a
+#: publish that timed out must have sent the whole script, so that it runs when a frozen
+#: Redis resumes instead of failing on NOSCRIPT.
 PUT_ONCE = """
+local bound = tonumber(ARGV[4] or '0')
+if bound > 0 and redis.call('LLEN', KEYS[2]) >= bound then
+  return redis.error_reply('QUEUEFULL ' .. KEYS[2] .. ' holds ' .. bound .. ' jobs or more')
+end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
 redis.call('LPUSH', KEYS[2], ARGV[1])
 redis.call('LPUSH', KEYS[3], '1')
@@ -48,6 +53,22 @@ PUBLISH_ALL = """
 for _, event in ipairs(ARGV) do redis.call('PUBLISH', KEYS[1], event) end
 return #ARGV
 """
+
+#: Messages for a queue with a QUEUE_MAX_DEPTH: all of them, or none past the bound.
+#: KEYS: queue list, wake list. ARGV: the bound, the wake list's bound, messages...
+PUT_BOUNDED = """
+local depth = redis.call('LLEN', KEYS[1])
+if depth + #ARGV - 2 > tonumber(ARGV[1]) then
+  return redis.error_reply('QUEUEFULL ' .. KEYS[1] .. ' holds ' .. depth .. ' jobs; its bound is '
+    .. ARGV[1])
+end
+for i = 3, #ARGV do redis.call('LPUSH', KEYS[1], ARGV[i]) end
+for i = 3, math.min(#ARGV, tonumber(ARGV[2]) + 2) do redis.call('LPUSH', KEYS[2], '1') end
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+return #ARGV - 2
+"""
+#: The error Redis answers a put past a queue's bound with.
+QUEUE_FULL = "QUEUEFULL"
 
 #: A look at the epoch, by a keeper (broker/epoch.py) or the outbox relay: take the epoch
 #: (making it when it is missing) and count one more look at it.
@@ -80,10 +101,12 @@ def wake_key(queue: str) -> str:
     return WAKE_PREFIX + queue
 
 
-def put_once_command(queue: str, task_id: str, payload: str, window: int) -> tuple:
+def put_once_command(
+    queue: str, task_id: str, payload: str, window: int, bound: int | None = None
+) -> tuple:
     """A publish with a job key's window, to an unprefixed Redis: the publish-once script."""
     keys = (ONCE_PREFIX + task_id, queue, wake_key(queue))
-    return ("eval", PUT_ONCE, 3, *keys, payload, int(window), WAKE_BOUND)
+    return ("eval", PUT_ONCE, 3, *keys, payload, int(window), WAKE_BOUND, bound or 0)
 
 
 def publish_command(channel: str, events: list[str]) -> tuple:
@@ -93,10 +116,13 @@ def publish_command(channel: str, events: list[str]) -> tuple:
     return ("EVAL", PUBLISH_ALL, 1, channel, *events)
 
 
-def put_commands(queue: str, payloads: list[str]) -> list[tuple]:
+def put_commands(queue: str, payloads: list[str], bound: int | None = None) -> list[tuple]:
     """Messages for one queue, to an unprefixed Redis, for a pipeline: one LPUSH of them all
     (the first is taken first), one of their wake tokens (one each, at most WAKE_BOUND), and
-    the wake list's trim. Redis takes or refuses each command whole."""
+    the wake list's trim. Redis takes or refuses each command whole. With a bound
+    (QUEUE_MAX_DEPTH), one PUT_BOUNDED call instead: all of them, or none past it."""
+    if bound:
+        return [("eval", PUT_BOUNDED, 2, queue, wake_key(queue), bound, WAKE_BOUND, *payloads)]
     tokens = ["1"] * min(len(payloads), WAKE_BOUND)
     return [
         ("lpush", queue, *payloads),

@@ -15,6 +15,7 @@ from taskplatform import (
     BrokerUnavailableError,
     InvalidArguments,
     PayloadError,
+    QueueFullError,
     ResultStoreUnavailableError,
     correlation_id,
     job_status,
@@ -29,7 +30,7 @@ RequestId = Annotated[str | None, Header()]
 def _refused(exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidArguments):
         return JSONResponse({"field": exc.field, "error": exc.problem}, status_code=400)
-    if isinstance(exc, BrokerUnavailableError | ResultStoreUnavailableError):
+    if isinstance(exc, BrokerUnavailableError | ResultStoreUnavailableError | QueueFullError):
         return JSONResponse({"error": str(exc)}, status_code=503)
     return JSONResponse({"error": str(exc)}, status_code=400)
 
@@ -46,7 +47,7 @@ def queue_one(
             job = handle.apply_async(
                 body.get("args"), body.get("kwargs"), job_key=body.get("job_key")
             )
-        except (PayloadError, BrokerUnavailableError) as exc:
+        except (PayloadError, BrokerUnavailableError, QueueFullError) as exc:
             return _refused(exc)
     return {"job_id": job.id}
 
@@ -64,7 +65,7 @@ def queue_many(
     with correlation_id(x_request_id):
         try:
             jobs = handle.delay_many([tuple(item) for item in items])
-        except (PayloadError, BrokerUnavailableError) as exc:
+        except (PayloadError, BrokerUnavailableError, QueueFullError) as exc:
             return _refused(exc)
     return {"job_ids": [job.id for job in jobs]}
 

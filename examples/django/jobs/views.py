@@ -11,6 +11,7 @@ from taskplatform import (
     BrokerUnavailableError,
     InvalidArguments,
     PayloadError,
+    QueueFullError,
     ResultStoreUnavailableError,
     correlation_id,
     job_status,
@@ -21,7 +22,7 @@ from taskplatform import (
 def _refused(exc: Exception) -> JsonResponse:
     if isinstance(exc, InvalidArguments):
         return JsonResponse({"field": exc.field, "error": exc.problem}, status=400)
-    if isinstance(exc, BrokerUnavailableError | ResultStoreUnavailableError):
+    if isinstance(exc, BrokerUnavailableError | ResultStoreUnavailableError | QueueFullError):
         return JsonResponse({"error": str(exc)}, status=503)
     return JsonResponse({"error": str(exc)}, status=400)
 
@@ -43,7 +44,7 @@ def one(request: HttpRequest, name: str) -> JsonResponse:
             job = handle.apply_async(
                 body.get("args"), body.get("kwargs"), job_key=body.get("job_key")
             )
-        except (PayloadError, BrokerUnavailableError) as exc:
+        except (PayloadError, BrokerUnavailableError, QueueFullError) as exc:
             return _refused(exc)
     return JsonResponse({"job_id": job.id}, status=202)
 
@@ -57,7 +58,7 @@ def queue_many(request: HttpRequest, task: str) -> JsonResponse:
     with correlation_id(request.headers.get("X-Request-ID")):
         try:
             jobs = handle.delay_many([tuple(item) for item in items])
-        except (PayloadError, BrokerUnavailableError) as exc:
+        except (PayloadError, BrokerUnavailableError, QueueFullError) as exc:
             return _refused(exc)
     return JsonResponse({"job_ids": [job.id for job in jobs]}, status=202)
 
