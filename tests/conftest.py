@@ -168,8 +168,17 @@ def _require_services() -> None:
 
 @pytest.fixture
 def services() -> None:
-    """Real Redis and Postgres for this run; skip (or fail under CI) without them."""
+    """Real Redis and Postgres for this run; skip (or fail under CI) without them. Each test
+    starts with every dependency's flow state clear (config/flow_control.py): a breaker one
+    test opened must not hold another's jobs."""
     _require_services()
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    stale = list(client.scan_iter(match="taskplatform:flow:*", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.close()
 
 
 @pytest.fixture
