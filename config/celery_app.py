@@ -34,6 +34,7 @@ from config.queues import QUEUES, route_task, task_queues
 from config.result_backend import BACKENDS
 from config.sentry import init_sentry
 from config.settings import settings
+from taskplatform.errors import QueueFullError
 from taskplatform.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -220,8 +221,15 @@ class PlatformCelery(Celery):
             if settings.broker_is_rabbitmq:
                 rabbitmq.ensure_topology(self)
             return super().send_task(name, args, kwargs, countdown, eta, task_id, **options)
-        except UNREACHABLE_ERRORS as exc:
-            _raise_unreachable(name, exc)
+        except Exception as exc:
+            if settings.broker_is_rabbitmq and rabbitmq.nacked(exc):
+                raise QueueFullError(
+                    f"nothing was queued: RabbitMQ refused {name} (its queue is at its"
+                    " max-length; see docs/flow-control.md)"
+                ) from exc
+            if isinstance(exc, UNREACHABLE_ERRORS):
+                _raise_unreachable(name, exc)
+            raise
 
 
 def _raise_unreachable(name: str, exc: BaseException) -> NoReturn:

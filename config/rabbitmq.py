@@ -164,3 +164,17 @@ def release_once(task_id: str, options: dict[str, Any]) -> None:
         # Best effort: with Redis away too, the caller hears of the failure either way.
         with contextlib.suppress(Exception):
             redis_client.client().delete(ONCE_PREFIX + task_id)
+
+
+def nacked(exc: BaseException) -> bool:
+    """Whether RabbitMQ refused the publish (a basic.nack): on a queue at its `max-length`
+    (a policy; the queues overflow with reject-publish) it queued nothing. Found through the
+    causes: the message and its event go as one batch (config/amqp.py)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == "MessageNacked":
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -342,3 +342,34 @@ def test_a_dead_letter_of_the_brokers_delivery_limit_says_it_was_the_broker():
     text = str(DeliveryBoundExceeded.for_task("crm.x", "id-1", 101, BROKER_DELIVERY_LIMIT))
     assert "RabbitMQ gave up on it" in text and "x-delivery-limit=100" in text
     assert "worker was lost" not in text
+
+
+def test_a_queue_at_its_max_length_refuses_a_publish_with_queue_full(services):
+    """The platform's queues overflow with reject-publish: with a max-length policy (the
+    operator's QUEUE_MAX_DEPTH on RabbitMQ), RabbitMQ nacks a publish past it and `.delay()`
+    raises QueueFullError, queuing nothing."""
+    from taskplatform import QueueFullError
+
+    def ctl(command: str, *args: str, check: bool = True) -> None:
+        subprocess.run(["rabbitmqctl", "-q", command, "-p", conftest.VHOST, *args],
+                       check=check, timeout=60, capture_output=True)  # fmt: skip
+
+    queue = "maintenance"  # no test's worker consumes it here
+    app.send_task("maintenance.probe_nothing", (0,))  # the topology is in place
+    ctl("purge_queue", queue)
+    ctl("set_policy", "taskplatform-max", f"^{queue}$", '{"max-length": 2}', "--apply-to", "queues")
+    try:
+        time.sleep(1)  # the policy reaches the queue
+        refused = []
+        for n in range(1, 6):
+            try:
+                app.send_task("maintenance.probe_nothing", (n,))
+            except QueueFullError as exc:
+                refused.append((n, str(exc)))
+        # A quorum queue checks its length before it takes a message: one may pass the bound
+        assert [n for n, _ in refused] in ([3, 4, 5], [4, 5]), refused
+        assert "max-length" in refused[0][1]
+        assert harness.queue_depth(queue) == refused[0][0] - 1
+    finally:
+        ctl("clear_policy", "taskplatform-max", check=False)
+        ctl("purge_queue", queue, check=False)
