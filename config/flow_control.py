@@ -15,8 +15,10 @@ One table in the settings names each dependency's limits (`RATE_LIMITS="crm=10/s
 3. concurrency: a lease per running job in a sorted set, expiring after the job's time
    limit (a killed worker's lease runs out);
 4. rate: GCRA without burst, whose slots are reserved: a job told to wait 0.3 s owns the
-   slot 0.3 s ahead and takes it without asking the rate again, so waiting jobs never
-   stampede.
+   slot 0.3 s ahead and takes it without asking the spacing again, so waiting jobs never
+   stampede; and a hard cap, a log of the calls let through in the last window (10 in any
+   second for "10/s"), which a job that comes back late (its worker was busy) must also
+   pass, so late jobs cannot bunch into an eleventh call.
 
 A job told to wait is published again with that countdown under its own id and retry count
 (tasks/base.py), and its attempt ends: it burns no retry and no delivery, holds no pool
@@ -39,10 +41,11 @@ BREAKER_COOLDOWN = 30.0
 #: how long the jobs that are not the probe wait before asking again.
 PROBE_SECONDS = 60.0
 HALF_OPEN_WAIT = 1.0
-#: Calls are admitted this much slower than the configured rate: a call leaves a few
-#: milliseconds after its admission (the job's own work before it, a busy process), and at
-#: exactly the limit that jitter alone puts an eleventh call into some second of a 10/s API.
-RATE_MARGIN = 0.05
+#: Calls are admitted this much slower than the configured rate (spacing and window alike):
+#: a call leaves some milliseconds after its admission (the job's own work before it, a busy
+#: process, up to 100 ms on a loaded 2-core machine), and at exactly the limit that jitter
+#: alone puts an eleventh call into some second of a 10/s API.
+RATE_MARGIN = 0.1
 #: A job over its concurrency limit asks again after this long (plus the other's finish).
 CONCURRENCY_WAIT = 0.25
 PREFIX = "taskplatform:flow:"
@@ -57,14 +60,17 @@ class FlowConfigError(ValueError):
     """A RATE_LIMITS or CONCURRENCY_LIMITS entry the platform cannot read."""
 
 
-def parse_rates(text: str) -> dict[str, float]:
-    """RATE_LIMITS ("crm=10/s,smtp=300/m") as seconds between two calls, per dependency."""
-    rates: dict[str, float] = {}
+def parse_rates(text: str) -> dict[str, tuple[int, float]]:
+    """RATE_LIMITS ("crm=10/s,smtp=300/m") as (calls, seconds) per dependency: at most that
+    many calls in any window of that many seconds ("2.5/s" is 2 in any 0.8 s)."""
+    rates: dict[str, tuple[int, float]] = {}
     for name, value in _entries("RATE_LIMITS", text):
         match = _RATE.match(value)
         if not match or float(match["count"]) <= 0:
             raise FlowConfigError(f"RATE_LIMITS: {name}={value!r} is not a rate like 10/s")
-        rates[name] = _UNITS[match["unit"]] / float(match["count"])
+        per_unit = float(match["count"])
+        calls = max(1, int(per_unit))
+        rates[name] = (calls, _UNITS[match["unit"]] * calls / per_unit)
     return rates
 
 
@@ -90,20 +96,28 @@ def _entries(variable: str, text: str) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Limits:
-    """One dependency's limits: seconds between calls (None: no rate) and most at once."""
+    """One dependency's limits: at most `rate[0]` calls in any `rate[1]` seconds (None: no
+    rate), and at most `concurrency` at once."""
 
-    interval: float | None
+    rate: tuple[int, float] | None
     concurrency: int | None
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two calls (0: no rate)."""
+        return self.rate[1] / self.rate[0] if self.rate else 0.0
 
 
 def keys(dependency: str) -> list[str]:
     base = PREFIX + dependency + ":"
-    return [base + k for k in ("slowed", "open", "probe", "failures", "tat", "leases", "stats")]
+    return [base + k for k in
+            ("slowed", "open", "probe", "failures", "tat", "leases", "stats", "calls")]  # fmt: skip
 
 
-#: KEYS: slowed, open, probe, failures, tat, leases, stats. ARGV: interval ms (0: no rate),
-#: concurrency (0: none), job id, lease ms, breaker threshold, probe ms, half-open wait ms,
-#: concurrency wait ms, 1 if the job owns a reserved slot. Returns {wait ms, reason}.
+#: KEYS: slowed, open, probe, failures, tat, leases, stats, calls. ARGV: interval ms (0: no
+#: rate), concurrency (0: none), job id, lease ms, breaker threshold, probe ms, half-open wait
+#: ms, concurrency wait ms, 1 if the job owns a reserved slot, the most calls in a window (0:
+#: no rate) and the window in ms. Returns {wait ms, reason}.
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -140,6 +154,18 @@ if interval > 0 and ARGV[9] ~= '1' then
     if probing then redis.call('DEL', KEYS[3]) end
     return wait(tat - now, 'rate')
   end
+end
+local cap = tonumber(ARGV[10])
+if cap > 0 then
+  local window = tonumber(ARGV[11])
+  redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[8]) >= cap then
+    local oldest = redis.call('ZRANGE', KEYS[8], 0, 0, 'WITHSCORES')
+    if probing then redis.call('DEL', KEYS[3]) end
+    return wait(math.max(1, tonumber(oldest[2]) + window - now), 'rate')
+  end
+  redis.call('ZADD', KEYS[8], now, ARGV[3] .. ':' .. now)
+  redis.call('PEXPIRE', KEYS[8], window + 1000)
 end
 if limit > 0 then redis.call('ZADD', KEYS[6], now + tonumber(ARGV[4]), ARGV[3]) end
 return {0, 'go'}
@@ -189,13 +215,15 @@ class Gate:
         """(seconds to wait, why): 0 and "go" when the job may call now. `slot`: the job
         owns a rate slot reserved at an earlier ask."""
         limits = self.limits.get(dependency, Limits(None, None))
-        interval_ms = int((limits.interval or 0) * (1 + RATE_MARGIN) * 1000)
+        interval_ms = int(limits.interval * (1 + RATE_MARGIN) * 1000)
+        cap, window = limits.rate or (0, 0.0)
         ms, reason = self._admit(
             keys=keys(dependency),
             args=[
                 interval_ms, limits.concurrency or 0, job_id,
                 int(lease * 1000), self.failures, int(PROBE_SECONDS * 1000),
                 int(HALF_OPEN_WAIT * 1000), int(CONCURRENCY_WAIT * 1000), int(slot),
+                cap, int(window * (1 + RATE_MARGIN) * 1000),
             ],
         )  # fmt: skip
         return int(ms) / 1000, reason.decode() if isinstance(reason, bytes) else reason
@@ -223,7 +251,7 @@ class Gate:
 
     def state(self, dependency: str) -> dict[str, Any]:
         """What `doctor` and the metrics show: pauses, the breaker, running jobs, waits."""
-        slowed, opened, probe, failures, _tat, leases, stats = keys(dependency)
+        slowed, opened, probe, failures, _tat, leases, stats, _calls = keys(dependency)
         pipe = self.client.pipeline(transaction=False)
         pipe.pttl(slowed)
         pipe.pttl(opened)

@@ -178,13 +178,19 @@ class RateLimitedCrm(LocalHttp):
 
     def most_in_one_second(self) -> int:
         """The most calls (any answer) in any one-second window."""
-        times = sorted(c["at"] for c in self.calls)
-        most, start = 0, 0
-        for end, at in enumerate(times):
-            while at - times[start] >= 1.0:
+        return len(self.busiest_second())
+
+    def busiest_second(self) -> list[dict]:
+        """The calls of the one-second window that holds the most."""
+        calls = sorted(self.calls, key=lambda c: c["at"])
+        best: list[dict] = []
+        start = 0
+        for end, call in enumerate(calls):
+            while call["at"] - calls[start]["at"] >= 1.0:
                 start += 1
-            most = max(most, end - start + 1)
-        return most
+            if end - start + 1 > len(best):
+                best = calls[start : end + 1]
+        return best
 
     @property
     def url(self) -> str:

@@ -29,7 +29,8 @@ COOLDOWN = 5.0
 
 
 def test_the_tables_parse_and_refuse_what_they_cannot_read():
-    assert parse_rates("crm=10/s, smtp=300/m") == {"crm": 0.1, "smtp": 0.2}
+    assert parse_rates("crm=10/s, smtp=300/m") == {"crm": (10, 1.0), "smtp": (300, 60.0)}
+    assert parse_rates("slow=2.5/s") == {"slow": (2, 0.8)}
     assert parse_counts("crm=4") == {"crm": 4} and parse_rates("") == {}
     for bad in ("crm=10", "crm=0/s", "crm", "CRM=1/s"):
         with pytest.raises(FlowConfigError, match="RATE_LIMITS"):
@@ -42,7 +43,7 @@ def test_the_tables_parse_and_refuse_what_they_cannot_read():
 def gate(services):
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
     name = f"dep{uuid.uuid4().hex[:8]}"
-    made = Gate(client, {name: Limits(interval=0.1, concurrency=2)}, failures=3, cooldown=1.0)
+    made = Gate(client, {name: Limits(rate=(10, 1.0), concurrency=2)}, failures=3, cooldown=1.0)
     yield made, name
     client.delete(*flow_control.keys(name))
 
@@ -52,7 +53,7 @@ def test_the_gate_reserves_rate_slots_and_bounds_concurrency(gate):
     waits = [gate.admit(dep, f"job-{n}", lease=60) for n in range(4)]
     # the first goes, the next ones own the slots 0.1 s apart (never the same slot twice)
     assert waits[0] == (0, "go") and waits[1][1] == "rate"
-    expected = [0.105, 0.21, 0.315]  # 0.1 s apart, with RATE_MARGIN
+    expected = [0.11, 0.22, 0.33]  # 0.1 s apart, with RATE_MARGIN
     assert [w for w, _ in waits[1:]] == pytest.approx(expected, abs=0.005)
     # the owner of a reserved slot is let through without asking the rate again
     assert gate.admit(dep, "job-1", lease=60, slot=True) == (0, "go")
@@ -62,6 +63,19 @@ def test_the_gate_reserves_rate_slots_and_bounds_concurrency(gate):
     assert gate.admit(dep, "job-2", lease=60, slot=True) == (0, "go")
     assert gate.state(dep)["running"] == 2
     assert gate.state(dep)["waits"]["rate"] == 3
+
+
+def test_slot_owners_that_come_back_together_cannot_pass_the_cap(gate):
+    """Jobs whose worker was busy come back late, together: the log of the last second's
+    calls still holds them to 10 in any second."""
+    gate, dep = gate
+    gate.limits[dep] = Limits(rate=(3, 1.0), concurrency=None)
+    assert gate.admit(dep, "a", lease=60) == (0, "go")
+    assert gate.admit(dep, "b", lease=60)[1] == gate.admit(dep, "c", lease=60)[1] == "rate"
+    assert gate.admit(dep, "b", lease=60, slot=True) == (0, "go")  # back at once, together
+    assert gate.admit(dep, "c", lease=60, slot=True) == (0, "go")
+    wait, why = gate.admit(dep, "d", lease=60, slot=True)
+    assert why == "rate" and 0.5 < wait <= 1.1  # the fourth in one second (+ margin) waits
 
 
 def test_the_breaker_opens_probes_once_and_closes_and_a_slow_down_pauses_everyone(gate):
@@ -92,6 +106,7 @@ def accepted(crm: RateLimitedCrm, tag: str) -> list[str]:
     return [c["body"] for c in crm.calls if c["status"] == 200 and tag in c["body"]]
 
 
+@pytest.mark.timeout(LEADS / 8 + OUTAGE + 150)
 def test_a_rate_limited_crm_that_goes_down_is_called_within_its_limits(worker_process):
     from tasks.crm import capture_lead
 
@@ -115,7 +130,9 @@ def test_a_rate_limited_crm_that_goes_down_is_called_within_its_limits(worker_pr
         refused = sum(c["status"] == 429 for c in crm.calls)
         print(f"flow: {LEADS} leads, {calls} calls, {refused} answered 429, at most"
               f" {crm.most_in_one_second()} in one second")  # fmt: skip
-        assert crm.most_in_one_second() <= 11, crm.most_in_one_second()
+        busiest = crm.busiest_second()
+        shown = [(round(c["at"] - busiest[0]["at"], 3), c["status"]) for c in busiest]
+        assert len(busiest) <= 11, shown
         assert refused <= LEADS // 100, refused
         assert len(accepted(crm, tag)) == len(set(accepted(crm, tag))) == LEADS
         assert all(job.get(timeout=30)["pushed"] for job in jobs[:20])
