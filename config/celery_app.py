@@ -187,7 +187,10 @@ class PlatformCelery(Celery):
         retries, replays): refuse what must not be queued, then send."""
         task_id = publish.prepare(name, args, kwargs, countdown, eta, task_id, options)
         if not settings.broker_is_rabbitmq:
-            publish.refuse_when_full(name, options, redis_client.client)
+            try:
+                publish.refuse_when_full(name, options, redis_client.client)
+            except UNREACHABLE_ERRORS as exc:
+                _raise_unreachable(name, exc)
         if settings.broker_is_rabbitmq:
             return self._send_to_rabbitmq(name, args, kwargs, countdown, eta, task_id, options)
         return self._send(name, args, kwargs, countdown, eta, task_id, options)

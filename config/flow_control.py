@@ -51,6 +51,10 @@ CONCURRENCY_WAIT = 0.25
 PREFIX = "taskplatform:flow:"
 #: The message header of a job that owns a reserved rate slot (its dependency's name).
 SLOT_HEADER = "x_flow_slot"
+#: How many times a job has waited for a dependency's Retry-After; past SLOWED_LIMIT its
+#: next slow-down spends a retry, so a dependency that never stops asking ends the job.
+SLOWED_HEADER = "x_flow_slowed"
+SLOWED_LIMIT = 10
 
 _RATE = re.compile(r"^\s*(?P<count>\d+(?:\.\d+)?)\s*/\s*(?P<unit>s|m|h)\s*$")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -180,7 +184,7 @@ if ARGV[1] == 'ok' then
   if redis.call('GET', KEYS[3]) == ARGV[5] then redis.call('DEL', KEYS[3]) end
   return 0
 end
-if ARGV[1] == 'slowed' then
+if ARGV[1] == 'slowed' and tonumber(ARGV[4]) > 0 then
   if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
     redis.call('SET', KEYS[1], '1', 'PX', ARGV[4])
   end

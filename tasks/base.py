@@ -138,9 +138,6 @@ class PlatformTask(Task):
                 self._admit(request, args, kwargs)
                 admitted = True
             result = super().__call__(*args, **kwargs)
-            if admitted:
-                flow_control.gate().outcome(self.dependency, request.id, "ok")
-            return result
         except (Retry, Ignore):
             raise  # Celery's own flow: a retry already decided, a job to drop
         except Exception as exc:
@@ -151,50 +148,80 @@ class PlatformTask(Task):
                 raise self.retry(exc=exc, countdown=decision.countdown) from exc
             failure_policy.remember(request.id, decision)
             raise
+        else:
+            if admitted:
+                self._flow("outcome", request.id, "ok")
+            return result
         finally:
             if admitted:
-                flow_control.gate().release(self.dependency, request.id)
+                self._flow("release", request.id)
             correlation.reset(token)
+
+    def _flow(self, step: str, *args: Any) -> None:
+        """Record an outcome or release a lease; a Redis hiccup here must not turn the
+        attempt's own result into a failure (a lease left behind expires with the time
+        limit, a missed outcome only delays the breaker)."""
+        try:
+            getattr(flow_control.gate(), step)(self.dependency, *args)
+        except Exception as exc:
+            logger.warning("flow control: could not %s for %s (%s)", step, self.dependency, exc)
 
     def _admit(self, request: Any, args: tuple, kwargs: dict) -> None:
         """Wait (deferred, not retried) while the dependency's limits, pause or breaker say
         so; return when this attempt may call it."""
-        slot = (request.headers or {}).get(flow_control.SLOT_HEADER) == self.dependency
+        headers = request.headers if isinstance(request.headers, dict) else {}
+        slot = headers.get(flow_control.SLOT_HEADER) == self.dependency
         lease = float(self.time_limit or settings.task_time_limit) + 30
         wait, why = flow_control.gate().admit(self.dependency, request.id, lease, slot)
         if wait > 0:
             self._defer(request, args, kwargs, wait, slot_owned=why == "rate")
+        headers.pop(flow_control.SLOT_HEADER, None)  # used: a later retry owns no slot
 
     def _after_failure(self, request: Any, args: tuple, kwargs: dict, exc: Exception) -> None:
-        """A transient failure counts toward the breaker; a 429 or 503 with Retry-After
-        pauses the dependency for every worker, and this job waits like the others,
-        without spending a retry."""
+        """A transient failure (a time limit too: a hung dependency) counts toward the
+        breaker; a 429 or 503 with Retry-After pauses the dependency for every worker, and
+        this job waits like the others, without spending a retry, up to SLOWED_LIMIT times
+        (then its retries count, so a dependency that never stops asking ends it)."""
         kind = failure_policy.classify(exc)
+        if failure_policy.reason_for_event(exc) == "time_limit":
+            self._flow("outcome", request.id, "failed")
+            return
         if not kind.transient or failure_policy.reason_for_event(exc) is not None:
-            flow_control.gate().outcome(self.dependency, request.id, "ok")  # it answered
+            self._flow("outcome", request.id, "ok")  # it answered
             return
-        if kind.retry_after is None:
-            flow_control.gate().outcome(self.dependency, request.id, "failed")
-            return
-        wait = min(kind.retry_after, settings.max_countdown)
-        flow_control.gate().outcome(self.dependency, request.id, "slowed", wait)
-        flow_control.gate().release(self.dependency, request.id)
+        headers = request.headers if isinstance(request.headers, dict) else {}
+        slowed = int(headers.get(flow_control.SLOWED_HEADER) or 0)
+        wait = min(kind.retry_after or 0, settings.max_countdown)
+        if wait <= 0 or slowed >= flow_control.SLOWED_LIMIT:
+            self._flow("outcome", request.id, "failed")
+            return  # the failure policy retries it, spending a retry
+        self._flow("outcome", request.id, "slowed", wait)
+        self._flow("release", request.id)
         logger.info("%s asked to slow down for %.1f s (%s): %s waits without a retry",
                     self.dependency, wait, type(exc).__name__, request.id)  # fmt: skip
-        self._defer(request, args, kwargs, wait, slot_owned=False)
+        self._defer(request, args, kwargs, wait, slot_owned=False, slowed=slowed + 1)
 
     def _defer(
-        self, request: Any, args: tuple, kwargs: dict, wait: float, slot_owned: bool
+        self,
+        request: Any,
+        args: tuple,
+        kwargs: dict,
+        wait: float,
+        slot_owned: bool,
+        slowed: int | None = None,
     ) -> None:
         """Publish this job again under its own id and retry count, `wait` seconds ahead,
-        and end this attempt (Ignore: acked, nothing stored)."""
+        with every option Celery's own retry keeps (chain, links, chord, queue, limits), and
+        end this attempt (Ignore: acked, nothing stored)."""
         headers = dict(request.headers or {})
         headers.pop(flow_control.SLOT_HEADER, None)
         if slot_owned:
             headers[flow_control.SLOT_HEADER] = self.dependency
-        self.apply_async(
-            args, kwargs, task_id=request.id, countdown=max(wait, 0.001),
-            retries=request.retries or 0, headers=headers, root_id=request.root_id,
-            parent_id=request.parent_id, expires=request.expires,
+        if slowed is not None:
+            headers[flow_control.SLOWED_HEADER] = slowed
+        again = self.signature_from_request(
+            request, args, kwargs, countdown=max(wait, 0.001), retries=request.retries or 0,
+            headers=headers,
         )  # fmt: skip
+        again.apply_async()
         raise Ignore()

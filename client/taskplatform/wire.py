@@ -36,6 +36,7 @@ WAKE_BOUND = 1000
 #: publish that timed out must have sent the whole script, so that it runs when a frozen
 #: Redis resumes instead of failing on NOSCRIPT.
 PUT_ONCE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local bound = tonumber(ARGV[4] or '0')
 if bound > 0 and redis.call('LLEN', KEYS[2]) >= bound then
   return redis.error_reply('QUEUEFULL ' .. KEYS[2] .. ' holds ' .. bound .. ' jobs or more')

@@ -239,3 +239,26 @@ print(json.dumps(out))
         assert not client.keys("taskplatform:broker:once:*")  # the refused keyed job took no mark
     finally:
         server.stop()
+
+
+def test_a_deferred_job_keeps_its_chain_and_a_retry_after_of_0_is_a_plain_retry(
+    worker_process,
+):
+    """A job that waited for the rate still hands its result on to the rest of its chain;
+    a 429 with `Retry-After: 0` is retried at once (the pause would be no pause)."""
+    from celery import chain
+
+    from tasks.crm import capture_lead
+    from tests.fakes import FakeCrm
+    from tests.probe_tasks import ECHO
+
+    with FakeCrm(statuses=[429], headers={"Retry-After": "0"}) as crm:
+        env = {"CRM_WEBHOOK_URL": crm.url, "RATE_LIMITS": "crm=2/s"}
+        worker_process(["crm"], env=env, pool="prefork", concurrency=2)
+        tag = f"chain{uuid.uuid4().hex[:6]}"
+        results = [chain(capture_lead.s(lead(tag, n)), ECHO["crm"].s()).delay() for n in range(4)]
+        for n, result in enumerate(results):
+            value = result.get(timeout=30)["value"]
+            assert value["pushed"] is True, (n, value)
+        assert [r["status"] for r in crm.requests].count(429) == 1
+        assert len([r for r in crm.requests if r["status"] == 200]) == 4
