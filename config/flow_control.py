@@ -215,10 +215,23 @@ class Gate:
         self._admit = client.register_script(ADMIT)
         self._outcome = client.register_script(OUTCOME)
 
-    def admit(self, dependency: str, job_id: str, lease: float, slot: bool = False):
+    def admit(
+        self,
+        dependency: str,
+        job_id: str,
+        lease: float,
+        slot: bool = False,
+        rate_only: bool = False,
+        without_rate: bool = False,
+    ):
         """(seconds to wait, why): 0 and "go" when the job may call now. `slot`: the job
-        owns a rate slot reserved at an earlier ask."""
+        owns a rate slot reserved at an earlier ask. `without_rate` leaves the rate to the
+        moment of the call (`before_call`), which asks with `rate_only` (no lease)."""
         limits = self.limits.get(dependency, Limits(None, None))
+        if without_rate:
+            limits = Limits(None, limits.concurrency)
+        elif rate_only:
+            limits = Limits(limits.rate, None)
         interval_ms = int(limits.interval * (1 + RATE_MARGIN) * 1000)
         cap, window = limits.rate or (0, 0.0)
         ms, reason = self._admit(
@@ -293,3 +306,34 @@ def gate() -> Gate:
             settings.breaker_cooldown_seconds,
         )  # fmt: skip
     return _gate
+
+
+class WaitForDependency(Exception):  # noqa: N818 - a signal to the base task, not an error
+    """Raised at the moment of a call the rate does not allow yet: the base task defers the
+    job by `wait` seconds (no retry), as when it is told to wait before the attempt."""
+
+    def __init__(self, wait: float, why: str) -> None:
+        super().__init__(f"wait {wait:.3f} s ({why})")
+        self.wait, self.why = wait, why
+
+
+def before_call(dependency: str):
+    """An httpx request hook that admits each call to `dependency` at the moment it leaves
+    (the rate's spacing and cap; the breaker and pauses too): a job's own work before the
+    call (a database upsert, a new client) cannot bunch calls that were admitted apart. For
+    tasks with `rate_at_call = True`, whose attempts are admitted without the rate."""
+
+    def hook(request: Any) -> None:
+        from celery import current_task
+
+        job = current_task.request if current_task else None
+        job_id = getattr(job, "id", None)
+        if not job_id:
+            return  # called outside a job (a shell, a test): no limits apply
+        headers = job.headers if isinstance(job.headers, dict) else {}
+        slot = headers.pop(SLOT_HEADER, None) == dependency
+        wait, why = gate().admit(dependency, job_id, 0, slot, rate_only=True)
+        if wait > 0:
+            raise WaitForDependency(wait, why)
+
+    return hook

@@ -97,6 +97,9 @@ class PlatformTask(Task):
     #: The dependency the task calls (`@app.task(..., dependency="crm")`): its flow control
     #: (rate, concurrency, Retry-After pauses, circuit breaker; config/flow_control.py).
     dependency: str | None = None
+    #: The task's calls go through `flow_control.before_call(dependency)` (an httpx hook),
+    #: which applies the rate at the moment of each call; the attempt is admitted without it.
+    rate_at_call = False
     # What `inspect active/reserved/scheduled` and Flower show of a job: redacted reprs.
     Request = "config.task_events:RedactedRequest"
 
@@ -140,6 +143,8 @@ class PlatformTask(Task):
             result = super().__call__(*args, **kwargs)
         except (Retry, Ignore):
             raise  # Celery's own flow: a retry already decided, a job to drop
+        except flow_control.WaitForDependency as told:
+            self._defer(request, args, kwargs, told.wait, slot_owned=told.why == "rate")
         except Exception as exc:
             if admitted:
                 self._after_failure(request, args, kwargs, exc)
@@ -172,10 +177,13 @@ class PlatformTask(Task):
         headers = request.headers if isinstance(request.headers, dict) else {}
         slot = headers.get(flow_control.SLOT_HEADER) == self.dependency
         lease = float(self.time_limit or settings.task_time_limit) + 30
-        wait, why = flow_control.gate().admit(self.dependency, request.id, lease, slot)
+        wait, why = flow_control.gate().admit(
+            self.dependency, request.id, lease, slot, without_rate=self.rate_at_call
+        )
         if wait > 0:
             self._defer(request, args, kwargs, wait, slot_owned=why == "rate")
-        headers.pop(flow_control.SLOT_HEADER, None)  # used: a later retry owns no slot
+        if not self.rate_at_call:
+            headers.pop(flow_control.SLOT_HEADER, None)  # used: a later retry owns no slot
 
     def _after_failure(self, request: Any, args: tuple, kwargs: dict, exc: Exception) -> None:
         """A transient failure (a time limit too: a hung dependency) counts toward the
