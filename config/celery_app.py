@@ -50,6 +50,7 @@ WORKER_MODULES = [
     "housekeeping.outbox",
     "housekeeping.task_stats",
     "housekeeping.watchdog",
+    "housekeeping.workers",
 ]
 
 

@@ -3,6 +3,7 @@
 model       the `dead_letters` table
 letters     what one dead letter holds, built from a failure (no Celery, no database)
 repository  the only code that reads or writes the table
+causes      a letter's cause and fingerprint (computed by Postgres), for triage
 payload     sealing the real arguments for replay (Fernet), the rest redacted
 spool       where a dead letter waits when Postgres cannot take it, and the drain
 capture     the signal handlers and worker hooks that turn failures into dead letters
@@ -12,6 +13,6 @@ exchange    RabbitMQ's delivery bound and dead-letter exchange, as dead letters
 replay      re-publishing a dead letter's original message
 alerts      telling ops about unresolved dead letters
 views       what a letter shows, redacted, for the CLI and the web page
-web         the dead-letter page
+web         the web app: the overview (housekeeping/overview.py), causes, letters
 cli         `celery -A config deadletters ...`
 """

@@ -39,6 +39,7 @@ def filter_options(command):
         click.option("--queue"),
         click.option("--reason", type=click.Choice(REASONS)),
         click.option("--exception", "exception_type", help="exception type, as in SMTPDataError"),
+        click.option("--cause", help="a cause's fingerprint, as `deadletters causes` shows it"),
         click.option("--since", help="ISO time, or a duration ago such as 2h or 7d"),
         click.option("--until", help="ISO time, or a duration ago"),
         click.option("--unresolved", is_flag=True, help="only letters not yet resolved"),
@@ -84,6 +85,19 @@ def list_command(limit: int, page: int, as_json: bool, **options: Any) -> None:
                "attempts", "status"]  # fmt: skip
     human = table(rows, columns) + f"\n{len(rows)} of {total} (page {page})"
     emit({"total": total, "page": page, "items": rows}, as_json, human)
+
+
+@deadletters.command()
+@filter_options
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def causes(limit: int, as_json: bool, **options: Any) -> None:
+    """Dead letters grouped by cause (task, reason, error with numbers and ids masked):
+    causes with open letters first; act on one with `--cause FINGERPRINT`."""
+    with database.session() as db:
+        rows = [views.cause(x) for x in repository.causes(db, filters_from(options), limit)]
+    columns = ["cause", "open", "letters", "last_seen", "task_name", "reason", "message"]
+    emit(rows, as_json, table(rows, columns) + f"\n{len(rows)} cause(s)")
 
 
 @deadletters.command()

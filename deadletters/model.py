@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -22,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from deadletters.causes import cause_sql, fingerprint_sql
 from deadletters.letters import REASONS
 
 
@@ -58,6 +60,9 @@ class DeadLetter(Base):
     replay_of: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("dead_letters.id", ondelete="SET NULL")
     )
+    #: Computed by Postgres from the row (deadletters/causes.py); never written.
+    cause: Mapped[str] = mapped_column(Text, Computed(cause_sql(), persisted=True))
+    fingerprint: Mapped[str] = mapped_column(Text, Computed(fingerprint_sql(), persisted=True))
 
     __table_args__ = (
         CheckConstraint(
@@ -68,4 +73,5 @@ class DeadLetter(Base):
         Index("dead_letters_task_name", "task_name"),
         Index("dead_letters_task_id", "task_id"),
         Index("dead_letters_unresolved", "failed_at", postgresql_where=text("resolved_at IS NULL")),
+        Index("dead_letters_fingerprint", "fingerprint", "failed_at"),
     )

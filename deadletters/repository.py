@@ -28,6 +28,8 @@ class Filters:
     resolved: bool = False
     #: Only the reasons that page (not refused user input: letters.NOT_PAGING).
     paging: bool = False
+    #: One cause (deadletters/causes.py).
+    fingerprint: str | None = None
 
     def apply(self, query: Select) -> Select:
         conditions = {
@@ -35,6 +37,7 @@ class Filters:
             DeadLetter.queue: self.queue,
             DeadLetter.reason: self.reason,
             DeadLetter.exception_type: self.exception_type,
+            DeadLetter.fingerprint: self.fingerprint,
         }
         for column, value in conditions.items():
             if value is not None:
@@ -181,6 +184,38 @@ def stats(db: Session, filters: Filters) -> dict[str, Any]:
         "by_reason": grouped(DeadLetter.reason),
         "by_day": grouped(day),
     }
+
+
+def causes(db: Session, filters: Filters, limit: int = 200) -> list[dict[str, Any]]:
+    """The letters `filters` match, one row per cause: its letters, how many are open, when
+    it was first and last seen, and its queues; causes with open letters first, then the
+    most recent."""
+    open_letters = func.count(DeadLetter.id).filter(DeadLetter.resolved_at.is_(None))
+    query = filters.apply(
+        select(
+            DeadLetter.fingerprint,
+            DeadLetter.task_name,
+            DeadLetter.reason,
+            DeadLetter.exception_type,
+            DeadLetter.cause,
+            func.count(DeadLetter.id).label("letters"),
+            open_letters.label("open"),
+            func.min(DeadLetter.failed_at).label("first_seen"),
+            func.max(DeadLetter.failed_at).label("last_seen"),
+            func.array_agg(func.distinct(DeadLetter.queue)).label("queues"),
+            func.max(DeadLetter.id).label("latest_id"),
+        )
+    )
+    query = query.group_by(
+        DeadLetter.fingerprint,
+        DeadLetter.task_name,
+        DeadLetter.reason,
+        DeadLetter.exception_type,
+        DeadLetter.cause,
+    )
+    query = query.order_by((open_letters > 0).desc(), func.max(DeadLetter.failed_at).desc())
+    rows = db.execute(query.limit(limit)).mappings()
+    return [{**row, "queues": sorted(q for q in row["queues"] if q)} for row in rows]
 
 
 def unresolved_older_than(db: Session, age: timedelta) -> list[DeadLetter]:

@@ -13,12 +13,35 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from deadletters import repository
+from deadletters.letters import NOT_PAGING
 from deadletters.model import DeadLetter
 from taskplatform.redaction import redact, redact_text
 
 DURATION = re.compile(r"^(\d+)([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-FILTER_KEYS = ("task", "queue", "reason", "exception_type", "since", "until", "unresolved")
+FILTER_KEYS = (
+    "task", "queue", "reason", "exception_type", "cause", "since", "until", "unresolved"
+)  # fmt: skip
+
+
+#: What each reason means, in the page's plain words.
+REASON_WORDS = {
+    "exhausted": "gave up after its retries",
+    "permanent": "failed in a way retrying cannot fix",
+    "time_limit": "ran past its time limit",
+    "worker_lost": "its worker died every time it ran it",
+    "unknown_task": "no worker knows this task",
+    "rejected": "the worker refused the message",
+    "undecodable": "the message could not be read",
+    "invalid_input": "the caller sent bad arguments",
+}
+#: What a replay would send, by `replayable_arguments`.
+REPLAY_WORDS = {
+    "sealed": "runs it again with its original arguments (kept encrypted, shown masked)",
+    "as shown": "runs it again with the arguments shown",
+    "none (redacted, not sealed)": "not possible with the original arguments: they were"
+    " masked and no encryption key was set when it failed",
+}
 
 
 def parse_duration(value: str) -> timedelta:
@@ -47,10 +70,50 @@ def filters_from(options: dict[str, Any]) -> repository.Filters:
         queue=options.get("queue") or None,
         reason=options.get("reason") or None,
         exception_type=options.get("exception_type") or None,
+        fingerprint=options.get("cause") or None,
         since=parse_moment(options.get("since")),
         until=parse_moment(options.get("until")),
         unresolved=bool(options.get("unresolved")),
     )
+
+
+def _moment(value: datetime | str | float) -> datetime:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def duration(seconds: float | None) -> str:
+    """`45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`: as a person says how long."""
+    if seconds is None:
+        return "unknown"
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if seconds < 3600:
+        return f"{minutes} min"
+    if seconds < 86400:
+        return f"{hours} h {minutes % 60} min" if minutes % 60 else f"{hours} h"
+    return f"{days} d {hours % 24} h" if hours % 24 else f"{days} d"
+
+
+def ago(value: datetime | str | float | None, now: datetime | None = None) -> str:
+    """How long ago a moment (a datetime, an ISO text or a Unix time) was: `3 min ago`."""
+    if value is None or value == "":
+        return ""
+    seconds = ((now or datetime.now(UTC)) - _moment(value)).total_seconds()
+    return "just now" if 0 <= seconds < 5 else (
+        f"{duration(seconds)} ago" if seconds > 0 else f"in {duration(-seconds)}"
+    )  # fmt: skip
+
+
+def utc(value: datetime | str | float | None) -> str:
+    """The moment in UTC to the second, for a hover: `2026-12-07 13:04:09 UTC`."""
+    if value is None or value == "":
+        return ""
+    return _moment(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def has_filter(options: dict[str, Any]) -> bool:
@@ -74,9 +137,28 @@ def summary(letter: DeadLetter) -> dict[str, Any]:
         "reason": letter.reason,
         "exception_type": letter.exception_type,
         "exception_message": redact_text(letter.exception_message or "") or None,
+        "cause": letter.fingerprint,
         "attempts": letter.attempts,
         "failed_at": letter.failed_at.isoformat(),
         "status": status(letter),
+    }
+
+
+def cause(row: dict[str, Any]) -> dict[str, Any]:
+    """A cause (repository.causes) as the CLI, the page and the API show it."""
+    return {
+        "cause": row["fingerprint"],
+        "task_name": row["task_name"],
+        "reason": row["reason"],
+        "exception_type": row["exception_type"],
+        "message": redact_text(row["cause"] or "") or None,
+        "letters": row["letters"],
+        "open": row["open"],
+        "first_seen": row["first_seen"].isoformat(),
+        "last_seen": row["last_seen"].isoformat(),
+        "queues": row["queues"],
+        "latest_id": row["latest_id"],
+        "paging": row["reason"] not in NOT_PAGING,
     }
 
 

@@ -23,6 +23,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ from config.publish import BrokerUnavailableError
 from config.settings import settings
 from deadletters import replay, repository, views
 from deadletters.letters import REASONS
+from housekeeping import overview as platform_overview
 from taskplatform.redaction import redact_text
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,10 @@ TOKEN_LIFETIME = 8 * 3600
 LARGEST_ID = 2**63 - 1
 STATUSES = ("open", "resolved", "all")
 #: The filters that narrow a bulk action (the status, open by default, does not).
-NARROWING = ("task", "queue", "reason", "exception_type", "age", "since")
+NARROWING = ("task", "queue", "reason", "exception_type", "cause", "age", "since")
+#: Causes a page lists (the CLI, any number).
+CAUSES_SHOWN = 200
+FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
 
 
 class Refused(Exception):
@@ -111,6 +116,7 @@ def create_app() -> Flask:
         return message if hmac.compare_digest(signed(message)["sig"], tag) else None
 
     app.jinja_env.globals["signed"] = signed
+    app.jinja_env.filters.update(ago=views.ago, utc=views.utc, duration=views.duration)
 
     @app.after_request
     def harden(response: Response) -> Response:
@@ -150,6 +156,8 @@ def create_app() -> Flask:
             "csrf": csrf_token(user) if user else "",
             "flower_url": (settings.flower_url or "").rstrip("/"),
             "reasons": REASONS,
+            "reason_words": views.REASON_WORDS,
+            "replay_words": views.REPLAY_WORDS,
             "environment": settings.app_env,
             "broker_losses": _broker_losses() if user else [],
         }
@@ -161,13 +169,49 @@ def create_app() -> Flask:
     # -- pages ------------------------------------------------------------------------------
 
     @app.get("/")
-    def index() -> str:
+    @app.get("/overview")
+    def overview() -> str:
+        return render_template("deadletters/overview.html", o=platform_overview.gather(),
+                               message=shown_message())  # fmt: skip
+
+    @app.get("/causes")
+    def causes() -> str:
+        status = request.args.get("status") if request.args.get("status") in STATUSES else "open"
+        filters = repository.Filters(unresolved=status == "open", resolved=status == "resolved")
+        with database.session() as db:
+            found = [views.cause(x) for x in repository.causes(db, filters, limit=CAUSES_SHOWN)]
+        return render_template(
+            "deadletters/causes.html", status=status, message=shown_message(),
+            paging=[c for c in found if c["paging"]], refused=[c for c in found if not c["paging"]],
+        )  # fmt: skip
+
+    @app.get("/causes/<fingerprint>")
+    def cause(fingerprint: str) -> str:
+        found = _cause(fingerprint)
+        shown = {**_shown_filters(request.args), "cause": fingerprint}
+        if "status" not in request.args and not found["open"]:
+            shown["status"] = "all"  # every letter of it resolved: show them, not nothing
+        filters = _filters(shown)
+        page = max(1, _int(request.args.get("page"), 1))
+        with database.session() as db:
+            total = repository.count(db, filters)
+            letters = [views.summary(x) for x in
+                       repository.find(db, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)]  # fmt: skip
+        return render_template(
+            "deadletters/cause.html", cause=found, letters=letters, total=total, page=page,
+            pages=max(1, -(-total // PAGE_SIZE)), shown=shown, frozen=_frozen(shown),
+            message=shown_message(),
+        )  # fmt: skip
+
+    @app.get("/letters")
+    def letters() -> str:
         shown = _shown_filters(request.args)
         try:
             filters = _filters(shown)
         except Refused as exc:
             page = render_template("deadletters/list.html", error=str(exc), shown=shown,
-                                   letters=[], total=0, page=1, pages=1, stats=None)  # fmt: skip
+                                   letters=[], total=0, page=1, pages=1, stats=None,
+                                   narrowed=False)  # fmt: skip
             return page, 400
         page = max(1, _int(request.args.get("page"), 1))
         with database.session() as db:
@@ -179,6 +223,7 @@ def create_app() -> Flask:
             "deadletters/list.html", letters=letters, total=total, page=page,
             pages=max(1, -(-total // PAGE_SIZE)), shown=shown, stats=stats, error=None,
             message=shown_message(), frozen=_frozen(shown),
+            narrowed=any(shown.get(key) for key in NARROWING),
         )  # fmt: skip
 
     @app.get("/letters/<int:letter_id>")
@@ -226,8 +271,7 @@ def create_app() -> Flask:
         try:
             job, count = _start_bulk(shown, force=bool(request.form.get("force")))
         except Refused as exc:
-            return redirect(url_for("index", **_query(shown),
-                                    **signed(f"nothing replayed: {exc}")))  # fmt: skip
+            return redirect(_back_to(shown, **signed(f"nothing replayed: {exc}")))
         return redirect(url_for("bulk", job=job, **signed(f"{count} letters to replay")))
 
     @app.get("/bulk/<job>")
@@ -243,17 +287,33 @@ def create_app() -> Flask:
             message = f"{_resolve(ids, request.form.get('note', ''))} resolved"
         except Refused as exc:
             message = f"nothing resolved: {exc}"
-        return redirect(url_for("index", **_query(shown), **signed(message)))
+        return redirect(_back_to(shown, **signed(message)))
 
     # -- JSON API ---------------------------------------------------------------------------
 
+    @app.get("/api/overview")
+    def api_overview() -> Response:
+        return jsonify(platform_overview.gather())
+
+    @app.get("/api/causes")
+    def api_causes() -> Response:
+        filters = _filters_or_400(request.args)
+        limit = min(500, max(1, _int(request.args.get("limit"), CAUSES_SHOWN)))
+        with database.session() as db:
+            return jsonify({"items": [views.cause(x) for x in
+                                      repository.causes(db, filters, limit)]})  # fmt: skip
+
+    @app.get("/api/causes/<fingerprint>")
+    def api_cause(fingerprint: str) -> Response:
+        found = _cause(fingerprint)
+        filters = repository.Filters(fingerprint=fingerprint)
+        with database.session() as db:
+            ids = repository.ids_matching(db, filters)
+        return jsonify({**found, "letter_ids": ids})
+
     @app.get("/api/letters")
     def api_letters() -> Response:
-        shown = _shown_filters(request.args)
-        try:
-            filters = _filters(shown)
-        except Refused as exc:
-            return _api_error(str(exc), 400)
+        filters = _filters_or_400(request.args)
         page = max(1, _int(request.args.get("page"), 1))
         limit = min(500, max(1, _int(request.args.get("limit"), PAGE_SIZE)))
         with database.session() as db:
@@ -415,6 +475,24 @@ def _matching_ids(shown: dict[str, str]) -> list[int]:
     return ids
 
 
+def _cause(fingerprint: str) -> dict[str, Any]:
+    """One cause, over all its letters (open and resolved), or 404."""
+    if not FINGERPRINT.match(fingerprint):
+        abort(404, f"no cause {fingerprint!r}")
+    with database.session() as db:
+        found = repository.causes(db, repository.Filters(fingerprint=fingerprint), limit=1)
+    if not found:
+        abort(404, f"no cause {fingerprint!r}")
+    return views.cause(found[0])
+
+
+def _back_to(shown: dict[str, str], **message: str) -> str:
+    """After a bulk form: the cause's page it came from, else the filtered list."""
+    if shown.get("cause"):
+        return url_for("cause", fingerprint=shown["cause"], **message)
+    return url_for("letters", **_query(shown), **message)
+
+
 def _existing_id(letter_id: int) -> None:
     if not 0 < letter_id <= LARGEST_ID:
         abort(404, f"no dead letter {letter_id}")
@@ -458,7 +536,7 @@ def _note(body: dict[str, Any]) -> str:
 def _shown_filters(source: Any) -> dict[str, str]:
     """The filter fields as given (strings), status defaulting to open letters."""
     shown = {key: str(source.get(key) or "").strip()
-             for key in ("task", "queue", "reason", "exception_type", "age", "since")}  # fmt: skip
+             for key in NARROWING}  # fmt: skip
     status = str(source.get("status") or "open")
     shown["status"] = status if status in STATUSES else "open"
     return shown
@@ -470,6 +548,7 @@ def _filter_options(shown: dict[str, str]) -> dict[str, Any]:
         "queue": shown.get("queue"),
         "reason": shown.get("reason"),
         "exception_type": shown.get("exception_type"),
+        "cause": shown.get("cause"),
         # "letters from the last 2h": a duration ago; a bulk form sends the moment it meant
         "since": shown.get("since") or shown.get("age"),
         "unresolved": shown.get("status") == "open",
@@ -489,6 +568,13 @@ def _filters(shown: dict[str, str]) -> repository.Filters:
     if shown.get("status") == "resolved":
         filters = repository.Filters(**{**filters.__dict__, "resolved": True})
     return filters
+
+
+def _filters_or_400(source: Any) -> repository.Filters:
+    try:
+        return _filters(_shown_filters(source))
+    except Refused as exc:
+        abort(400, str(exc))
 
 
 def _frozen(shown: dict[str, str]) -> dict[str, str]:

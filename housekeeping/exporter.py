@@ -32,9 +32,8 @@ from config.beat import leader
 from config.settings import settings
 from deadletters import repository
 from deadletters.spool import DRAINING_KEY, SPOOL_KEY
-from housekeeping import queue_health, queues_cli, task_stats
+from housekeeping import overview, queue_health, queues_cli, task_stats
 from housekeeping.queue_health import queue_states
-from taskplatform.outbox.relay import STATS_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -126,14 +125,12 @@ def outbox_relays(client) -> list[GaugeMetricFamily]:
     seen = GaugeMetricFamily("taskplatform_outbox_relay_seen_age_seconds",
                              "Seconds since the relay last wrote its numbers",
                              labels=["relay"])  # fmt: skip
-    for key in client.scan_iter(match=STATS_PREFIX + "*", count=100):
-        values = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
-        name = key.decode().removeprefix(STATS_PREFIX)
+    for relay in overview.outbox_relays(client):
         for field, family in families.items():
-            if field in values:
-                family.add_metric([name], float(values[field]))
-        if "at" in values:
-            seen.add_metric([name], max(0.0, time.time() - float(values["at"])))
+            if field in relay:
+                family.add_metric([relay["name"]], relay[field])
+        if "seen_age_seconds" in relay:
+            seen.add_metric([relay["name"]], relay["seen_age_seconds"])
     return [*families.values(), seen]
 
 

@@ -292,7 +292,7 @@ def test_ops_filter_replay_and_resolve_in_headless_chromium(page, failing, redis
         wait = WebDriverWait(browser, 30, ignored_exceptions=(
             NoSuchElementException, StaleElementReferenceException))  # fmt: skip
         # Logged in, the list shows the letters and their counts by reason
-        browser.get(f"{page}/")
+        browser.get(f"{page}/letters")
         wait.until(lambda b: "crm.probe_login" in b.find_element(By.ID, "letters").text)
         assert "permanent" in browser.find_element(By.ID, "counts").text
         screenshot(browser, "deadletters-list.png")
