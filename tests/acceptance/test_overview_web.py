@@ -14,6 +14,7 @@ import pytest
 
 from config.queues import QUEUES
 from devstack.servers import free_port
+from tasks.search import search_candidates
 from tests import harness
 from tests.acceptance.test_deadletters_web import LOGIN, _status, start_page
 from tests.browser import headless_chromium, screenshot
@@ -27,7 +28,7 @@ EPOCH = re.compile(r"\b1[78]\d{8}(\.\d+)?\b")
 
 @pytest.fixture(scope="module")
 def page():
-    with module_worker(["crm", "maintenance"], pool="prefork", concurrency=2) as worker:
+    with module_worker(["crm", "maintenance", "search"], pool="prefork", concurrency=2) as worker:
         port = free_port()
         server = start_page(port, {"FLOWER_BASIC_AUTH": ":".join(LOGIN)})
         url = f"http://127.0.0.1:{port}"
@@ -61,12 +62,12 @@ def test_the_overview_shows_queues_workers_and_causes(page, redis_client):
     found = harness.wait_for(lambda: next(
         (w for w in overview(url)["workers"] or [] if w["hostname"] == worker.hostname), None),
         30)  # fmt: skip
-    assert found["state"] == "running" and found["queues"] == ["crm", "maintenance"]
+    assert found["state"] == "running" and found["queues"] == ["crm", "maintenance", "search"]
     data = overview(url)
     assert data["errors"] == {}, data["errors"]
     assert data["broker"] == ("RabbitMQ" if ON_RABBITMQ else "Redis")
     assert [q["queue"] for q in data["queues"]] == list(QUEUES)
-    # Queues nobody consumes are named (only crm and maintenance have a worker here)
+    # Queues nobody consumes are named (only crm, maintenance and search have a worker)
     assert "quote" in data["unconsumed"] and "crm" not in data["unconsumed"]
     consumers = {q["queue"]: q["consumers"] for q in data["queues"]}
     assert consumers["crm"] >= 1 and consumers["quote"] == 0, consumers
@@ -100,6 +101,11 @@ def test_triage_a_cause_resolve_it_whole_and_replay_another(page, redis_client):
     noisy, quiet = f"noisy-{uuid.uuid4().hex[:6]}", f"quiet-{uuid.uuid4().hex[:6]}"
     _, noisy_letters = fail(redis_client, noisy, 3)
     quiet_key, quiet_letters = fail(redis_client, quiet, 2)
+    # Refused input: two letters that differ only in a number are one cause
+    refused = [search_candidates.delay({"q": "payroll", "per_page": n}) for n in (1000, 500)]
+    refused_letters = [harness.wait_for_letter(r.id) for r in refused]
+    assert {x.reason for x in refused_letters} == {"invalid_input"}
+    assert refused_letters[0].fingerprint == refused_letters[1].fingerprint
     with headless_chromium(LOGIN) as browser:
         wait = WebDriverWait(browser, 60, ignored_exceptions=(
             NoSuchElementException, StaleElementReferenceException))  # fmt: skip
@@ -108,7 +114,9 @@ def test_triage_a_cause_resolve_it_whole_and_replay_another(page, redis_client):
         browser.get(f"{url}/causes")
         rows = browser.find_element(By.ID, "causes").text
         assert any(noisy in line and line.startswith("3 ") for line in rows.splitlines()), rows
-        assert browser.find_element(By.ID, "refused")
+        apart = browser.find_element(By.ID, "refused").text
+        assert "search.search_candidates" in apart and "#" in apart, apart
+        assert "search.search_candidates" not in rows
         screenshot(browser, f"causes-{BROKER}.png")
 
         # A cause's page: what it is, how many, and its actions before its letters
@@ -130,6 +138,10 @@ def test_triage_a_cause_resolve_it_whole_and_replay_another(page, redis_client):
         browser.get(f"{url}/causes/{quiet_letters[0].fingerprint}")
         browser.find_element(By.CSS_SELECTOR, "#replay-matching button").click()
         wait.until(lambda b: "/bulk/" in b.current_url)
+        # the bulk page refreshes itself until the maintenance worker reports
+        wait.until(lambda b: b.find_element(By.ID, "state").text.startswith("done"))
+        assert browser.find_element(By.ID, "report").text.count("succeeded") == 1
+        screenshot(browser, f"bulk-{BROKER}.png")
 
         def settled() -> bool:
             states = [httpx.get(f"{url}/api/letters/{x.id}", auth=LOGIN).json()["status"]
