@@ -103,6 +103,41 @@ def test_every_line_about_a_job_names_it_and_its_correlation_id(worker_process, 
     assert attempts_of_bad == {1, 2, 3, 4}  # RETRY_MAX_RETRIES=3 in tests
 
 
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_text_lines_about_a_job_carry_its_request_id_too(worker_process, pool):
+    # Given a worker logging text, as `make run` does in development
+    worker = worker_process(
+        ["quote"], pool=pool, concurrency=2 if pool == "prefork" else 1,
+        env={"LOG_FORMAT": "text"},
+    )  # fmt: skip
+
+    # When a web request queues a job that retries once, and one that ends as a dead letter
+    with correlation_id("req-text-line"):
+        ok = flaky.delay(f"k:{uuid.uuid4().hex}", failures=1)
+        bad = flaky.delay(f"k:{uuid.uuid4().hex}", failures=100)
+    assert ok.get(timeout=20) == 2
+    harness.wait_for_letter(bad.id)
+    harness.wait_for(
+        lambda: (
+            "dead letter" in (log := worker.log()) and bad.id in log and "raised unexpected" in log
+        ),
+        20,
+    )
+
+    # Then every text line about them, Celery's own and the task's, names the request id
+    ids = {ok.id, bad.id}
+    log = worker.log()
+    assert not log.lstrip().startswith("{"), "not text lines"
+    about = [line for line in log.splitlines() if any(i in line for i in ids)]
+    said = " | ".join(about)
+    for kind in ("received", "succeeded in", "Retry in", "raised unexpected", "dead letter"):
+        assert kind in said, kind
+    attempts = [line for line in log.splitlines() if "flaky attempt" in line and " of k:" in line]
+    assert len(attempts) >= 2 + 4  # the task's own lines: 2 attempts of ok, 4 of bad
+    for line in about + attempts:
+        assert line.count("[correlation_id=req-text-line]") == 1, line
+
+
 def test_one_sentry_event_per_job_that_finally_failed(worker_process):
     with FakeSentry() as sentry:
         worker_process(["quote"], env={"SENTRY_DSN": sentry.dsn})
