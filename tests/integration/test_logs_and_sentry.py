@@ -68,14 +68,10 @@ def test_a_web_apps_correlation_id_from_the_client_is_in_the_workers_lines(worke
     assert all(x["correlation_id"] == "req-client-7f3a" for x in about), about
 
 
-@pytest.mark.parametrize("pool", ["solo", "prefork"])
-def test_every_line_about_a_job_names_it_and_its_correlation_id(worker_process, pool):
-    # Given a worker (the prefork pool logs from its main process and its children)
-    worker = worker_process(["quote"], pool=pool, concurrency=2 if pool == "prefork" else 1)
-
-    # When a web request queues a job that retries then succeeds, and one that ends as a
-    # dead letter after its retries
-    with correlation_id("req-every-line"):
+def retried_and_dead_lettered(worker, request_id: str):
+    """Queue, under `request_id`, a job that retries once then succeeds and one that ends as a
+    dead letter after its retries; wait until the worker logged both ends."""
+    with correlation_id(request_id):
         ok = flaky.delay(f"k:{uuid.uuid4().hex}", failures=1)
         bad = flaky.delay(f"k:{uuid.uuid4().hex}", failures=100)
     assert ok.get(timeout=20) == 2
@@ -87,6 +83,17 @@ def test_every_line_about_a_job_names_it_and_its_correlation_id(worker_process, 
         ),
         20,
     )
+    return ok, bad
+
+
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_every_line_about_a_job_names_it_and_its_correlation_id(worker_process, pool):
+    # Given a worker (the prefork pool logs from its main process and its children)
+    worker = worker_process(["quote"], pool=pool, concurrency=2 if pool == "prefork" else 1)
+
+    # When a web request queues a job that retries then succeeds, and one that ends as a
+    # dead letter after its retries
+    ok, bad = retried_and_dead_lettered(worker, "req-every-line")
 
     # Then every line about them, Celery's own included, carries the job and the request id
     ids = {ok.id, bad.id}
@@ -112,17 +119,7 @@ def test_text_lines_about_a_job_carry_its_request_id_too(worker_process, pool):
     )  # fmt: skip
 
     # When a web request queues a job that retries once, and one that ends as a dead letter
-    with correlation_id("req-text-line"):
-        ok = flaky.delay(f"k:{uuid.uuid4().hex}", failures=1)
-        bad = flaky.delay(f"k:{uuid.uuid4().hex}", failures=100)
-    assert ok.get(timeout=20) == 2
-    harness.wait_for_letter(bad.id)
-    harness.wait_for(
-        lambda: (
-            "dead letter" in (log := worker.log()) and bad.id in log and "raised unexpected" in log
-        ),
-        20,
-    )
+    ok, bad = retried_and_dead_lettered(worker, "req-text-line")
 
     # Then every text line about them, Celery's own and the task's, names the request id
     ids = {ok.id, bad.id}
