@@ -2,6 +2,9 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+# Two installs in one venv: `make run` needs the platform and its local servers (`.[local]`),
+# `make test` (and CI, lint, chaos, bench) the test tooling too (`.[dev]`, which holds both).
+RUN_INSTALLED := $(VENV)/.installed-run
 INSTALLED := $(VENV)/.installed
 
 EMBEDDED ?= 0
@@ -11,18 +14,30 @@ LOCAL_DIR ?= $(CURDIR)/.local
 FLOWER_PORT ?= 5555
 DEMO ?= 1
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean doctor
 
-$(INSTALLED): pyproject.toml constraints.txt
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+
+$(RUN_INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[local]'
 	touch $@
 
+$(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@ $(RUN_INSTALLED)
+
 ## run: the platform in the foreground (workers, beat, Flower); Ctrl-C stops it
-run: $(INSTALLED)
+run: $(RUN_INSTALLED)
 	@$(BIN)/python -m devstack.run --embedded=$(EMBEDDED) --local-dir=$(LOCAL_DIR) \
 		--flower-port=$(FLOWER_PORT) --demo=$(DEMO)
+
+## doctor: the runbook's `celery -A config doctor`, with the settings of the last `make run`
+## (LOCAL_DIR/activate; the environment's own without one); ARGS= passes options
+doctor: $(RUN_INSTALLED)
+	@if [ -f $(LOCAL_DIR)/activate ]; then . $(LOCAL_DIR)/activate; fi; \
+		$(BIN)/celery -A config doctor $(ARGS)
 
 ## test: lint, then the whole suite against real Redis, Postgres and workers
 test: $(INSTALLED) lint

@@ -29,7 +29,7 @@ from kombu.utils.url import parse_url
 
 from beat_schedule import beat_schedule
 from config import amqp, flower, publish, rabbitmq, redis_client
-from config.logs import install_json, install_redaction
+from config.logs import install_json, install_redaction, install_text
 from config.queues import QUEUES, route_task, task_queues
 from config.result_backend import BACKENDS
 from config.sentry import init_sentry
@@ -355,6 +355,8 @@ def build_app() -> Celery:
 def _redact_worker_logs(logger=None, **_kwargs) -> None:
     if settings.logs_as_json:
         install_json(logger)
+    else:
+        install_text(logger)
     install_redaction(logger)
 
 

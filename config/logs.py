@@ -6,7 +6,9 @@ message and traceback through client/taskplatform/redaction.py before any handle
 
 Every line about a job carries its task id, name, queue, attempt and correlation id,
 Celery's own lines included (`received`, `succeeded`, `Retry in`, a lost worker): a filter
-that runs first finds the job (config/job_context.py).
+that runs first finds the job (config/job_context.py). As JSON, every field; as text (the
+default in development), the line Celery's format gives, with the request id the caller
+passed (`correlation_id`) appended to the line's first line.
 """
 
 from __future__ import annotations
@@ -80,6 +82,35 @@ class JsonFormatter(logging.Formatter):
         if record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The handler's own text format (Celery's, usually), plus `[correlation_id=...]` on a
+    line about a job that has one: Celery's formats know the task id, not the request id."""
+
+    def __init__(self, inner: logging.Formatter | None = None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.inner.format(record)
+        job = getattr(record, "job", None)
+        if job is None:
+            job = job_context.of_record(record)
+        correlation_id = job.get("correlation_id")
+        if not correlation_id:
+            return line
+        first, newline, rest = line.partition("\n")
+        return f"{first} [correlation_id={correlation_id}]{newline}{rest}"
+
+
+def install_text(logger: logging.Logger | None = None) -> None:
+    """Add the request id to every text line of `logger`'s handlers (the root logger by
+    default), keeping each handler's own format."""
+    target = logger or logging.getLogger()
+    for handler in target.handlers:
+        if not isinstance(handler.formatter, TextFormatter | JsonFormatter):
+            handler.setFormatter(TextFormatter(handler.formatter))
 
 
 def install_json(logger: logging.Logger | None = None) -> None:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.servers import RabbitMQServer, RedisServer, stop_process
+from devstack.supervisor import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "search"
@@ -136,17 +137,7 @@ def worker_command(
 
 def children(pid: int) -> list[int]:
     """Process ids whose parent is `pid` (the prefork pool's children), read from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+    return [child for child, _, parent, _ in processes() if parent == pid]
 
 
 def tail(path: Path, lines: int = 40, width: int = 400) -> str:

@@ -68,14 +68,10 @@ def test_a_web_apps_correlation_id_from_the_client_is_in_the_workers_lines(worke
     assert all(x["correlation_id"] == "req-client-7f3a" for x in about), about
 
 
-@pytest.mark.parametrize("pool", ["solo", "prefork"])
-def test_every_line_about_a_job_names_it_and_its_correlation_id(worker_process, pool):
-    # Given a worker (the prefork pool logs from its main process and its children)
-    worker = worker_process(["quote"], pool=pool, concurrency=2 if pool == "prefork" else 1)
-
-    # When a web request queues a job that retries then succeeds, and one that ends as a
-    # dead letter after its retries
-    with correlation_id("req-every-line"):
+def retried_and_dead_lettered(worker, request_id: str):
+    """Queue, under `request_id`, a job that retries once then succeeds and one that ends as a
+    dead letter after its retries; wait until the worker logged both ends."""
+    with correlation_id(request_id):
         ok = flaky.delay(f"k:{uuid.uuid4().hex}", failures=1)
         bad = flaky.delay(f"k:{uuid.uuid4().hex}", failures=100)
     assert ok.get(timeout=20) == 2
@@ -87,6 +83,17 @@ def test_every_line_about_a_job_names_it_and_its_correlation_id(worker_process, 
         ),
         20,
     )
+    return ok, bad
+
+
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_every_line_about_a_job_names_it_and_its_correlation_id(worker_process, pool):
+    # Given a worker (the prefork pool logs from its main process and its children)
+    worker = worker_process(["quote"], pool=pool, concurrency=2 if pool == "prefork" else 1)
+
+    # When a web request queues a job that retries then succeeds, and one that ends as a
+    # dead letter after its retries
+    ok, bad = retried_and_dead_lettered(worker, "req-every-line")
 
     # Then every line about them, Celery's own included, carries the job and the request id
     ids = {ok.id, bad.id}
@@ -101,6 +108,31 @@ def test_every_line_about_a_job_names_it_and_its_correlation_id(worker_process, 
         assert line["queue"] == "quote" and line["attempt"] >= 1, line
     attempts_of_bad = {x["attempt"] for x in about if x["task_id"] == bad.id}
     assert attempts_of_bad == {1, 2, 3, 4}  # RETRY_MAX_RETRIES=3 in tests
+
+
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_text_lines_about_a_job_carry_its_request_id_too(worker_process, pool):
+    # Given a worker logging text, as `make run` does in development
+    worker = worker_process(
+        ["quote"], pool=pool, concurrency=2 if pool == "prefork" else 1,
+        env={"LOG_FORMAT": "text"},
+    )  # fmt: skip
+
+    # When a web request queues a job that retries once, and one that ends as a dead letter
+    ok, bad = retried_and_dead_lettered(worker, "req-text-line")
+
+    # Then every text line about them, Celery's own and the task's, names the request id
+    ids = {ok.id, bad.id}
+    log = worker.log()
+    assert not log.lstrip().startswith("{"), "not text lines"
+    about = [line for line in log.splitlines() if any(i in line for i in ids)]
+    said = " | ".join(about)
+    for kind in ("received", "succeeded in", "Retry in", "raised unexpected", "dead letter"):
+        assert kind in said, kind
+    attempts = [line for line in log.splitlines() if "flaky attempt" in line and " of k:" in line]
+    assert len(attempts) >= 2 + 4  # the task's own lines: 2 attempts of ok, 4 of bad
+    for line in about + attempts:
+        assert line.count("[correlation_id=req-text-line]") == 1, line
 
 
 def test_one_sentry_event_per_job_that_finally_failed(worker_process):
