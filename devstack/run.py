@@ -247,7 +247,8 @@ def start_and_run(stack: Stack, local_dir: Path, args: argparse.Namespace) -> in
     print(f"broker:    {redact_url(stack.redis_url)}", flush=True)
     print(f"database:  {redact_url(stack.database_url)}", flush=True)
     print(f"flower:    http://127.0.0.1:{args.flower_port}/", flush=True)
-    print(f"deadletters: http://127.0.0.1:{args.flower_port + 100}/", flush=True)
+    print(f"overview:  http://127.0.0.1:{args.flower_port + 100}/   (dead letters by cause:"
+          " /causes)", flush=True)  # fmt: skip
     if settings.app_env == "development":
         print(f"login:     {user} / {password}", flush=True)
     print(f"runbook:   . {_shown_path(activate)}   (in another shell: the venv's commands"

@@ -172,12 +172,22 @@ def assert_platform_up(run: MakeRun, flower_port: int) -> str:
     assert listed.status_code == 200
     assert {name.split("@")[0] for name in listed.json()} >= EXPECTED_WORKERS
 
-    # The dead-letter page answers at the address the banner gives, behind the same login
-    page = run.banner("deadletters")
+    # The overview and dead-letter pages answer at the address the banner gives, behind the
+    # same login, and see both worker groups and beat
+    page = run.banner("overview").split()[0]
     assert page == f"http://127.0.0.1:{flower_port + 100}/"
     harness.wait_for(lambda: _get(f"{page}healthcheck") == 200, 60)
     assert httpx.get(page, timeout=10).status_code == 401
     assert httpx.get(f"{page}api/letters", auth=(user, password), timeout=10).status_code == 200
+
+    def whole() -> dict | None:
+        seen = httpx.get(f"{page}api/overview", auth=(user, password), timeout=30).json()
+        running = {w["hostname"].split("@")[0] for w in seen["workers"] or []
+                   if w["state"] == "running"}  # fmt: skip
+        return seen if running >= EXPECTED_WORKERS and seen["beat"] else None
+
+    seen = harness.wait_for(whole, 60, interval=1)
+    assert seen["errors"] == {} and seen["unconsumed"] == [], seen
     return broker
 
 
