@@ -11,7 +11,8 @@ queues hand it over); `entered_at` walks back from now until it has counted the 
 
 What it measures, then: when the oldest ready job entered its queue, to the second, if every
 job in the queue came through the app. A job returned to its queue (its worker died) waits
-at the front and is counted from its original publish. A publish while Redis was unreachable
+at the front without a new publish: the walk reaches one publish further back, which may be
+younger than that job. A publish while Redis was unreachable
 is not counted, so the walk reaches one publish further back (older). Jobs waiting from before
 the counts began (an upgrade, a Redis that lost its data), or from another producer, are
 reported as waiting since the counts began: a lower bound. Counts are kept WINDOW seconds.

@@ -220,7 +220,7 @@ def sample(metrics: str, name: str) -> float | None:
     return None
 
 
-@pytest.mark.redis_broker  # on RabbitMQ the exporter reports depth only (guarantees.md)
+@pytest.mark.redis_broker  # foreign pushes into Redis lists; RabbitMQ has its own test below
 def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
     # Given two waiting quote jobs, a spooled dead letter, an unresolved one, a message from
     # a foreign producer (no enqueued_at) waiting in crm, and nothing in search
