@@ -20,7 +20,7 @@ from broker import epoch
 from config.queues import QUEUES
 from config.settings import settings
 from deadletters import spool
-from devstack.servers import RedisServer, free_port
+from devstack.servers import RabbitMQServer, RedisServer, free_port
 from tests import harness
 from tests.fakes import LocalHttp
 from tests.probe_tasks import ECHO, sleep
@@ -287,6 +287,47 @@ def test_the_exporter_ages_the_oldest_job_of_an_unconsumed_rabbitmq_queue(servic
             assert sample(scrape(), name) is None
     finally:
         purge("search")
+
+
+class ManagedRabbitMQ(RabbitMQServer):
+    """A node of its own (alarms must not touch the machine's) with the management API on a
+    free port and statistics collected every second."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.api_port = free_port()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "plugins").write_text("[rabbitmq_management].\n")
+
+    @property
+    def api_url(self) -> str:
+        return f"http://guest:guest@127.0.0.1:{self.api_port}/api/"
+
+    def _env(self) -> dict[str, str]:
+        api = f'-rabbitmq_management tcp_config [{{port,{self.api_port}}},{{ip,"127.0.0.1"}}]'
+        every_second = "-rabbit collect_statistics_interval 1000"
+        return {**super()._env(), "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": f"{api} {every_second}"}
+
+
+@pytest.mark.rabbitmq_broker
+def test_jobs_in_flight_come_from_the_management_api(services, tmp_path):
+    node = ManagedRabbitMQ(tmp_path / "rabbitmq").start()
+    env = {"BROKER_URL": node.url, "RABBITMQ_MANAGEMENT_URL": node.api_url}
+    try:
+        harness.wait_for(lambda: httpx.get(node.api_url + "overview", auth=("guest", "guest"),
+                                           timeout=2).status_code == 200, 30)  # fmt: skip
+        # Given a worker holding a job of search for a while
+        with harness.WorkerProcess(["search"], env=env):
+            harness.publish_in_a_new_process(
+                env, 'from tests.probe_tasks import sleep\nsleep.delay("k:held", 8)'
+            )
+            # Then the exporter serves it in flight, from the management API
+            with exporter_scrape(env) as (scrape, _):
+                held = 'taskplatform_queue_in_flight{queue="search"}'
+                harness.wait_for(lambda: sample(scrape(), held) == 1, 20)
+                assert sample(scrape(), 'taskplatform_queue_consumers{queue="search"}') == 1
+    finally:
+        node.stop()
 
 
 def purge(queue: str) -> None:
