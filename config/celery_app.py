@@ -213,10 +213,12 @@ class PlatformCelery(Celery):
         if not first:
             return self.AsyncResult(task_id)
         try:
-            return self._send(name, args, kwargs, countdown, eta, task_id, options)
+            sent = self._send(name, args, kwargs, countdown, eta, task_id, options)
         except BaseException:
             rabbitmq.release_once(task_id, options)
             raise
+        rabbitmq.count_published(name, options, countdown, eta)
+        return sent
 
     def _send(  # noqa: PLR0913 - Celery's signature
         self, name, args, kwargs, countdown, eta, task_id, options

@@ -24,9 +24,9 @@ from kombu.transport.native_delayed_delivery import (
     declare_native_delayed_delivery_exchanges_and_queues,
 )
 
-from config import redis_client
+from config import publish_log, redis_client
 from config.publish import BrokerUnavailableError
-from config.queues import dead_letter_queue
+from config.queues import QUEUES, UnroutableTaskError, dead_letter_queue, queue_for
 
 logger = logging.getLogger(__name__)
 
@@ -122,15 +122,18 @@ def ensure_topology(app: Any) -> None:
     _declared_in = os.getpid()
 
 
+def _aware(eta: Any) -> datetime:
+    """An ETA as Celery takes it (ISO text or datetime; naive is UTC), as an aware datetime."""
+    when = datetime.fromisoformat(eta) if isinstance(eta, str) else eta
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def whole_seconds(countdown: float | None, eta: Any, now: datetime | None = None):
     """Celery's native delayed delivery takes whole seconds and refuses a delay under one
     (kombu's calculate_routing_key): a retry_after of 0.5, or an eta a moment away, would
     raise instead of queueing. Round such a delay up to one second; keep the rest."""
     if eta is not None:
-        when = datetime.fromisoformat(eta) if isinstance(eta, str) else eta
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        left = (when - (now or datetime.now(UTC))).total_seconds()
+        left = (_aware(eta) - (now or datetime.now(UTC))).total_seconds()
         if left < 1:
             return (1 if left > 0 else None), None
         return countdown, eta
@@ -146,6 +149,25 @@ def prepare_publish(options: dict[str, Any]) -> None:
     headers = options.get("headers")
     if headers:
         options["headers"] = {k: v for k, v in headers.items() if k not in BROKER_HEADERS}
+
+
+def count_published(name: str, options: dict[str, Any], countdown: Any, eta: Any) -> None:
+    """Count a confirmed publish for its queue's oldest-job age (config/publish_log.py), at
+    the second it enters the queue: now, or when the delay queues hand a countdown over."""
+    queue = options.get("queue")
+    queue = getattr(queue, "name", queue)
+    if queue is None:
+        try:
+            queue = queue_for(name)
+        except UnroutableTaskError:
+            return
+    if queue not in QUEUES:
+        return
+    now = time.time()
+    entered = now + float(countdown or 0)
+    if eta is not None:
+        entered = _aware(eta).timestamp()
+    publish_log.record(redis_client.client(), queue, max(now, entered))
 
 
 def claim_once(task_id: str, options: dict[str, Any]) -> bool:

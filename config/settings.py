@@ -139,6 +139,11 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9808, ge=1, le=65535)
     metrics_address: str = "127.0.0.1"
     flower_url: str | None = None
+    # RabbitMQ's management API, `http://user:password@host:15672/api/`: jobs in flight and
+    # alarms (housekeeping/rabbitmq_api.py). Unset: FLOWER_BROKER_API, the same URL that
+    # Flower's Broker page reads.
+    rabbitmq_management_url: str | None = None
+    flower_broker_api: str | None = None
     dyno: str | None = None
     remap_sigterm: str | None = None
 
@@ -241,7 +246,7 @@ class Settings(BaseSettings):
         parse(value)
         return value
 
-    @field_validator("crm_webhook_url")
+    @field_validator("crm_webhook_url", "rabbitmq_management_url", "flower_broker_api")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -331,6 +336,13 @@ class Settings(BaseSettings):
     @cached_property
     def broker_is_rabbitmq(self) -> bool:
         return urlsplit(self.broker_url_setting or "").scheme in AMQP_SCHEMES
+
+    @cached_property
+    def management_api_url(self) -> str | None:
+        """RabbitMQ's management API, when the broker is RabbitMQ and one is configured."""
+        if not self.broker_is_rabbitmq:
+            return None
+        return self.rabbitmq_management_url or self.flower_broker_api
 
     @cached_property
     def backend_url(self) -> str:

@@ -3,15 +3,22 @@
 Checks what the platform's promises rest on: Redis and Postgres reachable, migrations at
 head, time limits that agree, a worker for every queue, Redis that never
 evicts and keeps an append-only file and has not lost its data (broker/epoch.py), Flower
-behind auth, dynos that shut down softly.
+behind auth, dynos that shut down softly. On RabbitMQ Redis holds no job (results, beat's
+lock, the spool), so its append-only file is not required; the broker is checked instead:
+reachable, every queue declared as the platform declares it, no memory or disk alarm, a
+consumer on every queue.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import amqp
 import click
 import httpx
 from alembic.config import Config
@@ -19,9 +26,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from broker import epoch
-from config import database, redis_client
-from config.queues import QUEUES
+from config import database, rabbitmq, redis_client
+from config.queues import QUEUES, dead_letter_queue
 from config.settings import settings
+from housekeeping import rabbitmq_api
+
+#: How long the alarm probe waits for the broker to say it blocks publishers.
+ALARM_PROBE_SECONDS = 1.0
 
 
 def migrations_config() -> Path:
@@ -48,7 +59,7 @@ def check_redis() -> list[str]:
         policy = policy.decode() if isinstance(policy, bytes) else policy
         problems.append(f"redis: maxmemory-policy is {policy}; queued jobs can be evicted"
                         " (set noeviction)")  # fmt: skip
-    if config.get("appendonly") in (b"no", "no"):
+    if config.get("appendonly") in (b"no", "no") and not settings.broker_is_rabbitmq:
         problems.append("redis: appendonly is off; a Redis restart loses every queued job"
                         " (set appendonly yes)")  # fmt: skip
     return problems + check_data_loss(client)
@@ -61,6 +72,75 @@ def check_data_loss(client) -> list[str]:
         " `celery -A config doctor --acknowledge-data-loss`"
         for loss in epoch.unacknowledged(client)
     ]
+
+
+#: Where the alarm probe publishes: no queue is bound to it, so the broker drops it.
+PROBE_ROUTING_KEY = "taskplatform.doctor.probe"
+
+
+def check_rabbitmq(app) -> list[str]:
+    """RabbitMQ reachable; each queue as the platform declares it (a redeclare with the
+    platform's arguments is a no-op, or the broker's refusal naming the difference); a
+    consumer on each; no alarm. Reads queues without touching a message."""
+    if not settings.broker_is_rabbitmq:
+        return []
+    connection = app.connection_for_write()
+    try:
+        connection.ensure_connection(max_retries=1)
+    except Exception as exc:
+        where = urlsplit(settings.broker_url).hostname
+        return [f"rabbitmq: unreachable at {where} ({type(exc).__name__}: {exc})"]
+    try:
+        return _declarations(connection, app) + _alarms(connection)
+    finally:
+        connection.release()
+
+
+def _declarations(connection, app) -> list[str]:
+    problems = []
+    for queue in [*app.amqp.queues.values(), dead_letter_queue()]:
+        channel = connection.channel()
+        try:
+            found = channel.queue_declare(queue.name, passive=True)
+        except connection.channel_errors:
+            problems.append(f"rabbitmq: queue {queue.name!r} is not declared (every worker and"
+                            " a process's first publish declare it)")  # fmt: skip
+            continue
+        try:
+            queue.bind(channel).queue_declare()
+        except connection.channel_errors as exc:
+            problems.append(f"rabbitmq: queue {queue.name!r} is not declared as the platform"
+                            f" declares it ({exc}); delete it while empty, or move its jobs,"
+                            " and let a worker declare it")  # fmt: skip
+            continue
+        finally:
+            with contextlib.suppress(Exception):
+                channel.close()
+        if queue.name in QUEUES and not found.consumer_count:
+            problems.append(f"rabbitmq: no consumer on queue {queue.name!r}; its jobs wait")
+    return problems
+
+
+def _alarms(connection) -> list[str]:
+    """From the management API when configured; else publish a probe nobody receives and
+    see whether the broker blocks this connection (it tells a publishing connection)."""
+    if rabbitmq_api.configured():
+        try:
+            return [f"rabbitmq: {alarm}; publishers are blocked" for alarm in rabbitmq_api.alarms()]
+        except rabbitmq_api.ManagementApiError as exc:
+            return [f"rabbitmq: {exc}"]
+    blocked: list[str] = []
+    amqp_connection = connection.connection
+    amqp_connection.on_blocked = blocked.append
+    channel = amqp_connection.channel()
+    channel.basic_publish(amqp.Message(b"doctor"), exchange="", routing_key=PROBE_ROUTING_KEY)
+    with contextlib.suppress(socket.timeout, TimeoutError):
+        amqp_connection.drain_events(timeout=ALARM_PROBE_SECONDS)
+    if blocked:
+        rabbitmq.abort(connection)  # a blocked connection's close would wait for the alarm
+        return [f"rabbitmq: publishers are blocked ({blocked[0]}: a memory or disk alarm)"]
+    channel.close()
+    return []
 
 
 def check_postgres() -> list[str]:
@@ -132,11 +212,15 @@ def check_flow() -> list[str]:
 
 def diagnose(app) -> list[str]:
     checks: list[Callable[[], list[str]]] = [
-        check_redis, check_postgres, check_limits, lambda: check_workers(app), check_flower,
-        check_dyno, check_flow,
+        check_redis, lambda: check_rabbitmq(app), check_postgres, check_limits,
+        lambda: check_workers(app), check_flower, check_dyno, check_flow,
     ]  # fmt: skip
     problems: list[str] = []
     for check in checks:
+        if check is checks[4] and any("publishers are blocked" in p for p in problems):
+            # Asking the workers is a publish: under an alarm it would wait for the alarm.
+            problems.append("workers: not asked while RabbitMQ blocks publishers")
+            continue
         try:
             problems += check()
         except Exception as exc:

@@ -1,12 +1,13 @@
 """The metrics Flower does not give, for Prometheus: `python -m housekeeping.exporter`.
 
-Read fresh from Redis and Postgres at each scrape: per queue its depth, the age of its
-oldest waiting message and its in-flight (held) jobs; histograms of queue wait time and task
-runtime per queue and task (counted by the workers, housekeeping/task_stats.py); dead
-letters by reason (unresolved); the dead-letter spool; beat's last tick; and the losses of
-the broker's data no operator has acknowledged (broker/epoch.py); each outbox relay's backlog
-and lag (taskplatform/outbox/relay.py). Runs as its
-own Procfile process on METRICS_PORT. Dashboards and alert rules for these names are in deploy/.
+Read fresh from the broker, Redis and Postgres at each scrape: per queue its depth, the age
+of its oldest waiting message, its in-flight (held) jobs and, on RabbitMQ, its consumers
+(housekeeping/queue_health.py `queue_states`, on either broker); histograms of queue wait
+time and task runtime per queue and task (counted by the workers, housekeeping/task_stats.py);
+dead letters by reason (unresolved); the dead-letter spool; beat's last tick; the losses of
+the broker's data no operator has acknowledged (broker/epoch.py); each outbox relay's
+backlog and lag (taskplatform/outbox/relay.py). Runs as its own Procfile process on
+METRICS_PORT. Dashboards and alert rules for these names are in deploy/.
 """
 
 from __future__ import annotations
@@ -47,12 +48,19 @@ class PlatformCollector(Collector):
         flight = GaugeMetricFamily("taskplatform_queue_in_flight",
                                    "Jobs delivered and not yet acknowledged",
                                    labels=["queue"])  # fmt: skip
+        consumers = GaugeMetricFamily("taskplatform_queue_consumers",
+                                      "Consumers the broker sees on the queue",
+                                      labels=["queue"])  # fmt: skip
+        # An unknown number has no sample, never a 0 (docs/operations.md says which).
         for queue, state in queue_states(client).items():
             depth.add_metric([queue], state.depth)
-            if state.depth and state.oldest_age_seconds is not None:  # none: no sample
+            if state.depth and state.oldest_age_seconds is not None:
                 age.add_metric([queue], state.oldest_age_seconds)
-            flight.add_metric([queue], sum(state.in_flight.values()))
-        yield from (depth, age, flight)
+            if state.held is not None:
+                flight.add_metric([queue], state.held)
+            if state.consumers is not None:
+                consumers.add_metric([queue], state.consumers)
+        yield from (depth, age, flight, consumers)
         yield from histograms(client)
 
         done = GaugeMetricFamily(

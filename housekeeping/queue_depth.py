@@ -8,9 +8,18 @@ sit in a worker's in-flight list).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from config import redis_client
 from config.settings import settings
+
+
+class Declared(NamedTuple):
+    """What a passive declare tells of a RabbitMQ queue, exact at that moment (the
+    management API's counts lag by its statistics interval)."""
+
+    ready: int
+    consumers: int
 
 
 def waiting(queues: Iterable[str]) -> dict[str, int]:
@@ -18,15 +27,21 @@ def waiting(queues: Iterable[str]) -> dict[str, int]:
     if not settings.broker_is_rabbitmq:
         client = redis_client.client()
         return {queue: int(client.llen(queue)) for queue in queues}
+    return {queue: found.ready if found else 0 for queue, found in declared(queues).items()}
+
+
+def declared(queues: Iterable[str]) -> dict[str, Declared | None]:
+    """RabbitMQ: per queue its ready messages and consumers; None for a queue not declared
+    yet. A passive declare reads the queue without touching a message."""
     from config.celery_app import app
 
-    depths: dict[str, int] = {}
+    found: dict[str, Declared | None] = {}
     with app.connection_for_read() as connection:
         for queue in queues:
             try:
-                found = connection.default_channel.queue_declare(queue, passive=True)
-                depths[queue] = int(found.message_count)
+                ok = connection.default_channel.queue_declare(queue, passive=True)
+                found[queue] = Declared(int(ok.message_count), int(ok.consumer_count))
             except connection.channel_errors:  # not declared yet: nothing waits in it
                 connection.close()  # the broker closed the channel; start a fresh one
-                depths[queue] = 0
-    return depths
+                found[queue] = None
+    return found

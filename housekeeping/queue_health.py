@@ -3,14 +3,18 @@
 Flower shows none of this for Redis: queue depth, the age of the oldest waiting message (from
 the `enqueued_at` header the base task sets at publish), in-flight jobs (held by workers,
 broker/inflight.py) per queue, dead letters per queue, and per task the jobs done and failed
-with their runtime since the last snapshot. One snapshot is a set of rows with one `taken_at`: per
-queue a row with task `(queue)` for the totals, and a row per task seen.
+with their runtime since the last snapshot. On RabbitMQ the per-queue numbers come from the
+broker itself and the platform's publish counts (`_rabbitmq_states`; docs/operations.md).
+
+One snapshot is a set of rows with one `taken_at`: per queue a row with task `(queue)` for
+the totals, and a row per task seen.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -22,13 +26,17 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from broker import inflight
+from config import publish_log
 from config.queues import QUEUES
 from config.settings import settings
 from deadletters import repository
-from housekeeping import queue_depth
+from housekeeping import queue_depth, rabbitmq_api
 from housekeeping.task_stats import STATS_KEY
 
+logger = logging.getLogger(__name__)
+
 QUEUE_ROW = "(queue)"
+NOT_SAMPLED = "(not sampled)"
 #: At most this many waiting messages per queue are read to attribute them to tasks.
 SAMPLE = 5_000
 
@@ -72,10 +80,19 @@ def _take_stats(client: redis.Redis) -> dict[str, Counter]:
 
 @dataclass
 class QueueState:
+    """One queue now. `depth`: jobs waiting (ready); `oldest_age_seconds`: how long the
+    oldest of them has waited (None: none waits, or unknown); `pending` and `in_flight`: jobs
+    by task name ("(not sampled)" where the broker gives a count only); `held`: jobs
+    delivered to a worker and not yet acknowledged (None: unknown); `consumers`: consumers
+    the broker sees on the queue (None: unknown); `source`: where the numbers come from."""
+
     depth: int
     oldest_age_seconds: float | None
     pending: Counter
     in_flight: Counter
+    held: int | None = None
+    consumers: int | None = None
+    source: str = "redis"
 
 
 FIRST_SEEN_PREFIX = "taskplatform:first-seen:"
@@ -97,10 +114,11 @@ def oldest_age(client: redis.Redis, raw: bytes, now: float) -> float:
 
 
 def queue_states(client: redis.Redis, now: float | None = None) -> dict[str, QueueState]:
-    """Depth, oldest waiting age, and waiting and in-flight jobs per task, for every queue."""
+    """Every platform queue's state on either broker (the exporter, the snapshots and the
+    overview page read this one function); `client` is the platform's Redis."""
     now = time.time() if now is None else now
     if settings.broker_is_rabbitmq:
-        return _rabbitmq_states()
+        return _rabbitmq_states(client, now)
     in_flight: dict[str, Counter] = defaultdict(Counter)
     for queue, raw in inflight.held_messages(client):
         in_flight[queue][_headers(raw).get("task", "(unknown)")] += 1
@@ -110,22 +128,47 @@ def queue_states(client: redis.Redis, now: float | None = None) -> dict[str, Que
         pending = Counter(_headers(raw).get("task", "(unknown)")
                           for raw in client.lrange(queue, -SAMPLE, -1))  # fmt: skip
         if depth > sum(pending.values()):
-            pending["(not sampled)"] += depth - sum(pending.values())
+            pending[NOT_SAMPLED] += depth - sum(pending.values())
         oldest = client.lindex(queue, -1)
         age = oldest_age(client, oldest, now) if oldest is not None else None
-        states[queue] = QueueState(depth, age, pending, in_flight[queue])
+        held = sum(in_flight[queue].values())
+        # Consumers: the Redis transport registers consumers, not the queues they read.
+        states[queue] = QueueState(depth, age, pending, in_flight[queue], held, None, "redis")
     return states
 
 
-def _rabbitmq_states() -> dict[str, QueueState]:
-    """Depth only: RabbitMQ lets a client count a queue, not read its messages in place
-    (its management API, or the rabbitmq_prometheus plugin, shows the rest)."""
-    return {
-        queue: QueueState(
-            depth, None, Counter({"(not sampled)": depth}) if depth else Counter(), Counter()
+def _rabbitmq_states(client: redis.Redis, now: float) -> dict[str, QueueState]:
+    """Ready jobs and consumers from a passive declare (exact, now); jobs in flight from
+    the management API when one is configured (None otherwise: AMQP does not tell them);
+    the oldest job's age from the broker's head timestamp where it gives one (classic
+    queues), else from the platform's publish counts (config/publish_log.py). RabbitMQ lets
+    a client count a queue, not read its messages in place: nothing here touches one."""
+    found = queue_depth.declared(QUEUES)
+    stats: dict[str, dict[str, Any]] = {}
+    source = "rabbitmq amqp"
+    if rabbitmq_api.configured():
+        try:
+            stats = rabbitmq_api.queues()
+            source = "rabbitmq amqp+management"
+        except rabbitmq_api.ManagementApiError as exc:
+            logger.warning("queue states without jobs in flight: %s", exc)
+    states = {}
+    for queue in QUEUES:
+        ready, consumers = found[queue] or (0, 0)
+        held = stats.get(queue, {}).get("messages_unacknowledged")
+        head = stats.get(queue, {}).get("head_message_timestamp")
+        if not ready:
+            age = None
+        elif head:
+            age = max(0.0, now - float(head))
+        else:
+            age = publish_log.age(client, queue, ready, now)
+        states[queue] = QueueState(
+            ready, age, Counter({NOT_SAMPLED: ready}) if ready else Counter(),
+            Counter({NOT_SAMPLED: held}) if held else Counter(),
+            None if held is None else int(held), consumers, source,
         )  # fmt: skip
-        for queue, depth in queue_depth.waiting(QUEUES).items()
-    }
+    return states
 
 
 def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any]]:

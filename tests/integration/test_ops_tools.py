@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import httpx
+import kombu
 import pytest
 from celery import Celery
 
@@ -18,7 +20,7 @@ from broker import epoch
 from config.queues import QUEUES
 from config.settings import settings
 from deadletters import spool
-from devstack.servers import RedisServer, free_port
+from devstack.servers import RabbitMQServer, RedisServer, free_port
 from tests import harness
 from tests.fakes import LocalHttp
 from tests.probe_tasks import ECHO, sleep
@@ -84,6 +86,42 @@ def test_doctor_names_an_unconsumed_queue_and_a_database_behind(good_redis):
     assert done.returncode == 1
     assert "workers: no running worker consumes queue 'maintenance'" in done.stdout
     assert "postgres: no migrations applied (run the release line)" in done.stdout
+    if settings.broker_is_rabbitmq:  # the broker sees no consumer on it either
+        lines = done.stdout.splitlines()
+        assert "rabbitmq: no consumer on queue 'maintenance'; its jobs wait" in lines
+        assert not any(line.startswith("rabbitmq: no consumer on queue 'quote'") for line in lines)
+
+
+@pytest.mark.rabbitmq_broker
+def test_doctor_on_rabbitmq_checks_the_queues_not_redis_persistence(services):
+    # Given a Redis without an append-only file (it holds no job on RabbitMQ), and a virtual
+    # host where 'quote' was declared as a classic queue and nothing else is declared
+    redis_without_aof = RedisServer(
+        Path(tempfile.mkdtemp(prefix="doctor-redis-")), config={"appendonly": "no"}
+    ).start()
+    vhost = f"taskplatform_doctor_{uuid.uuid4().hex[:8]}"
+    broker_url = harness.create_vhost(vhost)
+    try:
+        with kombu.Connection(broker_url, connect_timeout=5) as connection:
+            kombu.Queue("quote", kombu.Exchange("quote", type="topic"), routing_key="quote")(
+                connection.default_channel
+            ).declare()
+        done = celery_cli("doctor", env={"REDIS_URL": redis_without_aof.url,
+                                         "BROKER_URL": broker_url})  # fmt: skip
+    finally:
+        harness.delete_vhost(vhost)
+        redis_without_aof.stop()
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 1
+    # Then the broker's refusal names the difference, and the missing queues are named
+    quote = "rabbitmq: queue 'quote' is not declared as the platform declares it"
+    wrong = [line for line in lines if line.startswith(quote)]
+    assert len(wrong) == 1 and "PRECONDITION_FAILED - inequivalent arg" in wrong[0], lines
+    for queue in ["email", "crm", "search", "maintenance", "taskplatform.dead"]:
+        missing = f"rabbitmq: queue {queue!r} is not declared ("
+        assert any(line.startswith(missing) for line in lines), lines
+    # And nothing asks Redis for a persistence it does not need here
+    assert not any(line.startswith("redis:") for line in lines), lines
 
 
 def test_the_watchdog_restarts_a_worker_that_stopped_consuming(services, redis_client):
@@ -104,8 +142,7 @@ def test_the_watchdog_restarts_a_worker_that_stopped_consuming(services, redis_c
         assert "watchdog: queues quote hold 1 waiting messages" in worker.log()
     finally:
         worker.__exit__(None, None, None)
-        with ECHO["quote"].app.connection_for_write() as connection:
-            ECHO["quote"].app.amqp.queues["quote"].bind(connection.default_channel).purge()
+        purge("quote")
 
 
 def test_a_worker_that_froze_fails_its_liveness_probe(services, tmp_path):
@@ -150,12 +187,14 @@ def test_the_watchdog_leaves_a_busy_worker_alone(services):
 
 
 @contextlib.contextmanager
-def exporter_scrape():
-    """Start `python -m housekeeping.exporter` on a free port; yield a scrape function."""
+def exporter_scrape(env: dict[str, str] | None = None):
+    """Start `python -m housekeeping.exporter` on a free port (with `env` on top of this
+    run's); yield a scrape function."""
     port = free_port()
     exporter = subprocess.Popen(
         [sys.executable, "-m", "housekeeping.exporter"], cwd=harness.ROOT,
-        env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), "METRICS_PORT": str(port)},
+        env={**harness.os.environ, "PYTHONPATH": str(harness.ROOT), "METRICS_PORT": str(port),
+             **(env or {})},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -181,7 +220,7 @@ def sample(metrics: str, name: str) -> float | None:
     return None
 
 
-@pytest.mark.redis_broker  # on RabbitMQ the exporter reports depth only (guarantees.md)
+@pytest.mark.redis_broker  # foreign pushes into Redis lists; RabbitMQ has its own test below
 def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
     # Given two waiting quote jobs, a spooled dead letter, an unresolved one, a message from
     # a foreign producer (no enqueued_at) waiting in crm, and nothing in search
@@ -219,6 +258,81 @@ def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
     finally:
         redis_client.delete("quote", "crm", spool.SPOOL_KEY, epoch.LOSSES,
                             epoch.LOSS_PREFIX + "test-loss")  # fmt: skip
+
+
+@pytest.mark.rabbitmq_broker
+def test_the_exporter_ages_the_oldest_job_of_an_unconsumed_rabbitmq_queue(services):
+    # Given two jobs waiting in search, which no worker consumes: one, then another 2 s later
+    purge("search")
+    ECHO["search"].delay(1)
+    time.sleep(2)
+    ECHO["search"].delay(2)
+    try:
+        with exporter_scrape() as (scrape, _):
+            # Then the oldest job's age counts from its own publish, not the newer one's
+            name = 'taskplatform_queue_oldest_age_seconds{queue="search"}'
+            first = sample(scrape(), name)
+            assert first is not None and first >= 2
+            # And it grows while nothing consumes the queue (OldestMessageTooOld can fire)
+            time.sleep(1.5)
+            metrics = scrape()
+            later = sample(metrics, name)
+            assert later is not None and later >= first + 1
+            assert sample(metrics, 'taskplatform_queue_depth{queue="search"}') == 2
+            assert sample(metrics, 'taskplatform_queue_consumers{queue="search"}') == 0
+            # Without the management API nothing tells the jobs in flight: no sample, not 0
+            assert sample(metrics, 'taskplatform_queue_in_flight{queue="search"}') is None
+            # An empty queue has no oldest job
+            purge("search")
+            assert sample(scrape(), name) is None
+    finally:
+        purge("search")
+
+
+class ManagedRabbitMQ(RabbitMQServer):
+    """A node of its own (alarms must not touch the machine's) with the management API on a
+    free port and statistics collected every second."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.api_port = free_port()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "plugins").write_text("[rabbitmq_management].\n")
+
+    @property
+    def api_url(self) -> str:
+        return f"http://guest:guest@127.0.0.1:{self.api_port}/api/"
+
+    def _env(self) -> dict[str, str]:
+        api = f'-rabbitmq_management tcp_config [{{port,{self.api_port}}},{{ip,"127.0.0.1"}}]'
+        every_second = "-rabbit collect_statistics_interval 1000"
+        return {**super()._env(), "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": f"{api} {every_second}"}
+
+
+@pytest.mark.rabbitmq_broker
+def test_jobs_in_flight_come_from_the_management_api(services, tmp_path):
+    node = ManagedRabbitMQ(tmp_path / "rabbitmq").start()
+    env = {"BROKER_URL": node.url, "RABBITMQ_MANAGEMENT_URL": node.api_url}
+    try:
+        harness.wait_for(lambda: httpx.get(node.api_url + "overview", auth=("guest", "guest"),
+                                           timeout=2).status_code == 200, 30)  # fmt: skip
+        # Given a worker holding a job of search for a while
+        with harness.WorkerProcess(["search"], env=env):
+            harness.publish_in_a_new_process(
+                env, 'from tests.probe_tasks import sleep\nsleep.delay("k:held", 8)'
+            )
+            # Then the exporter serves it in flight, from the management API
+            with exporter_scrape(env) as (scrape, _):
+                held = 'taskplatform_queue_in_flight{queue="search"}'
+                harness.wait_for(lambda: sample(scrape(), held) == 1, 20)
+                assert sample(scrape(), 'taskplatform_queue_consumers{queue="search"}') == 1
+    finally:
+        node.stop()
+
+
+def purge(queue: str) -> None:
+    with ECHO[queue].app.connection_for_write() as connection:
+        ECHO[queue].app.amqp.queues[queue].bind(connection.default_channel).purge()
 
 
 def test_the_exporter_serves_wait_and_runtime_histograms(worker_process, redis_client):

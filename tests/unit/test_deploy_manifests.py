@@ -293,6 +293,16 @@ def test_compose_rabbitmq_is_optional():
         assert SERVICES[process]["depends_on"]["rabbitmq"]["required"] is False, process
 
 
+def test_every_rabbitmq_target_gives_its_management_api():
+    # Flower's Broker page, the metrics' jobs in flight and the doctor's alarms read it
+    api = SERVICES["flower"]["environment"]["FLOWER_BROKER_API"]
+    assert api.endswith("@rabbitmq:15672/api/}"), api
+    secrets = next(yaml.safe_load_all((KUBERNETES / "secret.example.yaml").read_text()))
+    assert "FLOWER_BROKER_API" in secrets["stringData"]
+    systemd = (SYSTEMD / "taskplatform.env.example").read_text()
+    assert "\n# FLOWER_BROKER_API=https://" in systemd
+
+
 def test_compose_workers_outlast_their_soft_shutdown_and_check_their_heartbeat():
     for process in WORKER_GROUPS:
         service = SERVICES[process]
