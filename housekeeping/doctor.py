@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +36,8 @@ from housekeeping import rabbitmq_api
 
 #: How long the alarm probe waits for the broker to say it blocks publishers.
 ALARM_PROBE_SECONDS = 1.0
+#: How long one check may take before the doctor names it and goes on.
+CHECK_SECONDS = 20.0
 
 
 def migrations_config() -> Path:
@@ -91,7 +96,7 @@ def check_rabbitmq(app) -> list[str]:
         where = urlsplit(settings.broker_url).hostname
         return [f"rabbitmq: unreachable at {where} ({type(exc).__name__}: {exc})"]
     try:
-        return _declarations(connection, app) + _alarms(connection)
+        return _declarations(connection, app) + _alarms(app)
     finally:
         connection.release()
 
@@ -121,14 +126,19 @@ def _declarations(connection, app) -> list[str]:
     return problems
 
 
-def _alarms(connection) -> list[str]:
+def _alarms(app) -> list[str]:
     """From the management API when configured; else publish a probe nobody receives and
-    see whether the broker blocks this connection (it tells a publishing connection)."""
+    see whether the broker blocks the connection (it tells a publishing connection). The
+    probe has a connection of its own without publisher confirms: a confirm never comes
+    while the broker blocks, and waiting for it would hang the doctor."""
     if rabbitmq_api.configured():
         try:
             return [f"rabbitmq: {alarm}; publishers are blocked" for alarm in rabbitmq_api.alarms()]
         except rabbitmq_api.ManagementApiError as exc:
             return [f"rabbitmq: {exc}"]
+    options = {**(app.conf.broker_transport_options or {}), "confirm_publish": False}
+    connection = app.connection_for_write(transport_options=options)
+    connection.ensure_connection(max_retries=1)
     blocked: list[str] = []
     amqp_connection = connection.connection
     amqp_connection.on_blocked = blocked.append
@@ -140,6 +150,7 @@ def _alarms(connection) -> list[str]:
         rabbitmq.abort(connection)  # a blocked connection's close would wait for the alarm
         return [f"rabbitmq: publishers are blocked ({blocked[0]}: a memory or disk alarm)"]
     channel.close()
+    connection.release()
     return []
 
 
@@ -210,22 +221,46 @@ def check_flow() -> list[str]:
     return problems
 
 
-def diagnose(app) -> list[str]:
-    checks: list[Callable[[], list[str]]] = [
-        check_redis, lambda: check_rabbitmq(app), check_postgres, check_limits,
-        lambda: check_workers(app), check_flower, check_dyno, check_flow,
-    ]  # fmt: skip
+def _bounded(name: str, check: Callable[[], list[str]], seconds: float) -> list[str] | None:
+    """The check's problems, or None when it did not finish within `seconds` (a server that
+    takes connections and never answers, a broker that blocks): the doctor answers anyway."""
+    found: list[list[str]] = []
+
+    def run() -> None:
+        try:
+            found.append(check())
+        except Exception as exc:
+            found.append([f"doctor: a check failed to run ({type(exc).__name__}: {exc})"])
+
+    thread = threading.Thread(target=run, name=f"doctor-{name}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return found[0] if found else None
+
+
+def diagnose(app, seconds: float = CHECK_SECONDS) -> tuple[list[str], bool]:
+    """Every problem found, and whether a check was left hanging."""
+    checks: dict[str, Callable[[], list[str]]] = {
+        "redis": check_redis, "rabbitmq": lambda: check_rabbitmq(app),
+        "postgres": check_postgres, "limits": check_limits,
+        "workers": lambda: check_workers(app), "flower": check_flower, "dyno": check_dyno,
+        "flow": check_flow,
+    }  # fmt: skip
     problems: list[str] = []
-    for check in checks:
-        if check is checks[4] and any("publishers are blocked" in p for p in problems):
+    hanging = False
+    for name, check in checks.items():
+        if name == "workers" and any("publishers are blocked" in p for p in problems):
             # Asking the workers is a publish: under an alarm it would wait for the alarm.
             problems.append("workers: not asked while RabbitMQ blocks publishers")
             continue
-        try:
-            problems += check()
-        except Exception as exc:
-            problems.append(f"doctor: a check failed to run ({type(exc).__name__}: {exc})")
-    return problems
+        found = _bounded(name, check, seconds)
+        if found is None:
+            hanging = True
+            problems.append(f"doctor: the {name} check did not finish within {seconds:.0f} s"
+                            " (a server that takes connections and never answers?)")  # fmt: skip
+            continue
+        problems += found
+    return problems, hanging
 
 
 @click.command(name="doctor")
@@ -241,9 +276,12 @@ def doctor(ctx: click.Context, as_json: bool, acknowledge_data_loss: bool) -> No
     if acknowledge_data_loss:
         seen = epoch.acknowledge(redis_client.client())
         click.echo(f"acknowledged {seen} data loss(es) of the broker", err=True)
-    problems = diagnose(ctx.obj.app)
+    problems, hanging = diagnose(ctx.obj.app)
     if as_json:
         click.echo(json.dumps({"problems": problems}, indent=2))
     else:
         click.echo("\n".join(problems) if problems else "ok: no problems found")
+    if hanging:  # a hung check's connection would hold the interpreter's exit
+        sys.stdout.flush()
+        os._exit(1)
     ctx.exit(1 if problems else 0)

@@ -330,6 +330,45 @@ def test_jobs_in_flight_come_from_the_management_api(services, tmp_path):
         node.stop()
 
 
+def alarm_shown(node: ManagedRabbitMQ) -> bool | None:
+    """The node's memory alarm as its management API shows it (None: not collected yet)."""
+    nodes = httpx.get(node.api_url + "nodes", auth=("guest", "guest"), timeout=2).json()
+    return nodes[0].get("mem_alarm")
+
+
+@pytest.mark.rabbitmq_broker
+def test_doctor_names_a_memory_alarm_and_never_hangs_on_it(services, tmp_path):
+    # Given a node of its own whose memory alarm blocks every publisher
+    node = ManagedRabbitMQ(tmp_path / "rabbitmq").start()
+    env = {"BROKER_URL": node.url}
+    try:
+        harness.wait_for(lambda: httpx.get(node.api_url + "overview", auth=("guest", "guest"),
+                                           timeout=2).status_code == 200, 30)  # fmt: skip
+        node.memory_alarm(True)
+        # Without the management API: a probe publish of its own, which the broker blocks
+        started = time.monotonic()
+        blind = celery_cli("doctor", env=env)
+        assert time.monotonic() - started < 60
+        assert blind.returncode == 1
+        assert "rabbitmq: publishers are blocked (" in blind.stdout, blind.stdout
+        assert "workers: not asked while RabbitMQ blocks publishers" in blind.stdout
+        # With it: the node's alarm by name (once its statistics carry it: a fresh node's
+        # come after a few seconds)
+        harness.wait_for(lambda: alarm_shown(node) is True, 60)
+        started = time.monotonic()
+        seen = celery_cli("doctor", env={**env, "RABBITMQ_MANAGEMENT_URL": node.api_url})
+        assert time.monotonic() - started < 60
+        assert seen.returncode == 1
+        assert "rabbitmq: memory alarm on taskplatform" in seen.stdout, seen.stdout
+        # And once the alarm clears, neither line
+        node.memory_alarm(False)
+        harness.wait_for(lambda: alarm_shown(node) is False, 60)
+        clear = celery_cli("doctor", env={**env, "RABBITMQ_MANAGEMENT_URL": node.api_url})
+        assert "alarm" not in clear.stdout and "blocked" not in clear.stdout, clear.stdout
+    finally:
+        node.stop()
+
+
 def purge(queue: str) -> None:
     with ECHO[queue].app.connection_for_write() as connection:
         ECHO[queue].app.amqp.queues[queue].bind(connection.default_channel).purge()
