@@ -58,7 +58,7 @@ RABBITMQ_TESTS ?= tests/integration/test_routing.py tests/integration/test_retri
 	tests/integration/test_deadletter_secrets.py tests/integration/test_deadletter_spool.py \
 	tests/integration/test_email_tasks.py tests/integration/test_crm_tasks.py \
 	tests/integration/test_quote_tasks.py tests/integration/test_search_tasks.py \
-	tests/acceptance/test_procfile.py
+	tests/acceptance/test_procfile.py tests/acceptance/test_overview_web.py
 .PHONY: test-rabbitmq
 test-rabbitmq: $(INSTALLED)
 	TEST_RABBITMQ=1 $(BIN)/pytest $(RABBITMQ_TESTS) $(PYTEST_ARGS)

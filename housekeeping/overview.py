@@ -78,7 +78,7 @@ def queues(heard: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     paused = queues_cli.paused() if not settings.broker_is_rabbitmq else set()
     rows = []
     for name, state in queue_health.queue_states(client).items():
-        consumers, source = getattr(state, "consumers", None), "counted by the broker"
+        consumers, source = state.consumers, "counted by the broker"
         if consumers is None and heard is not None:
             consumers = sum(1 for w in heard if w["state"] == "running" and name in w["queues"])
             source = "running workers that report consuming it"
@@ -86,7 +86,8 @@ def queues(heard: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
             "queue": name,
             "waiting": state.depth,
             "oldest_age_seconds": state.oldest_age_seconds,
-            "in_flight": sum(state.in_flight.values()) if state.in_flight is not None else None,
+            "in_flight": state.held,
+            "source": state.source,
             "consumers": consumers,
             "consumers_from": source,
             "paused": name in paused,

@@ -12,8 +12,11 @@ import uuid
 import httpx
 import pytest
 
+from config import database
 from config.queues import QUEUES
+from config.redis_client import client as platform_redis
 from devstack.servers import free_port
+from housekeeping import queue_health, task_stats
 from tasks.search import search_candidates
 from tests import harness
 from tests.acceptance.test_deadletters_web import LOGIN, _status, start_page
@@ -63,7 +66,12 @@ def test_the_overview_shows_queues_workers_and_causes(page, redis_client):
         (w for w in overview(url)["workers"] or [] if w["hostname"] == worker.hostname), None),
         30)  # fmt: skip
     assert found["state"] == "running" and found["queues"] == ["crm", "maintenance", "search"]
+    # Beat's per-minute snapshot (taken here by hand) feeds the chart: the failures show
+    failed = task_stats.field("crm.probe_login", "failed")
+    harness.wait_for(lambda: int(redis_client.hget(task_stats.STATS_KEY, failed) or 0) >= 2, 10)
+    queue_health.snapshot(database.engine(), platform_redis())
     data = overview(url)
+    assert data["throughput"]["crm"][-1]["failed"] >= 2, data["throughput"]["crm"][-3:]
     assert data["errors"] == {}, data["errors"]
     assert data["broker"] == ("RabbitMQ" if ON_RABBITMQ else "Redis")
     assert [q["queue"] for q in data["queues"]] == list(QUEUES)
