@@ -36,9 +36,8 @@ consumer's `accept` on queues other than the platform's task queues. Where it di
 kombu's transport, and why: docs/guarantees.md ("Against kombu's own transport"), measured
 by `make conformance`. It serves the platform app's connections (config/amqp.py), and any
 kombu connection that names it.
-The private kombu API it relies on (`_brpop_start`, `_brpop_read`, `_put`, `_purge`,
-`client.connection`, `_queue_cycle`, `_q_for_pri`, `priority_steps`) is pinned by
-tests/unit/test_broker_kombu_api.py.
+Every private kombu name it relies on is pinned, with the library code that defines it,
+in config/private_api.py (the list: docs/private-api.md).
 """
 
 from __future__ import annotations
@@ -599,7 +598,7 @@ class Channel(kombu_redis.Channel):
             self._put_once(self._q_for_pri(queue, pri), queue, message, int(window), batch)
             return
         # kombu's client prefixes LPUSH and PEXPIRE keys with its global_keyprefix, not
-        # LTRIM's (tests/unit/test_broker_kombu_api.py pins both).
+        # LTRIM's (tests/unit/test_private_api.py pins both).
         commands = [
             ("lpush", self._q_for_pri(queue, pri), dumps(message)),
             ("lpush", inflight.wake_key(queue), "1"),

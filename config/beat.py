@@ -14,25 +14,24 @@ import json
 import os
 import socket
 import time
+from typing import Any
 
-from kombu.utils.imports import symbol_by_name
 from redbeat import RedBeatScheduler
 
-from broker import inflight
-from broker.keeper import Keeper
-from config import redis_client
-from config.queues import QUEUES
-from config.settings import settings
+from config import brokers, redis_client
 
 LEADER_KEY = "taskplatform:beat:leader"
 
 
 class PlatformScheduler(RedBeatScheduler):
-    _keeper: Keeper | None = None
+    _keeper: Any = None
+    _reaper_started = False
 
     def tick(self, *args, **kwargs):
-        if self._keeper is None and not settings.broker_is_rabbitmq:  # RabbitMQ reaps itself
-            self._keeper = start_keeper(self.app.conf.broker_transport_options.get("on_lost"))
+        if not self._reaper_started:  # None where the broker returns a dead worker's jobs
+            on_lost = self.app.conf.broker_transport_options.get("on_lost")
+            self._keeper = brokers.current().start_reaper(on_lost)
+            self._reaper_started = True
         next_in = super().tick(*args, **kwargs)
         me = {"hostname": socket.gethostname(), "pid": os.getpid(), "ticked_at": time.time()}
         # The lock lives in the same Redis: if this write fails, redbeat reports that.
@@ -45,16 +44,3 @@ def leader() -> dict | None:
     """The current leader's hostname, pid and last tick, or None when no beat leads."""
     raw = redis_client.client().get(LEADER_KEY)
     return json.loads(raw) if raw else None
-
-
-def start_keeper(on_lost: str | None) -> Keeper:
-    """The reaper in beat: registered like a consumer, so a lost job it is dead-lettering
-    sits in its own in-flight list, safe if beat dies meanwhile."""
-    policy = inflight.Policy(settings.worker_heartbeat_ttl, settings.max_deliveries)
-    client = redis_client.client()
-    consumer = inflight.new_consumer_id()
-    keeper = Keeper(
-        client, consumer, policy, symbol_by_name(on_lost) if on_lost else None, queues=QUEUES
-    )
-    keeper.start()
-    return keeper

@@ -8,11 +8,8 @@ Reference: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 from __future__ import annotations
 
 import logging
-import ssl
-import uuid
 from functools import cached_property
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import kombu.exceptions
 import redis.exceptions
@@ -25,16 +22,16 @@ from celery.signals import (
     import_modules,
     worker_init,
 )
-from kombu.utils.url import parse_url
 
 from beat_schedule import beat_schedule
-from config import amqp, flower, publish, rabbitmq, redis_client
+from config import amqp, brokers, flower, publish
+from config.brokers import Job
+from config.brokers.redis import redis_transport_options, sentinel_options
 from config.logs import install_json, install_redaction, install_text
-from config.queues import QUEUES, route_task, task_queues
+from config.queues import QUEUES, route_task
 from config.result_backend import BACKENDS
 from config.sentry import init_sentry
 from config.settings import settings
-from taskplatform.errors import QueueFullError
 from taskplatform.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -49,8 +46,8 @@ WORKER_MODULES = [
     "deadletters.exchange",
     "housekeeping.outbox",
     "housekeeping.task_stats",
-    "housekeeping.watchdog",
-    "housekeeping.workers",
+    "worker.heartbeat",
+    "worker.watchdog",
 ]
 
 
@@ -63,63 +60,6 @@ PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
-
-
-def _redis_transport_options() -> dict:
-    """Options shared by the broker and the result backend's Redis connections."""
-    return {
-        # kombu's defaults are None: a hung Redis would hang `.delay()` forever
-        # (Celery issues 4296, 4556).
-        "socket_timeout": settings.redis_socket_timeout,
-        "socket_connect_timeout": settings.redis_socket_connect_timeout,
-    }
-
-
-def _sentinel_options() -> dict:
-    return {"master_name": settings.redis_sentinel_master} if settings.redis_sentinel_master else {}
-
-
-def _broker_transport_options() -> dict:
-    """The platform transport's own options (broker/transport.py): reliable fetch, the
-    delivery bound, and where refused items and lost jobs go (named, so config/ never
-    imports the dead-letter package).
-
-    On RabbitMQ the broker does all three itself (quorum queues, deliveries counted, a
-    dead-letter exchange); a publish returns only once the broker has confirmed it."""
-    if settings.broker_is_rabbitmq:
-        # Told when the broker blocks publishers (an alarm): publishes then fail at once.
-        return {
-            "confirm_publish": True,
-            "on_blocked": rabbitmq.on_blocked,
-            "on_unblocked": rabbitmq.on_unblocked,
-        }
-    return {
-        **_redis_transport_options(),
-        "heartbeat_ttl": settings.worker_heartbeat_ttl,
-        "max_deliveries": settings.max_deliveries,
-        "task_queues": tuple(QUEUES),
-        "on_refused": "deadletters.intake:keep_refused",
-        "on_lost": "deadletters.intake:keep_lost",
-        "max_item_bytes": settings.intake_max_bytes,
-        "max_depth": settings.task_max_depth,
-        **_sentinel_options(),
-    }
-
-
-def _broker_use_ssl() -> dict | bool:
-    """The TLS options in REDIS_URL's query, for Flower: it rebuilds its Redis client from
-    Connection.as_uri() (which drops the query) plus broker_use_ssl. amqps:// is TLS with
-    the system's CA store."""
-    if settings.broker_is_rabbitmq:
-        if not settings.broker_url.startswith("amqps://"):
-            return False
-        # The certificate's chain and its host name: py-amqp checks the name (and sends
-        # SNI) only when it is given one.
-        return {
-            "cert_reqs": ssl.CERT_REQUIRED,
-            "server_hostname": urlsplit(settings.broker_url).hostname,
-        }
-    return parse_url(settings.broker_url).get("ssl") or False
 
 
 class CensoredSettings(Settings):
@@ -172,7 +112,7 @@ class PlatformCelery(Celery):
     def Worker(self) -> type:  # noqa: N802 - Celery's name
         """The worker `celery worker` builds: dead letters for jobs its pool cannot take
         (named as a string: config/ does not import the dead-letter package)."""
-        return self.subclass_with_self("deadletters.worker:PlatformWorker")
+        return self.subclass_with_self("worker.process:PlatformWorker")
 
     def send_task(  # noqa: PLR0913 - Celery's signature
         self,
@@ -187,54 +127,25 @@ class PlatformCelery(Celery):
         """Every publish ends here (`.delay`, `apply_async`, canvas, `celery call`, beat,
         retries, replays): refuse what must not be queued, then send."""
         task_id = publish.prepare(name, args, kwargs, countdown, eta, task_id, options)
-        if not settings.broker_is_rabbitmq:
-            try:
-                publish.refuse_when_full(name, options, redis_client.client)
-            except UNREACHABLE_ERRORS as exc:
-                _raise_unreachable(name, exc)
-        if settings.broker_is_rabbitmq:
-            return self._send_to_rabbitmq(name, args, kwargs, countdown, eta, task_id, options)
-        return self._send(name, args, kwargs, countdown, eta, task_id, options)
-
-    def _send_to_rabbitmq(  # noqa: PLR0913 - Celery's signature
-        self, name, args, kwargs, countdown, eta, task_id, options
-    ) -> Any:
-        """The same publish on RabbitMQ: whole-second delays, a bounded confirm wait, the
-        topology in place, and a job key's publish-once mark (taken before, given back if
-        the publish fails)."""
-        countdown, eta = rabbitmq.whole_seconds(countdown, eta)
-        rabbitmq.refuse_while_blocked(name)
-        rabbitmq.prepare_publish(options)
-        task_id = task_id or str(uuid.uuid4())
+        job = Job(name, args, kwargs, countdown, eta, task_id, options)
         try:
-            first = rabbitmq.claim_once(task_id, options)
-        except UNREACHABLE_ERRORS as exc:
+            return brokers.current().publish(self, job, self._send)
+        except UNREACHABLE_ERRORS as exc:  # the broker's own steps (a depth, a job key's mark)
             _raise_unreachable(name, exc)
-        if not first:
-            return self.AsyncResult(task_id)
-        try:
-            sent = self._send(name, args, kwargs, countdown, eta, task_id, options)
-        except BaseException:
-            rabbitmq.release_once(task_id, options)
-            raise
-        rabbitmq.count_published(name, options, countdown, eta)
-        return sent
 
-    def _send(  # noqa: PLR0913 - Celery's signature
-        self, name, args, kwargs, countdown, eta, task_id, options
-    ) -> Any:
+    def _send(self, job: Job) -> Any:
+        """Celery's own send, with what the broker refused or could not take named."""
+        broker = brokers.current()
         try:
-            if settings.broker_is_rabbitmq:
-                rabbitmq.ensure_topology(self)
-            return super().send_task(name, args, kwargs, countdown, eta, task_id, **options)
+            broker.before_send(self)
+            return super().send_task(job.name, job.args, job.kwargs, job.countdown, job.eta,
+                                     job.task_id, **job.options)  # fmt: skip
         except Exception as exc:
-            if settings.broker_is_rabbitmq and rabbitmq.nacked(exc):
-                raise QueueFullError(
-                    f"nothing was queued: RabbitMQ refused {name} (its queue is at its"
-                    " max-length; see docs/flow-control.md)"
-                ) from exc
+            refused = broker.refusal(job.name, exc)
+            if refused is not None:
+                raise refused from exc
             if isinstance(exc, UNREACHABLE_ERRORS):
-                _raise_unreachable(name, exc)
+                _raise_unreachable(job.name, exc)
             raise
 
 
@@ -245,14 +156,9 @@ def _raise_unreachable(name: str, exc: BaseException) -> NoReturn:
     if isinstance(exc, RuntimeError) and not _is_result_store_give_up(exc):
         raise exc
     raise publish.BrokerUnavailableError(
-        f"could not queue {name}: {_broker_name(exc)} unreachable ({_reason(exc)})"
+        f"could not queue {name}: {brokers.current().service_down(exc)} unreachable"
+        f" ({_reason(exc)})"
     ) from exc
-
-
-def _broker_name(exc: BaseException) -> str:
-    if settings.broker_is_rabbitmq and not isinstance(exc, RuntimeError | redis.RedisError):
-        return "RabbitMQ"
-    return "Redis"
 
 
 def _is_result_store_give_up(exc: RuntimeError) -> bool:
@@ -280,10 +186,10 @@ def build_app() -> Celery:
         imports=WORKER_MODULES,
         # Dead letters for what Celery would drop: bodies that do not decode (the consumer);
         # the transport's intake refuses what is not a runnable message before that.
-        worker_consumer="deadletters.capture:DeadLetterConsumer",
+        worker_consumer="worker.consumer:WorkerConsumer",
         # Reliable fetch: the app's connections use the platform's transport for Redis URL
         # schemes (PlatformConnection, named by the app's amqp class).
-        broker_use_ssl=_broker_use_ssl(),
+        broker_use_ssl=brokers.current().use_ssl(),
         broker_url=settings.broker_url,
         result_backend=settings.backend_url,
         # JSON only: a pickle from the broker is remote code execution.
@@ -292,12 +198,12 @@ def build_app() -> Celery:
         accept_content=["json"],
         result_accept_content=["json"],
         # Queues and routes: one table, and a typo must not create a queue nobody reads.
-        task_queues=task_queues(rabbitmq=settings.broker_is_rabbitmq),
+        task_queues=brokers.current().task_queues(),
         task_routes=(route_task,),
         task_default_queue="maintenance",
         task_create_missing_queues=False,
         # Producers never hang: few, short publish retries on top of the socket timeouts.
-        broker_transport_options=_broker_transport_options(),
+        broker_transport_options=brokers.current().transport_options(),
         broker_connection_timeout=settings.redis_socket_connect_timeout,
         broker_connection_retry_on_startup=True,
         task_publish_retry=True,
@@ -305,8 +211,8 @@ def build_app() -> Celery:
         # The Redis result backend subscribes to the result channel before publishing; by
         # default it retries 20 times a second apart, so `.delay()` would block ~20 s.
         result_backend_transport_options={
-            **_redis_transport_options(),
-            **_sentinel_options(),
+            **redis_transport_options(),
+            **sentinel_options(),
             "retry_policy": PUBLISH_RETRY_POLICY,
         },
         redis_socket_timeout=settings.redis_socket_timeout,
@@ -367,15 +273,10 @@ import_modules.connect(flower.refuse_open_flower)
 
 
 @worker_init.connect
-def _declare_rabbitmq_topology(sender: Any = None, **_kwargs: Any) -> None:
-    """Before the worker's own steps bind the delay levels to every queue (a worker of one
-    queue would find the others' exchanges missing)."""
-    if not settings.broker_is_rabbitmq or sender is None:
-        return
-    try:
-        rabbitmq.ensure_topology(sender.app)
-    except Exception as exc:  # the broker is away: every publish declares it again first
-        logger.warning("RabbitMQ topology not declared at start-up: %s", exc)
+def _prepare_the_broker(sender: Any = None, **_kwargs: Any) -> None:
+    """What the broker needs of a worker before its consumer starts (config/brokers/)."""
+    if sender is not None:
+        brokers.current().worker_init(sender.app)
 
 
 @import_modules.connect

@@ -2,10 +2,10 @@
 
 `decide(exception, retries, max_retries)` is a pure function over plain values: no Celery,
 no I/O (randomness is a parameter), unit-tested as a table (tests/unit/test_failure_policy.py).
-The base task applies it to every attempt (tasks/base.py); dead-letter capture records the
-decision the base task was given (`recall`) and never guesses it again. Domain code raises
-`TransientError` / `PermanentError` (config/errors.py) or lets a client library's exception
-escape: the library exceptions are classified here, and only here.
+The base task applies it to every attempt (tasks/base.py) and leaves a final decision on the
+attempt's request; dead-letter capture records that decision (`attached`) and never guesses
+it again. Domain code raises `TransientError` / `PermanentError` (config/errors.py) or lets
+a client library's exception escape: the library exceptions are classified here, and only here.
 
 Transient (worth another attempt): `TransientError`; connection errors and timeouts from
 sockets, redis, Postgres (psycopg, SQLAlchemy), SMTP and httpx; HTTP 429 and 5xx; SMTP 4xx
@@ -195,18 +195,17 @@ def reason_for(exc: BaseException) -> str:
     return reason_for_event(exc) or ("exhausted" if classify(exc).transient else "permanent")
 
 
-# The decisions the base task applied, by task id, until dead-letter capture takes them
-# (both run in the process that ran the attempt). Bounded: a process that captures nothing
-# (a worker without the capture module) cannot grow it without end.
-_DECIDED: dict[str, Fail] = {}
-_DECIDED_LIMIT = 10_000
+#: Where the base task leaves its decision: on the attempt's own request, which Celery's
+#: failure signal still holds when dead-letter capture runs, and drops with the attempt.
+REQUEST_ATTRIBUTE = "failure_decision"
 
 
-def remember(task_id: str, decision: Fail) -> None:
-    if len(_DECIDED) >= _DECIDED_LIMIT:
-        _DECIDED.clear()
-    _DECIDED[task_id] = decision
+def attach(request: object, decision: Fail) -> None:
+    setattr(request, REQUEST_ATTRIBUTE, decision)
 
 
-def recall(task_id: str) -> Fail | None:
-    return _DECIDED.pop(task_id, None)
+def attached(request: object, task_id: str) -> Fail | None:
+    """The decision the attempt of `task_id` was given, if `request` is that attempt's."""
+    if request is None or getattr(request, "id", None) != task_id:
+        return None
+    return getattr(request, REQUEST_ATTRIBUTE, None)

@@ -27,6 +27,7 @@ from kombu.transport.native_delayed_delivery import (
 from config import publish_log, redis_client
 from config.publish import BrokerUnavailableError
 from config.queues import QUEUES, UnroutableTaskError, dead_letter_queue, queue_for
+from taskplatform.wire import ONCE_HEADER, ONCE_PREFIX  # the publish-once marks' keys
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +41,6 @@ BROKER_HEADERS = frozenset({
     "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange",
     "x-last-death-queue", "x-last-death-reason",
 })  # fmt: skip
-
-#: The publish-once marks' keys, shared with the Redis transport (broker/inflight.py).
-ONCE_PREFIX = "taskplatform:broker:once:"
-ONCE_HEADER = "x_publish_once"
 
 #: How long a process refuses publishes at once after RabbitMQ said it blocks them (a memory
 #: or disk alarm). RabbitMQ tells only a connection that has published, and the blocked one
@@ -153,7 +150,15 @@ def prepare_publish(options: dict[str, Any]) -> None:
 
 def count_published(name: str, options: dict[str, Any], countdown: Any, eta: Any) -> None:
     """Count a confirmed publish for its queue's oldest-job age (config/publish_log.py), at
-    the second it enters the queue: now, or when the delay queues hand a countdown over."""
+    the second it enters the queue: now, or when the delay queues hand a countdown over.
+    Never raises: the job is queued, and an error here would tell the caller it was not."""
+    try:
+        _count_published(name, options, countdown, eta)
+    except Exception as exc:
+        logger.warning("publish of %s not counted for its queue's oldest-job age: %s", name, exc)
+
+
+def _count_published(name: str, options: dict[str, Any], countdown: Any, eta: Any) -> None:
     queue = options.get("queue")
     queue = getattr(queue, "name", queue)
     if queue is None:

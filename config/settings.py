@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     metrics_address: str = "127.0.0.1"
     flower_url: str | None = None
     # RabbitMQ's management API, `http://user:password@host:15672/api/`: jobs in flight and
-    # alarms (housekeeping/rabbitmq_api.py). Unset: FLOWER_BROKER_API, the same URL that
+    # alarms (config/brokers/rabbitmq_api.py). Unset: FLOWER_BROKER_API, the same URL that
     # Flower's Broker page reads.
     rabbitmq_management_url: str | None = None
     flower_broker_api: str | None = None
@@ -329,18 +329,21 @@ class Settings(BaseSettings):
 
     @cached_property
     def broker_url(self) -> str:
-        if self.broker_url_setting and self.broker_is_rabbitmq:
+        if self.broker_url_setting and self.broker_kind == "rabbitmq":
             return self.broker_url_setting
         return self.redis_service_url
 
     @cached_property
-    def broker_is_rabbitmq(self) -> bool:
-        return urlsplit(self.broker_url_setting or "").scheme in AMQP_SCHEMES
+    def broker_kind(self) -> str:
+        """`rabbitmq` for an amqp:// BROKER_URL, else `redis`: what config/brokers/ picks
+        its implementation by (nothing else asks)."""
+        scheme = urlsplit(self.broker_url_setting or "").scheme
+        return "rabbitmq" if scheme in AMQP_SCHEMES else "redis"
 
     @cached_property
     def management_api_url(self) -> str | None:
         """RabbitMQ's management API, when the broker is RabbitMQ and one is configured."""
-        if not self.broker_is_rabbitmq:
+        if self.broker_kind != "rabbitmq":
             return None
         return self.rabbitmq_management_url or self.flower_broker_api
 

@@ -9,32 +9,21 @@ anything. Every event the app's dispatchers send passes through here, and so doe
 job a worker describes to `inspect active/reserved/scheduled` (Flower's worker pages): Celery
 answers those with the real arguments unless asked for the safe form.
 
-A worker buffers its task events and sends them together (`task-multi`, which Flower and
-`celery events` read as the events it holds) at most every EVENTS_FLUSH_SECONDS: Celery
-sends each loop turn's events at once, which costs a round trip or more per job.
+A worker buffers its task events and sends them in batches (worker/consumer.py).
 """
 
 from __future__ import annotations
 
-import logging
-from time import monotonic
 from typing import Any
 
-from celery import bootsteps
 from celery.app.events import Events
 from celery.events.dispatcher import EventDispatcher
 from celery.worker.request import Request
-from vine import promise
 
 from config import job_context
 from config.queues import queue_of_routing_key
 from taskplatform import correlation
 from taskplatform.redaction import redact, redact_text
-
-logger = logging.getLogger(__name__)
-
-#: The longest a worker holds a task event before sending it, in seconds.
-EVENTS_FLUSH_SECONDS = 0.1
 
 #: Event fields that hold job data.
 SHOWN_FIELDS = ("args", "kwargs", "result", "exception", "traceback")
@@ -91,36 +80,3 @@ class RedactedRequest(Request):
 
     def info(self, safe: bool = False) -> dict[str, Any]:
         return redacted_fields(super().info(safe=True))
-
-
-class BatchedEvents:
-    """Mixin for the worker's Consumer: one send of buffered task events per window,
-    scheduled on the event loop. Once the consumer stops running (a shutdown draining its
-    pool), events go as Celery sends them, on the loop's last turns, and whatever is
-    buffered is sent before the consumer shuts down."""
-
-    _events_flush_due = False
-    _events_flush_at = 0.0
-
-    def on_send_event_buffered(self) -> None:
-        if not self.hub or self.blueprint.state != bootsteps.RUN:
-            return super().on_send_event_buffered()
-        now = monotonic()
-        # A flush scheduled long ago that never ran (its timer was cleared on a reconnect)
-        # is scheduled again.
-        if self._events_flush_due and now < self._events_flush_at + 1.0:
-            return None
-        self._events_flush_due, self._events_flush_at = True, now + EVENTS_FLUSH_SECONDS
-        self.hub.call_later(EVENTS_FLUSH_SECONDS, promise(self._flush_events_due))
-        return None
-
-    def _flush_events_due(self) -> None:
-        self._events_flush_due = False
-        self._flush_events()
-
-    def shutdown(self) -> None:
-        try:
-            self._flush_events()
-        except Exception:  # the broker may be gone: events are best effort
-            logger.debug("task events not flushed at shutdown", exc_info=True)
-        super().shutdown()

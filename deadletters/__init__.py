@@ -6,13 +6,11 @@ repository  the only code that reads or writes the table
 causes      a letter's cause and fingerprint (computed by Postgres), for triage
 payload     sealing the real arguments for replay (Fernet), the rest redacted
 spool       where a dead letter waits when Postgres cannot take it, and the drain
-capture     the signal handlers and worker hooks that turn failures into dead letters
-worker      the worker process class: a job its pool cannot take, an unrecoverable error
+capture     the signal handlers that turn failures into dead letters (worker/ calls it)
 intake      dead letters for what the Redis transport refuses or loses (broker/)
 exchange    RabbitMQ's delivery bound and dead-letter exchange, as dead letters
 replay      re-publishing a dead letter's original message
 alerts      telling ops about unresolved dead letters
-views       what a letter shows, redacted, for the CLI and the web page
-web         the web app: the overview (housekeeping/overview.py), causes, letters
+views       what a letter shows, redacted, for the CLI and the web app (webapp/)
 cli         `celery -A config deadletters ...`
 """

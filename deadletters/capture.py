@@ -5,12 +5,12 @@ Loaded by every worker (the app's `imports`). Paths covered:
   delivery bound (worker lost), `Reject(requeue=False)`;
 - `task_unknown`: a message for a task no worker knows (Celery would discard it);
 - `task_rejected`: a message the worker refuses (a disallowed content type such as pickle);
-- `DeadLetterConsumer.on_decode_error`: a message whose body does not decode (Celery only
-  logs and acks it);
+- a message whose body does not decode (Celery only logs and acks it): the worker's
+  consumer (worker/consumer.py) calls `keep_undecodable`;
 - items the broker cannot run as a message (refused by broker/intake.py) and jobs whose
   worker died MAX_DELIVERIES times: deadletters/intake.py, called by the transport;
 - a job the worker cannot hand to its pool (Celery's prefork parent could not pickle it),
-  which would otherwise end the worker on every restart: deadletters/worker.py.
+  which would otherwise end the worker on every restart: worker/process.py.
 
 Each handler is small and reports its own failure loudly: Celery swallows exceptions
 raised in signal handlers, and a silent failure here would be a lost job.
@@ -25,23 +25,21 @@ import uuid
 from typing import Any
 
 from celery.signals import task_failure, task_rejected, task_success, task_unknown, worker_ready
-from celery.worker.consumer import Consumer
 
 from config import database, failure_policy
 from config.queues import UnroutableTaskError, queue_for, queue_of_routing_key
-from config.settings import settings
-from config.task_events import BatchedEvents
-from deadletters import exchange, letters, repository, spool
+from deadletters import letters, repository, spool
 from taskplatform.guard import PROTOCOL_HEADERS
 
 logger = logging.getLogger(__name__)
 
 
-def reason_for(task_id: str, exc: BaseException) -> str:
+def reason_for(request: Any, task_id: str, exc: BaseException) -> str:
     """Why a job that raised `exc` ended as a dead letter: the failure policy's decision,
-    as the base task applied it; for a failure no attempt decided on (a hard time limit or
-    a lost worker, seen by the worker's main process), the event's own reason."""
-    decided = failure_policy.recall(task_id)
+    as the base task applied it (on the attempt's request); for a failure no attempt decided
+    on (a hard time limit or a lost worker, seen by the worker's main process), the event's
+    own reason."""
+    decided = failure_policy.attached(request, task_id)
     return decided.reason if decided is not None else failure_policy.reason_for(exc)
 
 
@@ -80,7 +78,7 @@ def letter_for_failure(task: Any, task_id: str, exc: BaseException, args, kwargs
         exception_message=str(exc),
         traceback=getattr(einfo, "traceback", None),
         attempts=(request.retries or 0) + 1,
-        reason=reason_for(task_id, exc),
+        reason=reason_for(request, task_id, exc),
         hostname=request.hostname or socket.gethostname(),
     )
 
@@ -130,7 +128,7 @@ def on_task_failure(sender=None, task_id=None, exception=None, args=None, kwargs
 
 def _minimal_for_failure(task: Any, task_id: str, error: BaseException, why: BaseException):
     try:
-        reason = reason_for(task_id, error)
+        reason = reason_for(getattr(task, "request", None), task_id, error)
         queue = _queue_of(task.name, getattr(task.request, "delivery_info", None))
     except Exception:
         reason, queue = "permanent", None
@@ -202,36 +200,13 @@ def on_task_rejected(sender=None, message=None, exc=None, **_: Any) -> None:
         logger.critical("DEAD LETTER CAPTURE FAILED for a rejected message", exc_info=True)
 
 
-class DeadLetterConsumer(BatchedEvents, Consumer):
-    """The worker's consumer, which dead-letters a message whose body does not decode before
-    Celery logs and acks it (named by the app's `worker_consumer`), and sends task events in
-    batches (config/task_events.py)."""
-
-    def on_decode_error(self, message, exc) -> None:
-        try:
-            keep(raw_letter(message, "undecodable", exc, "DecodeError"))
-        except Exception:
-            logger.critical("DEAD LETTER CAPTURE FAILED for an undecodable message",
-                            exc_info=True)  # fmt: skip
-        super().on_decode_error(message, exc)
-
-    def create_task_handler(self, *args: Any, **kwargs: Any):
-        """On RabbitMQ, a job the quorum queue has delivered MAX_DELIVERIES times already
-        (each time its worker died) is not run again but dead-lettered, as the Redis
-        transport does (deadletters/exchange.py)."""
-        handle = super().create_task_handler(*args, **kwargs)
-        if not settings.broker_is_rabbitmq:
-            return handle
-
-        def on_task_received(message) -> None:
-            if exchange.refused(message):
-                return
-            if exchange.past_bound(message):
-                exchange.keep_past_bound(message)
-                return
-            handle(message)
-
-        return on_task_received
+def keep_undecodable(message: Any, exc: BaseException) -> None:
+    """A message whose body does not decode, as a dead letter with its raw bytes."""
+    try:
+        keep(raw_letter(message, "undecodable", exc, "DecodeError"))
+    except Exception:
+        logger.critical("DEAD LETTER CAPTURE FAILED for an undecodable message",
+                        exc_info=True)  # fmt: skip
 
 
 @task_success.connect

@@ -30,6 +30,7 @@ from kombu import Consumer
 from kombu.serialization import prepare_accept_content
 
 from broker.intake import Refusal, check
+from config import brokers
 from config.queues import BROKER_DELIVERY_LIMIT, QUEUES, dead_letter_queue, queue_of_routing_key
 from config.rabbitmq import BROKER_HEADERS
 from config.settings import settings
@@ -205,7 +206,7 @@ class DeadLetterExchange(bootsteps.ConsumerStep):
     queue until this route exists)."""
 
     def get_consumers(self, channel: Any) -> list[Consumer]:
-        if not settings.broker_is_rabbitmq:
+        if not brokers.current().dead_letters_by_broker:
             return []
         return [Consumer(channel, queues=[dead_letter_queue()], on_message=on_message,
                          prefetch_count=16)]  # fmt: skip

@@ -69,7 +69,8 @@ class Supervisor:
     colour: bool = field(default_factory=lambda: sys.stdout.isatty())
     children: list[Child] = field(default_factory=list)
     width: int = 6
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Reentrant: `say` runs in the signal handler too, maybe while the main thread holds it.
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _stopped_by: str | None = None
 

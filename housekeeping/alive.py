@@ -2,7 +2,7 @@
 WORKER_ALIVE_FILE within --max-age seconds, 1 otherwise (with the reason on stderr).
 
 The worker touches the file only from `worker_ready` on and after each stuck-worker
-check it passes (housekeeping/watchdog.py), so a worker that stopped consuming, froze or
+check it passes (worker/watchdog.py), so a worker that stopped consuming, froze or
 never finished starting fails the probe. Reads no settings beyond the environment, and
 imports nothing heavy: a probe runs every few seconds.
 """

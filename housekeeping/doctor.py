@@ -4,24 +4,20 @@ Checks what the platform's promises rest on: Redis and Postgres reachable, migra
 head, time limits that agree, a worker for every queue, Redis that never
 evicts and keeps an append-only file and has not lost its data (broker/epoch.py), Flower
 behind auth, dynos that shut down softly. On RabbitMQ Redis holds no job (results, beat's
-lock, the spool), so its append-only file is not required; the broker is checked instead:
-reachable, every queue declared as the platform declares it, no memory or disk alarm, a
-consumer on every queue.
+lock, the spool), so its append-only file is not required. The broker checks itself
+(config/brokers/): on RabbitMQ, reachable, every queue declared as the platform declares
+it, no memory or disk alarm, a consumer on every queue.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import amqp
 import click
 import httpx
 from alembic.config import Config
@@ -29,13 +25,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from broker import epoch
-from config import database, rabbitmq, redis_client
-from config.queues import QUEUES, dead_letter_queue
+from config import brokers, database, redis_client
+from config.queues import QUEUES
 from config.settings import settings
-from housekeeping import rabbitmq_api
 
-#: How long the alarm probe waits for the broker to say it blocks publishers.
-ALARM_PROBE_SECONDS = 1.0
 #: How long one check may take before the doctor names it and goes on.
 CHECK_SECONDS = 20.0
 
@@ -58,15 +51,12 @@ def check_redis() -> list[str]:
     except Exception as exc:
         return [f"redis: unreachable at {settings.redis_service_url.split('@')[-1]} ({exc})"]
     problems = []
-    config = client.config_get("maxmemory-policy") | client.config_get("appendonly")
+    config = client.config_get("maxmemory-policy")
     if config.get("maxmemory-policy", b"noeviction") not in (b"noeviction", "noeviction"):
         policy = config["maxmemory-policy"]
         policy = policy.decode() if isinstance(policy, bytes) else policy
         problems.append(f"redis: maxmemory-policy is {policy}; queued jobs can be evicted"
                         " (set noeviction)")  # fmt: skip
-    if config.get("appendonly") in (b"no", "no") and not settings.broker_is_rabbitmq:
-        problems.append("redis: appendonly is off; a Redis restart loses every queued job"
-                        " (set appendonly yes)")  # fmt: skip
     return problems + check_data_loss(client)
 
 
@@ -77,81 +67,6 @@ def check_data_loss(client) -> list[str]:
         " `celery -A config doctor --acknowledge-data-loss`"
         for loss in epoch.unacknowledged(client)
     ]
-
-
-#: Where the alarm probe publishes: no queue is bound to it, so the broker drops it.
-PROBE_ROUTING_KEY = "taskplatform.doctor.probe"
-
-
-def check_rabbitmq(app) -> list[str]:
-    """RabbitMQ reachable; each queue as the platform declares it (a redeclare with the
-    platform's arguments is a no-op, or the broker's refusal naming the difference); a
-    consumer on each; no alarm. Reads queues without touching a message."""
-    if not settings.broker_is_rabbitmq:
-        return []
-    connection = app.connection_for_write()
-    try:
-        connection.ensure_connection(max_retries=1)
-    except Exception as exc:
-        where = urlsplit(settings.broker_url).hostname
-        return [f"rabbitmq: unreachable at {where} ({type(exc).__name__}: {exc})"]
-    try:
-        return _declarations(connection, app) + _alarms(app)
-    finally:
-        connection.release()
-
-
-def _declarations(connection, app) -> list[str]:
-    problems = []
-    for queue in [*app.amqp.queues.values(), dead_letter_queue()]:
-        channel = connection.channel()
-        try:
-            found = channel.queue_declare(queue.name, passive=True)
-        except connection.channel_errors:
-            problems.append(f"rabbitmq: queue {queue.name!r} is not declared (every worker and"
-                            " a process's first publish declare it)")  # fmt: skip
-            continue
-        try:
-            queue.bind(channel).queue_declare()
-        except connection.channel_errors as exc:
-            problems.append(f"rabbitmq: queue {queue.name!r} is not declared as the platform"
-                            f" declares it ({exc}); delete it while empty, or move its jobs,"
-                            " and let a worker declare it")  # fmt: skip
-            continue
-        finally:
-            with contextlib.suppress(Exception):
-                channel.close()
-        if queue.name in QUEUES and not found.consumer_count:
-            problems.append(f"rabbitmq: no consumer on queue {queue.name!r}; its jobs wait")
-    return problems
-
-
-def _alarms(app) -> list[str]:
-    """From the management API when configured; else publish a probe nobody receives and
-    see whether the broker blocks the connection (it tells a publishing connection). The
-    probe has a connection of its own without publisher confirms: a confirm never comes
-    while the broker blocks, and waiting for it would hang the doctor."""
-    if rabbitmq_api.configured():
-        try:
-            return [f"rabbitmq: {alarm}; publishers are blocked" for alarm in rabbitmq_api.alarms()]
-        except rabbitmq_api.ManagementApiError as exc:
-            return [f"rabbitmq: {exc}"]
-    options = {**(app.conf.broker_transport_options or {}), "confirm_publish": False}
-    connection = app.connection_for_write(transport_options=options)
-    connection.ensure_connection(max_retries=1)
-    blocked: list[str] = []
-    amqp_connection = connection.connection
-    amqp_connection.on_blocked = blocked.append
-    channel = amqp_connection.channel()
-    channel.basic_publish(amqp.Message(b"doctor"), exchange="", routing_key=PROBE_ROUTING_KEY)
-    with contextlib.suppress(socket.timeout, TimeoutError):
-        amqp_connection.drain_events(timeout=ALARM_PROBE_SECONDS)
-    if blocked:
-        rabbitmq.abort(connection)  # a blocked connection's close would wait for the alarm
-        return [f"rabbitmq: publishers are blocked ({blocked[0]}: a memory or disk alarm)"]
-    channel.close()
-    connection.release()
-    return []
 
 
 def check_postgres() -> list[str]:
@@ -241,7 +156,7 @@ def _bounded(name: str, check: Callable[[], list[str]], seconds: float) -> list[
 def diagnose(app, seconds: float = CHECK_SECONDS) -> tuple[list[str], bool]:
     """Every problem found, and whether a check was left hanging."""
     checks: dict[str, Callable[[], list[str]]] = {
-        "redis": check_redis, "rabbitmq": lambda: check_rabbitmq(app),
+        "redis": check_redis, "broker": lambda: brokers.current().doctor(app),
         "postgres": check_postgres, "limits": check_limits,
         "workers": lambda: check_workers(app), "flower": check_flower, "dyno": check_dyno,
         "flow": check_flow,

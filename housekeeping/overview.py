@@ -2,7 +2,7 @@
 
 Per queue: jobs waiting, the oldest one's age, jobs in flight, consumers, jobs done and
 failed per minute over the last hour, and whether it is paused; per dependency its limits
-and breaker; the workers with their queues and last heartbeat (housekeeping/workers.py);
+and breaker; the workers with their queues and last heartbeat (worker/heartbeat.py);
 open dead letters by cause; the outbox relays' backlog; beat's last tick. Plain data from
 the same sources as the exporter and `doctor`, the same on Redis and RabbitMQ
 (housekeeping/queue_health.py says where each number comes from on each broker).
@@ -18,15 +18,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, text
-
-from config import database, flow_control, redis_client
+from config import brokers, database, flow_control, redis_client
 from config.beat import leader
 from config.queues import QUEUES
-from config.settings import settings
 from deadletters import repository, views
-from housekeeping import queue_health, queues_cli, workers
+from housekeeping import queue_health, queues_cli
 from taskplatform.outbox.relay import STATS_PREFIX
+from worker import heartbeat as workers
 
 logger = logging.getLogger(__name__)
 
@@ -34,25 +32,6 @@ logger = logging.getLogger(__name__)
 CHART_MINUTES = 60
 #: Open causes shown (the dead-letter pages show them all).
 TOP_CAUSES = 8
-
-PER_MINUTE_SQL = """
-SELECT queue, floor(extract(epoch FROM now() - taken_at) / 60)::int AS minutes_ago,
-       sum(done) AS done, sum(failed) AS failed
-FROM queue_health
-WHERE taken_at > now() - make_interval(mins => :minutes) AND task_name <> '(queue)'
-GROUP BY 1, 2
-"""
-
-
-def per_minute(engine: Engine, minutes: int = CHART_MINUTES) -> dict[str, list[dict[str, int]]]:
-    """Per queue, jobs done and failed in each of the last `minutes` minutes, oldest first
-    (the per-minute queue-health snapshots: beat takes one a minute)."""
-    series = {q: [{"done": 0, "failed": 0} for _ in range(minutes)] for q in QUEUES}
-    with engine.connect() as db:
-        for queue, ago, done, failed in db.execute(text(PER_MINUTE_SQL), {"minutes": minutes}):
-            if queue in series and 0 <= ago < minutes:
-                series[queue][minutes - 1 - ago] = {"done": int(done), "failed": int(failed)}
-    return series
 
 
 def outbox_relays(client: Any, now: float | None = None) -> list[dict[str, Any]]:
@@ -62,9 +41,7 @@ def outbox_relays(client: Any, now: float | None = None) -> list[dict[str, Any]]
     for key in client.scan_iter(match=STATS_PREFIX + "*", count=100):
         values = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
         relay: dict[str, Any] = {"name": key.decode().removeprefix(STATS_PREFIX)}
-        for name in ("backlog", "lag_seconds", "unfinished", "republished"):
-            if name in values:
-                relay[name] = float(values[name])
+        relay.update({k: float(v) for k, v in values.items() if k not in ("at", "host")})
         if "at" in values:
             relay["seen_age_seconds"] = max(0.0, now - float(values["at"]))
         relays.append(relay)
@@ -73,9 +50,9 @@ def outbox_relays(client: Any, now: float | None = None) -> list[dict[str, Any]]
 
 def queues(heard: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Per queue; consumers as the broker counts them, else (where it cannot say) the running
-    workers that report consuming it (`heard`, housekeeping/workers.py)."""
+    workers that report consuming it (`heard`, worker/heartbeat.py)."""
     client = redis_client.client()
-    paused = queues_cli.paused() if not settings.broker_is_rabbitmq else set()
+    paused = brokers.current().paused()
     rows = []
     for name, state in queue_health.queue_states(client).items():
         consumers, source = state.consumers, "counted by the broker"
@@ -146,13 +123,13 @@ def gather() -> dict[str, Any]:
     heard, error = _part("workers", lambda: workers.known(client))
     parts: dict[str, Callable[[], Any]] = {
         "queues": lambda: queues(heard),
-        "throughput": lambda: per_minute(database.engine()),
+        "throughput": lambda: queue_health.per_minute(database.engine(), CHART_MINUTES),
         "dependencies": dependencies,
         "dead_letters": causes,
         "outbox": lambda: outbox_relays(client),
         "beat": beat,
     }
-    found: dict[str, Any] = {"broker": "RabbitMQ" if settings.broker_is_rabbitmq else "Redis"}
+    found: dict[str, Any] = {"broker": brokers.current().name}
     found["workers"] = heard
     errors = {"workers": error} if error else {}
     for name, read in parts.items():

@@ -1,10 +1,10 @@
 """Queue-health snapshots: what waits, what runs, what finished, per queue and task.
 
-Flower shows none of this for Redis: queue depth, the age of the oldest waiting message (from
-the `enqueued_at` header the base task sets at publish), in-flight jobs (held by workers,
-broker/inflight.py) per queue, dead letters per queue, and per task the jobs done and failed
-with their runtime since the last snapshot. On RabbitMQ the per-queue numbers come from the
-broker itself and the platform's publish counts (`_rabbitmq_states`; docs/operations.md).
+Flower shows none of this: per queue its depth, the age of its oldest waiting job, its jobs
+in flight and its dead letters (the broker measures them, config/brokers/: Redis reads its
+lists in place, RabbitMQ counts by passive declares, its management API and the platform's
+publish counts), and per task the jobs done and failed with their runtime since the last
+snapshot.
 
 One snapshot is a set of rows with one `taken_at`: per queue a row with task `(queue)` for
 the totals, and a row per task seen.
@@ -12,33 +12,25 @@ the totals, and a row per task seen.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from broker import inflight
-from config import publish_log
+from config import brokers
+from config.brokers import QueueState
 from config.queues import QUEUES
-from config.settings import settings
 from deadletters import repository
-from housekeeping import queue_depth, rabbitmq_api
 from housekeeping.task_stats import STATS_KEY
 
 logger = logging.getLogger(__name__)
 
 QUEUE_ROW = "(queue)"
-NOT_SAMPLED = "(not sampled)"
-#: At most this many waiting messages per queue are read to attribute them to tasks.
-SAMPLE = 5_000
 
 SUMMARY_SQL = """
 WITH latest AS (SELECT max(taken_at) AS at FROM queue_health)
@@ -53,14 +45,6 @@ WHERE taken_at > now() - make_interval(hours => :hours) AND task_name <> '(queue
 GROUP BY task_name
 ORDER BY task_name
 """
-
-
-def _headers(raw: bytes | str) -> dict[str, Any]:
-    try:
-        message = json.loads(raw)
-    except ValueError:
-        return {}
-    return message.get("headers") or {} if isinstance(message, dict) else {}
 
 
 def _take_stats(client: redis.Redis) -> dict[str, Counter]:
@@ -78,101 +62,16 @@ def _take_stats(client: redis.Redis) -> dict[str, Counter]:
     return stats
 
 
-@dataclass
-class QueueState:
-    """One queue now. `depth`: jobs waiting (ready); `oldest_age_seconds`: how long the
-    oldest of them has waited (None: none waits, or unknown); `pending` and `in_flight`: jobs
-    by task name ("(not sampled)" where the broker gives a count only); `held`: jobs
-    delivered to a worker and not yet acknowledged (None: unknown); `consumers`: consumers
-    the broker sees on the queue (None: unknown); `source`: where the numbers come from."""
-
-    depth: int
-    oldest_age_seconds: float | None
-    pending: Counter
-    in_flight: Counter
-    held: int | None = None
-    consumers: int | None = None
-    source: str = "redis"
-
-
-FIRST_SEEN_PREFIX = "taskplatform:first-seen:"
-FIRST_SEEN_TTL = 7 * 24 * 3600
-
-
-def oldest_age(client: redis.Redis, raw: bytes, now: float) -> float:
-    """Seconds the oldest message has waited: from its `enqueued_at`; for a message without
-    one (a foreign producer, a broken header), from when this platform first saw it at the
-    head of its queue, and at least one second: a waiting job never reads as 0 s old."""
-    try:
-        return max(0.0, now - float(_headers(raw)["enqueued_at"]))
-    except (KeyError, TypeError, ValueError):
-        pass
-    key = FIRST_SEEN_PREFIX + hashlib.sha1(raw).hexdigest()  # noqa: S324 - a name, not a hash
-    client.set(key, now, nx=True, ex=FIRST_SEEN_TTL)
-    first_seen = float(client.get(key) or now)
-    return max(1.0, now - first_seen)
-
-
 def queue_states(client: redis.Redis, now: float | None = None) -> dict[str, QueueState]:
     """Every platform queue's state on either broker (the exporter, the snapshots and the
-    overview page read this one function); `client` is the platform's Redis."""
-    now = time.time() if now is None else now
-    if settings.broker_is_rabbitmq:
-        return _rabbitmq_states(client, now)
-    in_flight: dict[str, Counter] = defaultdict(Counter)
-    for queue, raw in inflight.held_messages(client):
-        in_flight[queue][_headers(raw).get("task", "(unknown)")] += 1
-    states = {}
-    for queue in QUEUES:
-        depth = client.llen(queue)
-        pending = Counter(_headers(raw).get("task", "(unknown)")
-                          for raw in client.lrange(queue, -SAMPLE, -1))  # fmt: skip
-        if depth > sum(pending.values()):
-            pending[NOT_SAMPLED] += depth - sum(pending.values())
-        oldest = client.lindex(queue, -1)
-        age = oldest_age(client, oldest, now) if oldest is not None else None
-        held = sum(in_flight[queue].values())
-        # Consumers: the Redis transport registers consumers, not the queues they read.
-        states[queue] = QueueState(depth, age, pending, in_flight[queue], held, None, "redis")
-    return states
-
-
-def _rabbitmq_states(client: redis.Redis, now: float) -> dict[str, QueueState]:
-    """Ready jobs and consumers from a passive declare (exact, now); jobs in flight from
-    the management API when one is configured (None otherwise: AMQP does not tell them);
-    the oldest job's age from the broker's head timestamp where it gives one (classic
-    queues), else from the platform's publish counts (config/publish_log.py). RabbitMQ lets
-    a client count a queue, not read its messages in place: nothing here touches one."""
-    found = queue_depth.declared(QUEUES)
-    stats: dict[str, dict[str, Any]] = {}
-    source = "rabbitmq amqp"
-    if rabbitmq_api.configured():
-        try:
-            stats = rabbitmq_api.queues()
-            source = "rabbitmq amqp+management"
-        except rabbitmq_api.ManagementApiError as exc:
-            logger.warning("queue states without jobs in flight: %s", exc)
-    states = {}
-    for queue in QUEUES:
-        ready, consumers = found[queue] or (0, 0)
-        held = stats.get(queue, {}).get("messages_unacknowledged")
-        head = stats.get(queue, {}).get("head_message_timestamp")
-        if not ready:
-            age = None
-        elif head:
-            age = max(0.0, now - float(head))
-        else:
-            age = publish_log.age(client, queue, ready, now)
-        states[queue] = QueueState(
-            ready, age, Counter({NOT_SAMPLED: ready}) if ready else Counter(),
-            Counter({NOT_SAMPLED: held}) if held else Counter(),
-            None if held is None else int(held), consumers, source,
-        )  # fmt: skip
-    return states
+    overview page read this one function; config/brokers/ measures); `client` is the
+    platform's Redis."""
+    return brokers.current().queue_states(client, time.time() if now is None else now)
 
 
 def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any]]:
-    """The rows of one snapshot, from Redis alone (taking the per-task counters)."""
+    """The rows of one snapshot (taking the per-task counters from Redis); a queue's jobs in
+    flight are None where the broker cannot tell them."""
     states = queue_states(client, now)
     stats = _take_stats(client)
     rows: list[dict[str, Any]] = []
@@ -183,7 +82,7 @@ def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any
             | {name for name in stats if name.split(".", 1)[0] == queue}
         )
         rows.append({"queue": queue, "task_name": QUEUE_ROW, "pending": state.depth,
-                     "in_flight": sum(state.in_flight.values()),
+                     "in_flight": state.held,
                      "oldest_age_seconds": state.oldest_age_seconds,
                      "done": 0, "failed": 0, "runtime_ms": 0})  # fmt: skip
         for task_name in sorted(tasks):
@@ -194,6 +93,26 @@ def measure(client: redis.Redis, now: float | None = None) -> list[dict[str, Any
                          "done": counters["done"], "failed": counters["failed"],
                          "runtime_ms": counters["runtime_ms"]})  # fmt: skip
     return rows
+
+
+PER_MINUTE_SQL = """
+SELECT queue, floor(extract(epoch FROM now() - taken_at) / 60)::int AS minutes_ago,
+       sum(done) AS done, sum(failed) AS failed
+FROM queue_health
+WHERE taken_at > now() - make_interval(mins => :minutes) AND task_name <> '(queue)'
+GROUP BY 1, 2
+"""
+
+
+def per_minute(engine: Engine, minutes: int) -> dict[str, list[dict[str, int]]]:
+    """Per queue, jobs done and failed in each of the last `minutes` minutes, oldest first
+    (the per-minute queue-health snapshots: beat takes one a minute)."""
+    series = {q: [{"done": 0, "failed": 0} for _ in range(minutes)] for q in QUEUES}
+    with engine.connect() as db:
+        for queue, ago, done, failed in db.execute(text(PER_MINUTE_SQL), {"minutes": minutes}):
+            if queue in series and 0 <= ago < minutes:
+                series[queue][minutes - 1 - ago] = {"done": int(done), "failed": int(failed)}
+    return series
 
 
 def snapshot(engine: Engine, client: redis.Redis) -> int:

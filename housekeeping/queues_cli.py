@@ -17,14 +17,12 @@ import json
 
 import click
 
-from broker.inflight import KEYS
-from config import flow_control, redis_client
+from config import brokers, flow_control
 from config.queues import QUEUES
-from config.settings import settings
 
 
 def paused() -> set[str]:
-    return {m.decode() for m in redis_client.client().smembers(KEYS.paused)}
+    return brokers.current().paused()
 
 
 def dependencies() -> list[str]:
@@ -37,10 +35,11 @@ def dependencies() -> list[str]:
 
 
 def overview() -> dict:
-    client = redis_client.client()
     gate = flow_control.gate()
+    waiting = brokers.current().waiting(list(QUEUES))
+    held = paused()
     return {
-        "queues": {q: {"paused": q in paused(), "waiting": client.llen(q)} for q in QUEUES},
+        "queues": {q: {"paused": q in held, "waiting": waiting[q]} for q in QUEUES},
         "dependencies": {d: gate.state(d) for d in dependencies()},
     }
 
@@ -66,11 +65,9 @@ def queues(ctx: click.Context, as_json: bool) -> None:
 
 
 def _queue(name: str) -> str:
-    if settings.broker_is_rabbitmq:
-        raise click.ClickException(
-            "pausing needs the Redis broker; on RabbitMQ: celery -A config control"
-            f" cancel_consumer {name}"
-        )
+    refused = brokers.current().pausing(name)
+    if refused:
+        raise click.ClickException(refused)
     if name not in QUEUES:
         raise click.BadParameter(f"no queue {name!r}; queues: {', '.join(QUEUES)}")
     return name
@@ -80,7 +77,7 @@ def _queue(name: str) -> str:
 @click.argument("name")
 def pause(name: str) -> None:
     """Stop every worker fetching from the queue (publishes go on)."""
-    redis_client.client().sadd(KEYS.paused, _queue(name))
+    brokers.current().pause(_queue(name))
     click.echo(f"queue {name} paused: workers stop fetching within a second")
 
 
@@ -88,5 +85,5 @@ def pause(name: str) -> None:
 @click.argument("name")
 def resume(name: str) -> None:
     """Let workers fetch from the queue again."""
-    redis_client.client().srem(KEYS.paused, _queue(name))
+    brokers.current().resume(_queue(name))
     click.echo(f"queue {name} resumed")

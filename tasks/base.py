@@ -151,7 +151,7 @@ class PlatformTask(Task):
             decision = failure_policy.decide(exc, request.retries or 0, self.max_retries or 0)
             if isinstance(decision, failure_policy.Retry):
                 raise self.retry(exc=exc, countdown=decision.countdown) from exc
-            failure_policy.remember(request.id, decision)
+            failure_policy.attach(request, decision)
             raise
         else:
             if admitted:

@@ -171,7 +171,7 @@ def queue_depth(queue: str) -> int:
     from config import app
     from config.settings import settings
 
-    if not settings.broker_is_rabbitmq:
+    if settings.broker_kind != "rabbitmq":
         client = redis.Redis.from_url(settings.redis_service_url)
         try:
             return int(client.llen(queue))

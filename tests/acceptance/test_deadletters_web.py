@@ -331,4 +331,4 @@ def test_ops_filter_replay_and_resolve_in_headless_chromium(page, failing, redis
 
 def test_the_procfile_runs_the_page_with_gunicorn():
     command = shlex.split(procfile_command("deadletters"))
-    assert command[0] == "gunicorn" and "deadletters.web:create_app()" in command
+    assert command[0] == "gunicorn" and "webapp:create_app()" in command

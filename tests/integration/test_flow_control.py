@@ -21,10 +21,10 @@ from tests.fakes import RateLimitedCrm
 
 pytestmark = pytest.mark.redis_broker
 
-#: Leads captured through the rate-limited CRM (the issue's proof uses 500: FLOW_LEADS=500),
+#: Leads captured through the rate-limited CRM (docs/flow-control.md's proof: FLOW_LEADS=500),
 #: and how long the CRM is down afterwards (FLOW_OUTAGE_SECONDS=60 for the full proof).
-LEADS = int(os.environ.get("FLOW_LEADS", "300"))
-OUTAGE = float(os.environ.get("FLOW_OUTAGE_SECONDS", "15"))
+LEADS = int(os.environ.get("FLOW_LEADS", "150"))
+OUTAGE = float(os.environ.get("FLOW_OUTAGE_SECONDS", "10"))
 COOLDOWN = 5.0
 
 

@@ -86,7 +86,7 @@ def test_doctor_names_an_unconsumed_queue_and_a_database_behind(good_redis):
     assert done.returncode == 1
     assert "workers: no running worker consumes queue 'maintenance'" in done.stdout
     assert "postgres: no migrations applied (run the release line)" in done.stdout
-    if settings.broker_is_rabbitmq:  # the broker sees no consumer on it either
+    if settings.broker_kind == "rabbitmq":  # the broker sees no consumer on it either
         lines = done.stdout.splitlines()
         assert "rabbitmq: no consumer on queue 'maintenance'; its jobs wait" in lines
         assert not any(line.startswith("rabbitmq: no consumer on queue 'quote'") for line in lines)
@@ -398,7 +398,7 @@ def test_the_exporter_serves_wait_and_runtime_histograms(worker_process, redis_c
     assert under_1s is not None and under_1s >= 4
     fast_waits = sample(metrics, f'taskplatform_queue_wait_seconds_bucket{{le="0.5",{name}}}')
     late_waits = sample(metrics, f'taskplatform_queue_wait_seconds_bucket{{le="2.5",{name}}}')
-    if settings.broker_is_rabbitmq:
+    if settings.broker_kind == "rabbitmq":
         # RabbitMQ's delay queues release a job up to about a second after its countdown
         assert fast_waits is not None and fast_waits >= 3 and late_waits >= 4
     else:

@@ -21,7 +21,7 @@ def test_a_task_is_queued_in_its_queue_list_and_run_by_that_queues_worker(
     # Then the message waits in that queue, and in no other
     lengths = {name: harness.queue_depth(name) for name in QUEUES}
     assert lengths == {name: int(name == queue) for name in QUEUES}
-    if not settings.broker_is_rabbitmq:
+    if settings.broker_kind != "rabbitmq":
         message = json.loads(redis_client.lindex(queue, 0))
         assert message["headers"]["task"] == f"{queue}.probe_echo"
 

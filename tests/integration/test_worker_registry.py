@@ -6,8 +6,8 @@ from __future__ import annotations
 import signal
 import time
 
-from housekeeping import workers
 from tests import harness
+from worker import heartbeat as workers
 
 
 def entry(redis_client, hostname: str) -> dict | None:

@@ -5,11 +5,12 @@ from types import SimpleNamespace
 
 import pytest
 from billiard.exceptions import WorkerLostError
+from celery.app.task import Context
 from celery.exceptions import Reject, SoftTimeLimitExceeded, TimeLimitExceeded
 
 from config.delivery import DeliveryBoundExceeded
 from config.errors import PermanentError, TransientError
-from config.failure_policy import Fail, reason_for, remember
+from config.failure_policy import Fail, attach, reason_for
 from deadletters import capture, payload
 from deadletters.cli import parse_duration
 from deadletters.letters import Letter, from_job, from_raw
@@ -96,9 +97,13 @@ def test_reasons_of_failures_no_attempt_decided_on(exc, reason):
 
 
 def test_capture_records_the_decision_the_base_task_was_given():
-    remember("t-1", Fail("exhausted"))
-    assert capture.reason_for("t-1", ValueError("bad")) == "exhausted"  # as decided
-    assert capture.reason_for("t-1", ValueError("bad")) == "permanent"  # taken once
+    request = Context(id="t-1")
+    attach(request, Fail("exhausted"))
+    assert capture.reason_for(request, "t-1", ValueError("bad")) == "exhausted"  # as decided
+    # another job's request, or none: the exception's own reason
+    assert capture.reason_for(request, "t-2", ValueError("bad")) == "permanent"
+    assert capture.reason_for(None, "t-1", ValueError("bad")) == "permanent"
+    assert capture.reason_for(Context(id="t-1"), "t-1", ValueError("bad")) == "permanent"
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30d", 2592000), ("2h", 7200), ("0s", 0)])

@@ -114,7 +114,7 @@ def test_an_amqp_broker_url_moves_only_the_broker():
     from config.settings import Settings
 
     settings = Settings(BROKER_URL="amqps://u:p@mq:5671/prod", redis_url="redis://r:6379/1")
-    assert settings.broker_is_rabbitmq
+    assert settings.broker_kind == "rabbitmq"
     assert settings.broker_url == "amqps://u:p@mq:5671/prod"
     assert settings.backend_url == settings.redis_service_url == "redis://r:6379/1"
 
@@ -125,4 +125,4 @@ def test_a_hosts_rediss_url_takes_the_tls_choice_from_its_own_setting():
     settings = Settings(redis_url="rediss://:pw@r:6380", redis_ssl_cert_reqs="none")
     assert settings.broker_url == "rediss://:pw@r:6380?ssl_cert_reqs=none"
     assert settings.backend_url == settings.broker_url
-    assert not settings.broker_is_rabbitmq
+    assert settings.broker_kind != "rabbitmq"

@@ -26,8 +26,8 @@ from typing import Any
 from celery.signals import task_received, worker_init, worker_ready
 from celery.worker import state
 
+from config import brokers
 from config.settings import settings
-from housekeeping import queue_depth
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _watch(queues: list[str]) -> None:
     while True:
         time.sleep(interval)
         try:
-            waiting = queue_depth.waiting(queues)
+            waiting = brokers.current().waiting(queues)
         except Exception as exc:  # broker away: the consumer's own reconnect handles that
             logger.warning("watchdog could not read queue lengths: %s", exc)
             continue

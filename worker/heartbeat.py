@@ -32,6 +32,7 @@ SILENT_AFTER = 3 * HEARD_EVERY
 FORGET_AFTER = 24 * 3600
 
 _stop = threading.Event()
+_beating: threading.Thread | None = None
 
 
 def heard(client: Any, hostname: str, facts: dict[str, Any], now: float | None = None) -> None:
@@ -96,15 +97,19 @@ def start(sender: Any = None, **_: Any) -> None:
         "concurrency": getattr(sender.controller, "concurrency", None),
         "started_at": time.time(),
     }
+    global _beating
     _stop.clear()
-    threading.Thread(
+    _beating = threading.Thread(
         target=_beat, args=(sender.hostname, facts), name="heartbeat", daemon=True
-    ).start()
+    )
+    _beating.start()
 
 
 @worker_shutdown.connect
 def stop(sender: Any = None, **_: Any) -> None:
     _stop.set()
+    if _beating is not None:  # a beat being written must not overwrite the stop
+        _beating.join(timeout=10)
     hostname = getattr(sender, "hostname", None)
     if not hostname:
         return

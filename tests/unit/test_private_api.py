@@ -1,85 +1,95 @@
-"""The private kombu and Celery API the platform stands on, pinned.
-
-broker/transport.py overrides or calls these kombu internals; config/amqp.py and
-config/task_events.py wrap the Celery ones. When a release changes one, this test fails
-with its name: read the new code, adapt ours, then update the pin.
+"""The private kombu, Celery and redbeat code the platform stands on, pinned: each pin in
+config/private_api.py holds a hash of the library code it names; a release that changes
+one fails here with its path (read the new code, adapt ours, re-pin). And no module that
+wraps a library class may use a private name of it that no pin names.
 """
 
+import contextlib
 import hashlib
 import importlib
 import inspect
+import re
 
 import pytest
+from billiard.pool import ApplyResult
+from billiard.pool import Pool as BilliardPool
+from celery import Celery
+from celery.app.amqp import AMQP
+from celery.apps.worker import Worker
+from celery.backends.redis import RedisBackend
+from celery.concurrency.prefork import TaskPool
+from celery.events.dispatcher import EventDispatcher
+from celery.schedules import crontab
+from celery.worker.consumer import Consumer
+from celery.worker.request import Request
+from celery.worker.worker import WorkController
+from kombu.connection import Connection
+from kombu.messaging import Producer
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
+from redbeat import RedBeatScheduler
 
-PINNED = {
-    "Channel._brpop_start": "06723d707ddf2240",
-    "Channel._brpop_read": "c42518699709f2df",
-    "Channel._put": "1c0cf9749576614c",
-    "Channel._purge": "221e37da7c172561",
-    "Channel.close": "101e9b9cdad44b88",
-    "Channel.basic_consume": "34e0da85e689ff98",
-    "QoS.ack": "1bc15a4ddf541af6",
-    "QoS.reject": "747a02434344d1a6",
-    "QoS.append": "35c655f6ecc62fe6",
-    "MultiChannelPoller._register_BRPOP": "85724582464a615f",
-    "MultiChannelPoller.on_readable": "c0d99f241607f845",
-    "MultiChannelPoller.on_poll_start": "414f76caaa675bc0",
-    "virtual.QoS.append": "b388f0cd6485c28a",
-    "virtual.QoS.ack": "0714292b916fecb2",
-    "virtual.Channel.basic_consume": "0fec962694938b61",
-    # a cached publish client, acks that ride with the fetch, batched publishes
-    "Channel._create_client": "dae92bc4075dafb9",
-    "Channel.conn_or_acquire": "25883caca6c4121e",
-    "Channel.basic_cancel": "d2e3a03a48d2a52a",
-    "Channel._put_fanout": "5b781fe8d941b5db",
-    "Channel.create_publish_batch": "18b62ab1b769f0a2",
-    "Transport.register_with_event_loop": "4b835642e4a99425",
-    "PublishBatch.publish": "907967955e6f8fc4",
-    "PublishBatch.flush": "9c47ee10979b4b04",
-    "Channel._on_connection_disconnect": "9eab3394f78b076c",
-    "MultiChannelPoller.maybe_check_brpop_health": "0dc592e46353a0fc",
-}
+from config.private_api import PINS, page
+from tests import harness
 
-#: Outside the Redis transport: the producer batch (config/amqp.py) and the worker's event
-#: buffer (config/task_events.py).
-PINNED_ELSEWHERE = {
-    "kombu.messaging:Producer.batch": "aaae0d988e89aadf",
-    "kombu.messaging:_ProducerBatch.__exit__": "3c258caae3ffcd84",
-    "celery.app.amqp:AMQP._create_task_sender": "f648c9fd29598970",
-    "celery.worker.consumer.consumer:Consumer.on_send_event_buffered": "0429cadc8bf9dc54",
-    "celery.worker.consumer.consumer:Consumer._flush_events": "2f39dd2416515bf0",
-    "celery.events.dispatcher:EventDispatcher.send": "eb70b87b4c68ed01",
-}
+#: The platform's modules that subclass or wrap library classes, and those classes.
+WRAPPERS = {
+    "broker/transport.py": [kombu_redis.Channel, kombu_redis.SentinelChannel, kombu_redis.QoS,
+                            kombu_redis.MultiChannelPoller, kombu_redis.Transport,
+                            virtual.Transport, virtual.Channel, virtual.QoS],
+    "config/amqp.py": [AMQP, Producer, Connection],
+    "config/task_events.py": [EventDispatcher, Request],
+    "worker/consumer.py": [Consumer],
+    "config/celery_app.py": [Celery],
+    "config/result_backend.py": [RedisBackend],
+    "config/beat.py": [RedBeatScheduler],
+    "housekeeping/cli.py": [crontab],
+    "worker/process.py": [Worker, WorkController, TaskPool, BilliardPool, ApplyResult],
+}  # fmt: skip
+PINNED_NAMES = {name for pin in PINS for name in pin.names}
 
 
-def _resolve(name: str):
-    module, path = (
-        (virtual, name.removeprefix("virtual."))
-        if name.startswith("virtual.")
-        else (kombu_redis, name)
-    )
-    owner, attribute = path.split(".")
-    return getattr(getattr(module, owner), attribute)
+def _resolve(target: str):
+    module, path = target.split(":")
+    found = importlib.import_module(module)
+    for part in path.split("."):
+        found = getattr(found, part)
+    return found
 
 
-@pytest.mark.parametrize("name", sorted(PINNED))
-def test_the_kombu_code_the_transport_relies_on_is_unchanged(name):
-    source = inspect.getsource(_resolve(name))
-    assert hashlib.sha256(source.encode()).hexdigest()[:16] == PINNED[name], (
-        f"kombu's {name} changed: review broker/transport.py against it, then re-pin"
+@pytest.mark.parametrize("pin", PINS, ids=[pin.target for pin in PINS])
+def test_the_library_code_the_platform_relies_on_is_unchanged(pin):
+    source = inspect.getsource(_resolve(pin.target))
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == pin.digest, (
+        f"{pin.target} changed: review {pin.used_in} against it, then re-pin"
     )
 
 
-@pytest.mark.parametrize("name", sorted(PINNED_ELSEWHERE))
-def test_the_celery_and_kombu_code_the_platform_wraps_is_unchanged(name):
-    module, path = name.split(":")
-    owner, attribute = path.split(".")
-    source = inspect.getsource(getattr(getattr(importlib.import_module(module), owner), attribute))
-    assert hashlib.sha256(source.encode()).hexdigest()[:16] == PINNED_ELSEWHERE[name], (
-        f"{name} changed: review config/amqp.py and config/task_events.py against it, then re-pin"
+def _private_names_of(classes: list[type]) -> set[str]:
+    names = set()
+    for cls in classes:
+        for klass in cls.__mro__:
+            names |= {n for n in vars(klass) if n.startswith("_") and not n.startswith("__")}
+            with contextlib.suppress(OSError, TypeError):
+                names |= set(re.findall(r"self\.(_[a-z]\w*)", inspect.getsource(klass)))
+    return names
+
+
+@pytest.mark.parametrize("module", sorted(WRAPPERS))
+def test_every_private_name_a_wrapper_uses_is_pinned(module):
+    text = (harness.ROOT / module).read_text()
+    used = set(re.findall(r"\.(_[a-z]\w*)\b", text))
+    used |= set(re.findall(r"getattr\([^,()]+,\s*\"(_[a-z]\w*)\"", text))
+    theirs = used & _private_names_of(WRAPPERS[module])
+    assert theirs <= PINNED_NAMES, (
+        f"{module} uses private names no pin names: {sorted(theirs - PINNED_NAMES)};"
+        " add a pin for the library code that defines them (config/private_api.py)"
     )
+
+
+def test_the_page_is_the_pin_table():
+    shown = (harness.ROOT / "docs" / "private-api.md").read_text()
+    assert shown == page(), "run: python -m config.private_api > docs/private-api.md"
 
 
 @pytest.mark.parametrize(
