@@ -67,9 +67,13 @@ test-rabbitmq: $(INSTALLED)
 ## and on the platform's, compared test by test (SUITES="kombu celery canvas" for all three);
 ## CONFORMANCE_ARGS=--baseline runs the platform's pass only, against the recorded kombu pass
 SUITES ?= kombu celery
-.PHONY: conformance
-conformance: $(INSTALLED)
+CONFORMANCE_INSTALLED := $(VENV)/.installed-conformance
+$(CONFORMANCE_INSTALLED): $(INSTALLED)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[conformance]'
+	touch $@
+
+.PHONY: conformance
+conformance: $(CONFORMANCE_INSTALLED)
 	$(BIN)/python -m tests.conformance.run $(foreach s,$(SUITES),--suite $(s)) $(CONFORMANCE_ARGS)
 
 ## bench: the platform against bare Celery, Dramatiq and the Redis floor (a tool, not a test)

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.redis_broker
 
 #: Leads captured through the rate-limited CRM (docs/flow-control.md's proof: FLOW_LEADS=500),
 #: and how long the CRM is down afterwards (FLOW_OUTAGE_SECONDS=60 for the full proof).
-LEADS = int(os.environ.get("FLOW_LEADS", "150"))
-OUTAGE = float(os.environ.get("FLOW_OUTAGE_SECONDS", "10"))
+LEADS = int(os.environ.get("FLOW_LEADS", "100"))
+OUTAGE = float(os.environ.get("FLOW_OUTAGE_SECONDS", "8"))
 COOLDOWN = 5.0
 
 

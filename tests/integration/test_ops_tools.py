@@ -309,25 +309,32 @@ class ManagedRabbitMQ(RabbitMQServer):
         return {**super()._env(), "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": f"{api} {every_second}"}
 
 
-@pytest.mark.rabbitmq_broker
-def test_jobs_in_flight_come_from_the_management_api(services, tmp_path):
-    node = ManagedRabbitMQ(tmp_path / "rabbitmq").start()
-    env = {"BROKER_URL": node.url, "RABBITMQ_MANAGEMENT_URL": node.api_url}
+@pytest.fixture(scope="module")
+def managed_node(tmp_path_factory):
+    """One node with the management API for the tests below (a node takes seconds to start)."""
+    node = ManagedRabbitMQ(tmp_path_factory.mktemp("rabbitmq")).start()
     try:
         harness.wait_for(lambda: httpx.get(node.api_url + "overview", auth=("guest", "guest"),
                                            timeout=2).status_code == 200, 30)  # fmt: skip
-        # Given a worker holding a job of search for a while
-        with harness.WorkerProcess(["search"], env=env):
-            harness.publish_in_a_new_process(
-                env, 'from tests.probe_tasks import sleep\nsleep.delay("k:held", 8)'
-            )
-            # Then the exporter serves it in flight, from the management API
-            with exporter_scrape(env) as (scrape, _):
-                held = 'taskplatform_queue_in_flight{queue="search"}'
-                harness.wait_for(lambda: sample(scrape(), held) == 1, 20)
-                assert sample(scrape(), 'taskplatform_queue_consumers{queue="search"}') == 1
+        yield node
     finally:
         node.stop()
+
+
+@pytest.mark.rabbitmq_broker
+def test_jobs_in_flight_come_from_the_management_api(services, managed_node):
+    node = managed_node
+    env = {"BROKER_URL": node.url, "RABBITMQ_MANAGEMENT_URL": node.api_url}
+    # Given a worker holding a job of search for a while
+    with harness.WorkerProcess(["search"], env=env):
+        harness.publish_in_a_new_process(
+            env, 'from tests.probe_tasks import sleep\nsleep.delay("k:held", 8)'
+        )
+        # Then the exporter serves it in flight, from the management API
+        with exporter_scrape(env) as (scrape, _):
+            held = 'taskplatform_queue_in_flight{queue="search"}'
+            harness.wait_for(lambda: sample(scrape(), held) == 1, 20)
+            assert sample(scrape(), 'taskplatform_queue_consumers{queue="search"}') == 1
 
 
 def alarm_shown(node: ManagedRabbitMQ) -> bool | None:
@@ -337,13 +344,11 @@ def alarm_shown(node: ManagedRabbitMQ) -> bool | None:
 
 
 @pytest.mark.rabbitmq_broker
-def test_doctor_names_a_memory_alarm_and_never_hangs_on_it(services, tmp_path):
+def test_doctor_names_a_memory_alarm_and_never_hangs_on_it(services, managed_node):
     # Given a node of its own whose memory alarm blocks every publisher
-    node = ManagedRabbitMQ(tmp_path / "rabbitmq").start()
+    node = managed_node
     env = {"BROKER_URL": node.url}
     try:
-        harness.wait_for(lambda: httpx.get(node.api_url + "overview", auth=("guest", "guest"),
-                                           timeout=2).status_code == 200, 30)  # fmt: skip
         node.memory_alarm(True)
         # Without the management API: a probe publish of its own, which the broker blocks
         started = time.monotonic()
@@ -366,7 +371,7 @@ def test_doctor_names_a_memory_alarm_and_never_hangs_on_it(services, tmp_path):
         clear = celery_cli("doctor", env={**env, "RABBITMQ_MANAGEMENT_URL": node.api_url})
         assert "alarm" not in clear.stdout and "blocked" not in clear.stdout, clear.stdout
     finally:
-        node.stop()
+        node.memory_alarm(False)
 
 
 def purge(queue: str) -> None:

@@ -151,14 +151,15 @@ def test_a_worker_killed_after_the_commit_does_not_write_twice(engine, relays, w
     the redelivered job finds its record and skips the body; the row is closed once it did.
     (First in the module: the embedded worker, once a test starts it, takes quote jobs.)"""
     relays()
-    worker = worker_process(["quote"])
+    short_heartbeat = {"WORKER_HEARTBEAT_TTL": "3"}  # the killed worker's job comes back soon
+    worker = worker_process(["quote"], env=short_heartbeat)
     order = new_order()
     with Session(engine) as session, session.begin():
         job_id = publish(session, EFFECT, (order, 30.0))
     harness.wait_for(lambda: effects(engine, order), timeout=20)
     worker.process.kill()
     worker.process.wait(5)
-    worker_process(["quote"])
+    worker_process(["quote"], env=short_heartbeat)
     harness.wait_for(lambda: row(engine, job_id)["finished_at"], timeout=60)
     assert effects(engine, order) == [job_id]
 
