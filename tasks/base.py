@@ -15,7 +15,7 @@ setting the retry options themselves on a task is refused, so the numbers live h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Task
 from celery.exceptions import Ignore, Retry
@@ -144,15 +144,16 @@ class PlatformTask(Task):
         except (Retry, Ignore):
             raise  # Celery's own flow: a retry already decided, a job to drop
         except flow_control.WaitForDependency as told:
-            self._defer(request, args, kwargs, told.wait, slot_owned=told.why == "rate")
+            try:
+                self._defer(request, args, kwargs, told.wait, slot_owned=told.why == "rate")
+            except Ignore:
+                raise
+            except Exception as exc:  # the deferral could not be queued: as any failure
+                self._fail(request, exc)
         except Exception as exc:
             if admitted:
                 self._after_failure(request, args, kwargs, exc)
-            decision = failure_policy.decide(exc, request.retries or 0, self.max_retries or 0)
-            if isinstance(decision, failure_policy.Retry):
-                raise self.retry(exc=exc, countdown=decision.countdown) from exc
-            failure_policy.attach(request, decision)
-            raise
+            self._fail(request, exc)
         else:
             if admitted:
                 self._flow("outcome", request.id, "ok")
@@ -161,6 +162,15 @@ class PlatformTask(Task):
             if admitted:
                 self._flow("release", request.id)
             correlation.reset(token)
+
+    def _fail(self, request: Any, exc: Exception) -> NoReturn:
+        """Apply the failure policy to what this attempt raised: a retry after the decided
+        countdown, or the decision left on the request for dead-letter capture."""
+        decision = failure_policy.decide(exc, request.retries or 0, self.max_retries or 0)
+        if isinstance(decision, failure_policy.Retry):
+            raise self.retry(exc=exc, countdown=decision.countdown) from exc
+        failure_policy.attach(request, decision)
+        raise exc
 
     def _flow(self, step: str, *args: Any) -> None:
         """Record an outcome or release a lease; a Redis hiccup here must not turn the
