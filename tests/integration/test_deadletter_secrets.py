@@ -36,6 +36,8 @@ def test_a_secret_canary_is_redacted_everywhere_yet_replayed_for_real(worker_pro
         result = login.delay(k, f"ana {CARD}", password=canary)
         letter = harness.wait_for_letter(result.id)
         harness.wait_for(lambda: sentry.events(), 20)
+        # the prefork main process logs the failure after the child stored the letter
+        harness.wait_for(lambda: "login refused for ana" in worker.log(), 20)
 
         # Then the secret and the card number are in no row, no log line, no Sentry event
         # and not in the result backend
