@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 import redis
 
 from broker.inflight import KEYS, PREFIX, Keys
+from broker.scripts import REPROTECT
 from taskplatform.wire import EPOCH_KEY
 from taskplatform.wire import EPOCH_RENEW as RENEW
 from taskplatform.wire import EPOCH_TICK as TICK
@@ -45,20 +46,6 @@ logger = logging.getLogger(__name__)
 LOSSES = PREFIX + "data-losses"
 LOSS_PREFIX = PREFIX + "data-loss:"
 ACKNOWLEDGED = PREFIX + "data-losses:acknowledged"
-
-#: Keep held entries in a consumer's in-flight list, adding those that are missing.
-#: KEYS: inflight, registry. ARGV: consumer id, entries... Returns how many were added.
-REPROTECT = """
-local added = 0
-for i = 2, #ARGV do
-  if not redis.call('LPOS', KEYS[1], ARGV[i]) then
-    redis.call('LPUSH', KEYS[1], ARGV[i])
-    added = added + 1
-  end
-end
-redis.call('SADD', KEYS[2], ARGV[1])
-return added
-"""
 
 
 @dataclass(frozen=True)

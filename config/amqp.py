@@ -7,33 +7,28 @@ batches (`Producer.batch`) buffer both in one pipeline that the transport sends 
 the platform's transport adds the wake token (broker/transport.py). Transports without
 batches (RabbitMQ) publish at once, as before.
 
-A batch is sent once, without kombu's publish retry. It is sent again (as the call's or the
-app's retry policy says) only when the connection itself could not be made, so nothing can
-have been written; any other failure may have queued the job, and the caller hears so
-(config/celery_app.py): publish again with the same job_key to be safe. A publish made
-inside a batch the caller holds is sent with the caller's batch.
-
-On RabbitMQ the same rule holds for the single publish: kombu's retry would send a second
-copy after a confirm that timed out (the first may already be in the broker). A publish
-that timed out because RabbitMQ blocks publishers (a memory or disk alarm) is aborted with a
-TCP reset, which makes the broker drop it: the caller hears that nothing was queued.
+How a message is sent, and when it may be sent again, is the broker's (`send_message` in
+config/brokers/): on Redis a batch is sent once, without kombu's publish retry, and again (as
+the call's or the app's retry policy says) only when the connection itself could not be made,
+so nothing can have been written; any other failure may have queued the job, and the caller
+hears so (config/celery_app.py): publish again with the same job_key to be safe. A publish
+made inside a batch the caller holds is sent with the caller's batch. On RabbitMQ the same
+rule holds for the single publish, and a publish blocked by an alarm is aborted unread.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import kombu
 from celery.app.amqp import AMQP
 from kombu.connection import ConnectionPool, PooledConnection
-from kombu.exceptions import BatchPublishError
 from kombu.utils.imports import symbol_by_name
 
 from broker.transport import ALIASES
-from config import rabbitmq
-from taskplatform.producer import refused
+from config import brokers
+from config.brokers.base import Sending
 
 
 class _PlatformTransport:
@@ -78,66 +73,15 @@ class PlatformAMQP(AMQP):
         default_policy = dict(self.app.conf.task_publish_retry_policy or {})
 
         def send_task_message(producer: Any, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("declare") is None and _is_redis(producer) and _anonymous(kwargs):
-                # Redis needs no declared queue to take a message for the default exchange
-                # (kombu routes it by name), and declaring costs a copy of the queue per
-                # publish; a named exchange (and RabbitMQ) keeps it.
-                kwargs["declare"] = []
             retry = default_retry if kwargs.get("retry") is None else bool(kwargs["retry"])
             policy = {**default_policy, **(kwargs.get("retry_policy") or {})}
             retries = int(policy.get("max_retries") or 0) if retry else 0
             # Inside a batch a publish only buffers: kombu's retry wrapper around it (built
             # per publish, for the message and for its event) guards nothing, and on
-            # RabbitMQ it resends after an ambiguous failure. Retried here, when safe.
+            # RabbitMQ it resends after an ambiguous failure. Retried by the broker's
+            # send_message, when safe.
             kwargs["retry"] = False
-            if not _is_redis(producer):
-                return _send_once_to_rabbitmq(send, producer, retries, policy, args, kwargs)
-            for attempt in range(retries + 1):
-                try:
-                    with producer.batch():
-                        return send(producer, *args, **kwargs)
-                except BatchPublishError as exc:
-                    if attempt == retries or not refused(exc):
-                        raise
-                time.sleep(_pause(policy, attempt))
-            raise AssertionError("unreachable")  # the loop returns or raises
+            broker = brokers.of_connection(producer.connection)
+            return broker.send_message(send, producer, Sending(retries, policy), args, kwargs)
 
         return send_task_message
-
-
-def _send_once_to_rabbitmq(
-    send: Callable[..., Any], producer: Any, retries: int, policy: dict, args: tuple, kwargs: dict
-) -> Any:
-    """One publish, sent again only when nothing can have been written (the connection was
-    refused); a publish that RabbitMQ blocked is aborted, so that it is certainly not queued."""
-    for attempt in range(retries + 1):
-        try:
-            return send(producer, *args, **kwargs)
-        except Exception as exc:
-            if rabbitmq.blocked():
-                rabbitmq.abort(producer.connection)
-                raise rabbitmq.BrokerBlockedError(
-                    "RabbitMQ blocks publishers (a memory or disk alarm): the publish was"
-                    " aborted unread, nothing was queued: publish again later"
-                ) from exc
-            if attempt == retries or not refused(exc):
-                raise
-        time.sleep(_pause(policy, attempt))
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-def _is_redis(producer: Any) -> bool:
-    return getattr(producer.connection.transport, "driver_type", "") == "redis"
-
-
-def _anonymous(kwargs: dict[str, Any]) -> bool:
-    """Whether Celery will send it to the default exchange (routed by queue name)."""
-    return not (kwargs.get("exchange") and kwargs.get("routing_key"))
-
-
-def _pause(policy: dict[str, Any], attempt: int) -> float:
-    start = float(policy.get("interval_start") or 0)
-    step = float(policy.get("interval_step") or 0)
-    most = policy.get("interval_max")
-    pause = start + attempt * step
-    return min(pause, float(most)) if most is not None else pause

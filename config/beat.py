@@ -18,9 +18,8 @@ from typing import Any
 
 from redbeat import RedBeatScheduler
 
+from broker import keys
 from config import brokers, redis_client
-
-LEADER_KEY = "taskplatform:beat:leader"
 
 
 class PlatformScheduler(RedBeatScheduler):
@@ -36,11 +35,11 @@ class PlatformScheduler(RedBeatScheduler):
         me = {"hostname": socket.gethostname(), "pid": os.getpid(), "ticked_at": time.time()}
         # The lock lives in the same Redis: if this write fails, redbeat reports that.
         with contextlib.suppress(Exception):
-            redis_client.client().set(LEADER_KEY, json.dumps(me), ex=int(self.lock_timeout))
+            redis_client.client().set(keys.BEAT_LEADER, json.dumps(me), ex=int(self.lock_timeout))
         return next_in
 
 
 def leader() -> dict | None:
     """The current leader's hostname, pid and last tick, or None when no beat leads."""
-    raw = redis_client.client().get(LEADER_KEY)
+    raw = redis_client.client().get(keys.BEAT_LEADER)
     return json.loads(raw) if raw else None

@@ -24,7 +24,8 @@ from celery.signals import (
 )
 
 from beat_schedule import beat_schedule
-from config import amqp, brokers, flower, publish
+from broker import keys
+from config import brokers, flower, publish
 from config.brokers import Job
 from config.brokers.redis import redis_transport_options, sentinel_options
 from config.logs import install_json, install_redaction, install_text
@@ -32,6 +33,7 @@ from config.queues import QUEUES, route_task
 from config.result_backend import BACKENDS
 from config.sentry import init_sentry
 from config.settings import settings
+from taskplatform.producer import refused
 from taskplatform.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -169,7 +171,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, kombu.exceptions.BatchPublishError):
         cause = exc.__cause__ or exc
         reason = str(cause).strip() or type(cause).__name__
-        if amqp.refused(exc):
+        if refused(exc):
             return reason
         return reason + "; it may have been queued: publish again with the same job_key to be safe"
     if isinstance(exc, RuntimeError):
@@ -253,7 +255,7 @@ def build_app() -> Celery:
         beat_max_loop_interval=settings.beat_max_interval,
         redbeat_redis_url=settings.redis_service_url,
         redbeat_lock_timeout=settings.beat_lock_timeout,
-        redbeat_key_prefix="taskplatform:redbeat",
+        redbeat_key_prefix=keys.REDBEAT_PREFIX,
     )
     return app
 

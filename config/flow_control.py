@@ -28,10 +28,13 @@ process while it waits, and does not poll. Waits are counted per dependency and 
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from broker import keys
+from config.flow_limits import parse_counts, parse_rates
+from taskplatform.lua import script
 
 #: Consecutive transient failures that open a dependency's breaker, and how long it stays
 #: open before a probe (defaults of BREAKER_FAILURES and BREAKER_COOLDOWN_SECONDS).
@@ -48,54 +51,12 @@ HALF_OPEN_WAIT = 1.0
 RATE_MARGIN = 0.1
 #: A job over its concurrency limit asks again after this long (plus the other's finish).
 CONCURRENCY_WAIT = 0.25
-PREFIX = "taskplatform:flow:"
 #: The message header of a job that owns a reserved rate slot (its dependency's name).
 SLOT_HEADER = "x_flow_slot"
 #: How many times a job has waited for a dependency's Retry-After; past SLOWED_LIMIT its
 #: next slow-down spends a retry, so a dependency that never stops asking ends the job.
 SLOWED_HEADER = "x_flow_slowed"
 SLOWED_LIMIT = 10
-
-_RATE = re.compile(r"^\s*(?P<count>\d+(?:\.\d+)?)\s*/\s*(?P<unit>s|m|h)\s*$")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-class FlowConfigError(ValueError):
-    """A RATE_LIMITS or CONCURRENCY_LIMITS entry the platform cannot read."""
-
-
-def parse_rates(text: str) -> dict[str, tuple[int, float]]:
-    """RATE_LIMITS ("crm=10/s,smtp=300/m") as (calls, seconds) per dependency: at most that
-    many calls in any window of that many seconds ("2.5/s" is 2 in any 0.8 s)."""
-    rates: dict[str, tuple[int, float]] = {}
-    for name, value in _entries("RATE_LIMITS", text):
-        match = _RATE.match(value)
-        if not match or float(match["count"]) <= 0:
-            raise FlowConfigError(f"RATE_LIMITS: {name}={value!r} is not a rate like 10/s")
-        per_unit = float(match["count"])
-        calls = max(1, int(per_unit))
-        rates[name] = (calls, _UNITS[match["unit"]] * calls / per_unit)
-    return rates
-
-
-def parse_counts(text: str) -> dict[str, int]:
-    """CONCURRENCY_LIMITS ("crm=4") as the most jobs calling each dependency at once."""
-    counts: dict[str, int] = {}
-    for name, value in _entries("CONCURRENCY_LIMITS", text):
-        if not value.strip().isdigit() or int(value) < 1:
-            raise FlowConfigError(f"CONCURRENCY_LIMITS: {name}={value!r} is not a count >= 1")
-        counts[name] = int(value)
-    return counts
-
-
-def _entries(variable: str, text: str) -> list[tuple[str, str]]:
-    entries = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = part.partition("=")
-        if not sep or not re.fullmatch(r"[a-z][a-z0-9_-]*", name.strip()):
-            raise FlowConfigError(f"{variable}: {part!r} is not name=value")
-        entries.append((name.strip(), value.strip()))
-    return entries
 
 
 @dataclass(frozen=True)
@@ -112,91 +73,11 @@ class Limits:
         return self.rate[1] / self.rate[0] if self.rate else 0.0
 
 
-def keys(dependency: str) -> list[str]:
-    base = PREFIX + dependency + ":"
-    return [base + k for k in
-            ("slowed", "open", "probe", "failures", "tat", "leases", "stats", "calls")]  # fmt: skip
+#: Admit a call or say how long to wait and why (config/lua/flow_admit.lua).
+ADMIT = script("config", "flow_admit")
 
-
-#: KEYS: slowed, open, probe, failures, tat, leases, stats, calls. ARGV: interval ms (0: no
-#: rate), concurrency (0: none), job id, lease ms, breaker threshold, probe ms, half-open wait
-#: ms, concurrency wait ms, 1 if the job owns a reserved slot, the most calls in a window (0:
-#: no rate) and the window in ms. Returns {wait ms, reason}.
-ADMIT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function wait(ms, reason)
-  redis.call('HINCRBY', KEYS[7], reason, 1)
-  redis.call('HINCRBYFLOAT', KEYS[7], 'seconds', ms / 1000)
-  return {ms, reason}
-end
-local slowed = redis.call('PTTL', KEYS[1])
-if slowed > 0 then return wait(slowed, 'slowed') end
-local open = redis.call('PTTL', KEYS[2])
-if open > 0 then return wait(open, 'open') end
-local probing = false
-if tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[5]) then
-  local probe = redis.call('GET', KEYS[3])
-  if probe and probe ~= ARGV[3] then return wait(tonumber(ARGV[7]), 'half-open') end
-  redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[6])
-  probing = true
-end
-local limit = tonumber(ARGV[2])
-if limit > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now)
-  if not redis.call('ZSCORE', KEYS[6], ARGV[3]) and redis.call('ZCARD', KEYS[6]) >= limit then
-    if probing then redis.call('DEL', KEYS[3]) end
-    return wait(tonumber(ARGV[8]), 'concurrency')
-  end
-end
-local interval = tonumber(ARGV[1])
-if interval > 0 and ARGV[9] ~= '1' then
-  local tat = tonumber(redis.call('GET', KEYS[5]) or '0')
-  if tat < now then tat = now end
-  redis.call('SET', KEYS[5], tat + interval, 'PX', math.ceil(tat + interval - now) + 1000)
-  if tat > now then
-    if probing then redis.call('DEL', KEYS[3]) end
-    return wait(tat - now, 'rate')
-  end
-end
-local cap = tonumber(ARGV[10])
-if cap > 0 then
-  local window = tonumber(ARGV[11])
-  redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[8]) >= cap then
-    local oldest = redis.call('ZRANGE', KEYS[8], 0, 0, 'WITHSCORES')
-    if probing then redis.call('DEL', KEYS[3]) end
-    return wait(math.max(1, tonumber(oldest[2]) + window - now), 'rate')
-  end
-  redis.call('ZADD', KEYS[8], now, ARGV[3] .. ':' .. now)
-  redis.call('PEXPIRE', KEYS[8], window + 1000)
-end
-if limit > 0 then redis.call('ZADD', KEYS[6], now + tonumber(ARGV[4]), ARGV[3]) end
-return {0, 'go'}
-"""
-
-#: An attempt's outcome. KEYS: slowed, open, probe, failures. ARGV: outcome ("ok",
-#: "failed", "slowed"), threshold, cooldown ms, slowed ms, job id. Returns the count of
-#: consecutive failures.
-OUTCOME = """
-if ARGV[1] == 'ok' then
-  redis.call('DEL', KEYS[4])
-  if redis.call('GET', KEYS[3]) == ARGV[5] then redis.call('DEL', KEYS[3]) end
-  return 0
-end
-if ARGV[1] == 'slowed' and tonumber(ARGV[4]) > 0 then
-  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
-    redis.call('SET', KEYS[1], '1', 'PX', ARGV[4])
-  end
-end
-local failures = redis.call('INCR', KEYS[4])
-redis.call('PEXPIRE', KEYS[4], 86400000)
-if failures >= tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
-  redis.call('DEL', KEYS[3])
-end
-return failures
-"""
+#: Record an attempt's outcome; opens the breaker (config/lua/flow_outcome.lua).
+OUTCOME = script("config", "flow_outcome")
 
 
 class Gate:
@@ -235,7 +116,7 @@ class Gate:
         interval_ms = int(limits.interval * (1 + RATE_MARGIN) * 1000)
         cap, window = limits.rate or (0, 0.0)
         ms, reason = self._admit(
-            keys=keys(dependency),
+            keys=keys.flow(dependency),
             args=[
                 interval_ms, limits.concurrency or 0, job_id,
                 int(lease * 1000), self.failures, int(PROBE_SECONDS * 1000),
@@ -246,7 +127,7 @@ class Gate:
         return int(ms) / 1000, reason.decode() if isinstance(reason, bytes) else reason
 
     def release(self, dependency: str, job_id: str) -> None:
-        self.client.zrem(keys(dependency)[5], job_id)
+        self.client.zrem(keys.flow(dependency)[5], job_id)
 
     def outcome(
         self, dependency: str, job_id: str, result: str, slowed_for: float | None = None
@@ -255,7 +136,7 @@ class Gate:
         every caller to wait `slowed_for` seconds). The consecutive failures so far."""
         return int(
             self._outcome(
-                keys=keys(dependency)[:4],
+                keys=keys.flow(dependency)[:4],
                 args=[
                     result,
                     self.failures,
@@ -268,7 +149,7 @@ class Gate:
 
     def state(self, dependency: str) -> dict[str, Any]:
         """What `doctor` and the metrics show: pauses, the breaker, running jobs, waits."""
-        slowed, opened, probe, failures, _tat, leases, stats, _calls = keys(dependency)
+        slowed, opened, probe, failures, _tat, leases, stats, _calls = keys.flow(dependency)
         pipe = self.client.pipeline(transaction=False)
         pipe.pttl(slowed)
         pipe.pttl(opened)

@@ -71,11 +71,11 @@ PINS: tuple[Pin, ...] = (
     Pin(f"{_VIRTUAL}:Channel._get_message_priority", "07faea72a3d7025f",
         ("_get_message_priority",), T),
     Pin(f"{_VIRTUAL}:Transport._deliver", "799e242f3ec53863", ("_deliver",), T),
-    # The producer batch (config/amqp.py), the worker's event buffer (worker/consumer.py) and
-    # redacted events (config/task_events.py)
-    Pin("kombu.messaging:Producer.batch", "aaae0d988e89aadf", (), "config/amqp.py"),
+    # The producer batch (config/brokers/redis.py), the worker's event buffer
+    # (worker/consumer.py) and redacted events (config/task_events.py)
+    Pin("kombu.messaging:Producer.batch", "aaae0d988e89aadf", (), "config/brokers/redis.py"),
     Pin("kombu.messaging:_ProducerBatch.__exit__", "3c258caae3ffcd84", ("_ProducerBatch",),
-        "config/amqp.py"),
+        "config/brokers/redis.py"),
     Pin("kombu.connection:Connection._info", "d756812a39364a49", ("_info",), "config/amqp.py"),
     Pin("celery.app.amqp:AMQP._create_task_sender", "f648c9fd29598970",
         ("_create_task_sender",), "config/amqp.py"),

@@ -25,24 +25,13 @@ import time
 
 import redis
 
+from broker import keys
+
 logger = logging.getLogger(__name__)
 
-PREFIX = "taskplatform:published:"
 #: How far back the counts reach: an older job reads as this old (a lower bound).
 WINDOW = 24 * 3600
 HOUR = 3600
-
-
-def _second_key(queue: str, hour: int) -> str:
-    return f"{PREFIX}{queue}:{hour}"
-
-
-def _hours_key(queue: str) -> str:
-    return f"{PREFIX}{queue}:hours"
-
-
-def _since_key(queue: str) -> str:
-    return f"{PREFIX}{queue}:since"
 
 
 def record(client: redis.Redis, queue: str, entered_at: float) -> None:
@@ -52,11 +41,11 @@ def record(client: redis.Redis, queue: str, entered_at: float) -> None:
     hour = second // HOUR
     try:
         pipe = client.pipeline(transaction=False)
-        pipe.set(_since_key(queue), second, nx=True)
-        pipe.hincrby(_second_key(queue, hour), str(second), 1)
-        pipe.expire(_second_key(queue, hour), WINDOW + 2 * HOUR)
-        pipe.hincrby(_hours_key(queue), str(hour), 1)
-        pipe.expire(_hours_key(queue), WINDOW + 2 * HOUR)
+        pipe.set(keys.published_since(queue), second, nx=True)
+        pipe.hincrby(keys.published_second(queue, hour), str(second), 1)
+        pipe.expire(keys.published_second(queue, hour), WINDOW + 2 * HOUR)
+        pipe.hincrby(keys.published_hours(queue), str(hour), 1)
+        pipe.expire(keys.published_hours(queue), WINDOW + 2 * HOUR)
         pipe.execute()
     except Exception as exc:
         logger.warning("publish not counted for %s's oldest-job age: %s", queue, exc)
@@ -69,10 +58,10 @@ def entered_at(client: redis.Redis, queue: str, ready: int, now: float) -> float
         return None
     now_second = int(now)
     horizon = now_second - WINDOW
-    hours = {int(h): int(n) for h, n in client.hgetall(_hours_key(queue)).items()}
+    hours = {int(h): int(n) for h, n in client.hgetall(keys.published_hours(queue)).items()}
     stale = [str(h) for h in hours if h < horizon // HOUR]
     if stale:
-        client.hdel(_hours_key(queue), *stale)
+        client.hdel(keys.published_hours(queue), *stale)
     counted = 0
     for hour in sorted((h for h in hours if horizon // HOUR <= h <= now_second // HOUR),
                        reverse=True):  # fmt: skip
@@ -81,7 +70,7 @@ def entered_at(client: redis.Redis, queue: str, ready: int, now: float) -> float
             counted += hours[hour]
             continue
         seconds = sorted(((int(s), int(n)) for s, n in
-                          client.hgetall(_second_key(queue, hour)).items()
+                          client.hgetall(keys.published_second(queue, hour)).items()
                           if horizon <= int(s) <= now_second), reverse=True)  # fmt: skip
         for second, n in seconds:
             counted += n
@@ -89,8 +78,8 @@ def entered_at(client: redis.Redis, queue: str, ready: int, now: float) -> float
                 return float(second)
     # Older than every count: it waits since before they began (at least a second, as a
     # job the counts cannot place must never read as just arrived).
-    client.set(_since_key(queue), now_second, nx=True)
-    began = int(client.get(_since_key(queue)) or now_second)
+    client.set(keys.published_since(queue), now_second, nx=True)
+    began = int(client.get(keys.published_since(queue)) or now_second)
     return float(min(max(horizon, began), now_second - 1))
 
 

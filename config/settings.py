@@ -238,7 +238,7 @@ class Settings(BaseSettings):
     @classmethod
     def _tables(cls, value: str, info: ValidationInfo) -> str:
         """The flow-control tables, read once here so that a bad entry stops the start."""
-        from config.flow_control import parse_counts, parse_rates
+        from config.flow_limits import parse_counts, parse_rates
         from taskplatform.settings import parse_depths
 
         parse = {"rate_limits": parse_rates, "concurrency_limits": parse_counts,

@@ -20,6 +20,7 @@ from celery import Celery
 from celery.exceptions import TimeoutError as ResultTimeout
 from sqlalchemy import Engine
 
+from broker import keys
 from config import database, job_context
 from deadletters import payload, repository
 from deadletters.letters import SUPERSEDED, UNREPLAYABLE
@@ -186,7 +187,6 @@ def replay_many(
 
 #: One bulk replay at a time, whoever starts it: two overlapping forced bulks would replay
 #: letters twice.
-BULK_LOCK = "taskplatform:deadletters:bulk-replay"
 BULK_TASK = "maintenance.replay_deadletters"
 BULK_LOCK_SECONDS = 3600
 
@@ -199,14 +199,14 @@ def start_bulk(app: Celery, client: Any, ids: list[int], by: str, force: bool = 
     """Queue a bulk replay (canary first) for a worker to run; its task id. Refused while
     another runs. A web request cannot wait for a canary and hundreds of paced publishes."""
     job = str(uuid.uuid4())
-    if not client.set(BULK_LOCK, job, nx=True, ex=BULK_LOCK_SECONDS):
-        running = client.get(BULK_LOCK)
+    if not client.set(keys.BULK_REPLAY_LOCK, job, nx=True, ex=BULK_LOCK_SECONDS):
+        running = client.get(keys.BULK_REPLAY_LOCK)
         running = running.decode() if isinstance(running, bytes) else running
         raise BulkRunning(f"a bulk replay is running ({running}): wait for it to finish")
     try:
         app.send_task(BULK_TASK, args=(ids, by, force), task_id=job)
     except Exception:
-        client.delete(BULK_LOCK)
+        client.delete(keys.BULK_REPLAY_LOCK)
         raise
     return job
 
@@ -218,7 +218,7 @@ def run_bulk(app: Celery, client: Any, ids: list[int], by: str, force: bool,
         report = replay_many(app, ids, by, rate=DEFAULT_RATE, canary_timeout=CANARY_TIMEOUT,
                              force=force)  # fmt: skip
     finally:
-        if job is not None and client.get(BULK_LOCK) in (job, job.encode()):
-            client.delete(BULK_LOCK)
+        if job is not None and client.get(keys.BULK_REPLAY_LOCK) in (job, job.encode()):
+            client.delete(keys.BULK_REPLAY_LOCK)
     return {"ok": report.ok, "sent": report.sent, "failed": report.failed,
             "canary": report.canary, "stopped": report.stopped}  # fmt: skip

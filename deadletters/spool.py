@@ -27,6 +27,7 @@ import redis
 import sqlalchemy.exc
 from sqlalchemy import Engine
 
+from broker import keys
 from config import database, redis_client
 from config.settings import settings
 from deadletters import repository
@@ -34,12 +35,8 @@ from deadletters.letters import Letter
 
 logger = logging.getLogger(__name__)
 
-SPOOL_KEY = "taskplatform:deadletters:spool"
-DRAINING_KEY = "taskplatform:deadletters:draining"
 #: Spooled items that are not a dead letter at all (hand-edited, truncated): kept aside.
-UNREADABLE_KEY = "taskplatform:deadletters:unreadable"
 #: Letters Postgres refused, as spooled, each with the refusal: their minimal copies are rows.
-QUARANTINE_KEY = "taskplatform:deadletters:quarantine"
 
 
 def keep(letter: Letter, engine: Engine | None = None) -> str:
@@ -55,7 +52,7 @@ def keep(letter: Letter, engine: Engine | None = None) -> str:
             letter.task_name, letter.task_id, type(exc).__name__, exc,
         )  # fmt: skip
     try:
-        redis_client.client().rpush(SPOOL_KEY, letter.to_json())
+        redis_client.client().rpush(keys.SPOOL, letter.to_json())
         return "spooled"
     except Exception as exc:
         logger.critical(
@@ -120,7 +117,7 @@ def drain(
     report = DrainReport()
     _drain_redis(engine, client, report, limit)
     _drain_file(engine, spool_file or Path(settings.deadletter_spool_file), report)
-    report.left += client.llen(SPOOL_KEY) + client.llen(DRAINING_KEY)
+    report.left += client.llen(keys.SPOOL) + client.llen(keys.SPOOL_DRAINING)
     if report.stored or report.left:
         logger.info("dead-letter spool drain: %s", report)
     return report
@@ -153,7 +150,7 @@ def _insert(engine: Engine, letter: Letter, report: DrainReport) -> str | None:
 def quarantined(client: redis.Redis | None = None, limit: int = 100) -> list[dict]:
     """The letters Postgres refused, newest last: the refusal and the letter as spooled."""
     client = client or redis_client.client()
-    return [json.loads(item) for item in client.lrange(QUARANTINE_KEY, -limit, -1)]
+    return [json.loads(item) for item in client.lrange(keys.SPOOL_QUARANTINE, -limit, -1)]
 
 
 def _quarantine_entry(item: str | bytes, refusal: str) -> str:
@@ -164,8 +161,8 @@ def _quarantine_entry(item: str | bytes, refusal: str) -> str:
 def _drain_redis(engine: Engine, client: redis.Redis, report: DrainReport, limit: int) -> None:
     for _ in range(limit):
         # A letter left in DRAINING by a drain that died is retried first.
-        item = client.lindex(DRAINING_KEY, 0) or client.lmove(
-            SPOOL_KEY, DRAINING_KEY, "LEFT", "RIGHT"
+        item = client.lindex(keys.SPOOL_DRAINING, 0) or client.lmove(
+            keys.SPOOL, keys.SPOOL_DRAINING, "LEFT", "RIGHT"
         )
         if item is None:
             return
@@ -175,15 +172,15 @@ def _drain_redis(engine: Engine, client: redis.Redis, report: DrainReport, limit
             logger.critical(
                 "unreadable item in the dead-letter spool (%s); kept aside in %s",
                 exc,
-                UNREADABLE_KEY,
+                keys.SPOOL_UNREADABLE,
             )
-            client.lmove(DRAINING_KEY, UNREADABLE_KEY, "LEFT", "RIGHT")
+            client.lmove(keys.SPOOL_DRAINING, keys.SPOOL_UNREADABLE, "LEFT", "RIGHT")
             continue
         try:
             refusal = _insert(engine, letter, report)
         except Exception as exc:
             logger.error("dead-letter drain stopped: Postgres unavailable (%s)", exc)
-            client.lmove(DRAINING_KEY, SPOOL_KEY, "LEFT", "LEFT")
+            client.lmove(keys.SPOOL_DRAINING, keys.SPOOL, "LEFT", "LEFT")
             return
         if refusal is not None:
             logger.error(
@@ -191,8 +188,8 @@ def _drain_redis(engine: Engine, client: redis.Redis, report: DrainReport, limit
                 " the original kept in quarantine",
                 letter.task_name, letter.task_id, refusal,
             )  # fmt: skip
-            client.rpush(QUARANTINE_KEY, _quarantine_entry(item, refusal))
-        client.lrem(DRAINING_KEY, 1, item)
+            client.rpush(keys.SPOOL_QUARANTINE, _quarantine_entry(item, refusal))
+        client.lrem(keys.SPOOL_DRAINING, 1, item)
 
 
 def _drain_file(engine: Engine, path: Path, report: DrainReport) -> None:

@@ -12,13 +12,12 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from broker import keys
 from config.settings import settings
 from deadletters import alerts, repository
 from housekeeping.queue_health import summary
 
 logger = logging.getLogger(__name__)
-
-ABOVE_KEY = "taskplatform:deadletters:above-threshold"
 
 
 def check_threshold(
@@ -33,10 +32,10 @@ def check_threshold(
     with Session(engine) as db:
         unresolved = repository.count(db, repository.Filters(unresolved=True, paging=True))
     if unresolved < threshold:
-        client.delete(ABOVE_KEY)
+        client.delete(keys.DIGEST_ABOVE_THRESHOLD)
         return {"unresolved": unresolved, "alerted": False}
     crossed_at = datetime.now(UTC).isoformat()
-    if not client.set(ABOVE_KEY, crossed_at, nx=True):
+    if not client.set(keys.DIGEST_ABOVE_THRESHOLD, crossed_at, nx=True):
         return {"unresolved": unresolved, "alerted": False}
     report = alerts.alert_unresolved(
         timedelta(0), engine=engine, mail=mail, key=f"deadletter-threshold:{crossed_at}"

@@ -27,12 +27,11 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from broker import epoch
+from broker import epoch, keys
 from config import database, redis_client
 from config.beat import leader
 from config.settings import settings
 from deadletters import repository
-from deadletters.spool import DRAINING_KEY, SPOOL_KEY
 from housekeeping import overview, queue_health, queues_cli, task_stats
 from housekeeping.queue_health import queue_states
 
@@ -89,7 +88,7 @@ class PlatformCollector(Collector):
         yield from (letters, done, failed)
         yield GaugeMetricFamily("taskplatform_postgres_up", "Postgres answered", value=up)
 
-        spooled = client.llen(SPOOL_KEY) + client.llen(DRAINING_KEY)
+        spooled = client.llen(keys.SPOOL) + client.llen(keys.SPOOL_DRAINING)
         yield GaugeMetricFamily(
             "taskplatform_deadletter_spool_size", "Dead letters waiting for Postgres", value=spooled
         )

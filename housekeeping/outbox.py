@@ -16,8 +16,9 @@ from typing import Any
 
 from celery.signals import task_failure, task_postrun, task_rejected, task_revoked, task_unknown
 
+from broker import keys
 from config import redis_client
-from taskplatform.wire import OUTBOX_DONE_PREFIX, OUTBOX_HEADER
+from taskplatform.wire import OUTBOX_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ FINISHED = ("SUCCESS", "FAILURE")
 
 def mark_finished(job_id: str) -> None:
     try:
-        redis_client.client().set(OUTBOX_DONE_PREFIX + job_id, "1", ex=MARK_SECONDS)
+        redis_client.client().set(keys.OUTBOX_DONE_PREFIX + job_id, "1", ex=MARK_SECONDS)
     except Exception as exc:
         logger.warning("could not mark outbox job %s finished (%s)", job_id, exc)
 

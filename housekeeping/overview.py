@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from broker import keys
 from config import brokers, database, flow_control, redis_client
 from config.beat import leader
 from config.queues import QUEUES
 from deadletters import repository, views
 from housekeeping import queue_health, queues_cli
-from taskplatform.outbox.relay import STATS_PREFIX
 from worker import heartbeat as workers
 
 logger = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ def outbox_relays(client: Any, now: float | None = None) -> list[dict[str, Any]]
     """What each outbox relay last wrote (taskplatform/outbox/relay.py), with its age."""
     now = time.time() if now is None else now
     relays = []
-    for key in client.scan_iter(match=STATS_PREFIX + "*", count=100):
+    for key in client.scan_iter(match=keys.OUTBOX_RELAY_PREFIX + "*", count=100):
         values = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
-        relay: dict[str, Any] = {"name": key.decode().removeprefix(STATS_PREFIX)}
+        relay: dict[str, Any] = {"name": key.decode().removeprefix(keys.OUTBOX_RELAY_PREFIX)}
         relay.update({k: float(v) for k, v in values.items() if k not in ("at", "host")})
         if "at" in values:
             relay["seen_age_seconds"] = max(0.0, now - float(values["at"]))

@@ -14,18 +14,17 @@ from datetime import timedelta
 import redis
 from sqlalchemy import Engine, text
 
+from broker import keys
 from config import database
 from config.settings import settings
 from deadletters import repository
 from housekeeping import queue_health
 from mail import send
-from pricing.cache import KEY_PREFIX as QUOTE_PREFIX
 from taskplatform.outbox.schema import ONCE
 
 QUEUE_HEALTH_RETENTION_DAYS = 30
 #: Far longer than any redelivery: a job comes back within minutes, or a day for a countdown.
 ONCE_RETENTION_DAYS = 30
-RESULT_PREFIX = "celery-task-meta-"
 
 
 def purge_expired(engine: Engine, client: redis.Redis) -> dict[str, int]:
@@ -42,8 +41,8 @@ def purge_expired(engine: Engine, client: redis.Redis) -> dict[str, int]:
             text(f"DELETE FROM {ONCE} WHERE done_at < now() - make_interval(days => :days)"),
             {"days": ONCE_RETENTION_DAYS},
         ).rowcount
-    done["cached_quotes"] = _drop_unexpiring(client, QUOTE_PREFIX, delete=True)
-    done["results"] = _drop_unexpiring(client, RESULT_PREFIX, delete=False)
+    done["cached_quotes"] = _drop_unexpiring(client, keys.QUOTE_PREFIX, delete=True)
+    done["results"] = _drop_unexpiring(client, keys.RESULT_PREFIX, delete=False)
     return done
 
 

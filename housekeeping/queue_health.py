@@ -22,11 +22,11 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from broker import keys
 from config import brokers
 from config.brokers import QueueState
 from config.queues import QUEUES
 from deadletters import repository
-from housekeeping.task_stats import STATS_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ ORDER BY task_name
 
 def _take_stats(client: redis.Redis) -> dict[str, Counter]:
     """Read and reset the per-task counters in one step (RENAME is atomic)."""
-    taken = f"{STATS_KEY}:taken:{uuid.uuid4().hex}"
+    taken = keys.task_stats_taken(uuid.uuid4().hex)
     try:
-        client.rename(STATS_KEY, taken)
+        client.rename(keys.TASK_STATS, taken)
     except redis.ResponseError:  # no counters since the last snapshot
         return {}
     stats: dict[str, Counter] = defaultdict(Counter)

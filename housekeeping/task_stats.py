@@ -25,13 +25,12 @@ from typing import Any
 
 from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_shutdown
 
+from broker import keys
 from config import redis_client
 from config.queues import queue_of_routing_key
 
 logger = logging.getLogger(__name__)
 
-STATS_KEY = "taskplatform:task-stats"
-HISTOGRAMS_KEY = "taskplatform:task-histograms"
 FLUSH_SECONDS = 1.0
 
 #: Histogram buckets (upper bounds, seconds), as Prometheus names them (`le`).
@@ -74,7 +73,7 @@ def observe(metric: str, queue: str, task_name: str, seconds: float) -> None:
 def histograms(client: Any) -> dict[tuple[str, str, str], dict[str, int]]:
     """What the workers observed: {(metric, queue, task): {bucket or count or sum_us: n}}."""
     found: dict[tuple[str, str, str], dict[str, int]] = {}
-    for key, value in client.hgetall(HISTOGRAMS_KEY).items():
+    for key, value in client.hgetall(keys.TASK_HISTOGRAMS).items():
         parts = (key.decode() if isinstance(key, bytes) else key).split("\t")
         if len(parts) == 4:
             found.setdefault((parts[0], parts[1], parts[2]), {})[parts[3]] = int(value)
@@ -93,9 +92,9 @@ def flush() -> None:
         # One MULTI: a scrape never sees a bucket counted before its total
         pipe = redis_client.client().pipeline(transaction=True)
         for key, amount in taken.items():
-            pipe.hincrby(STATS_KEY, key, amount)
+            pipe.hincrby(keys.TASK_STATS, key, amount)
         for key, amount in seen.items():
-            pipe.hincrby(HISTOGRAMS_KEY, key, amount)
+            pipe.hincrby(keys.TASK_HISTOGRAMS, key, amount)
         pipe.execute()
     except Exception as exc:  # statistics must never fail a job or a worker
         logger.warning("task statistics not recorded yet (%s): kept for the next flush", exc)

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from broker import keys
+
 if TYPE_CHECKING:
     from pricing.engine import PricingRates
     from pricing.requests import QuoteRequest
-
-KEY_PREFIX = "taskplatform:quote:"
 
 
 def quote_key(request: QuoteRequest, rates: PricingRates, on: date) -> str:
@@ -33,7 +33,7 @@ def cached(client: redis.Redis, key: str, ttl: int, compute: Callable[[], dict])
     A cache that cannot be read or written is no reason to fail a quote: it is computed.
     """
     try:
-        hit = client.get(KEY_PREFIX + key)
+        hit = client.get(keys.quote(key))
     except redis.RedisError:
         hit = None
     if hit is not None:
@@ -41,5 +41,5 @@ def cached(client: redis.Redis, key: str, ttl: int, compute: Callable[[], dict])
     quote = compute()
     if ttl:
         with contextlib.suppress(redis.RedisError):
-            client.set(KEY_PREFIX + key, json.dumps(quote), ex=ttl)
+            client.set(keys.quote(key), json.dumps(quote), ex=ttl)
     return {**quote, "cached": False}

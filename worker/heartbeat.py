@@ -3,7 +3,7 @@
 The overview page shows workers as an on-call engineer needs them: a worker group that went
 away is a red line naming the queues nobody consumes now, not a missing row. Flower knows
 workers only while it watches events, and `inspect` only those that answer now; so every
-worker writes a line of its own to one Redis hash (`KEY`, field = its hostname) every
+worker writes a line of its own to one Redis hash (`keys.WORKERS`, field = its hostname) every
 `HEARD_EVERY` seconds, from a thread of its own (a Redis that hangs must not stall the
 worker's consumer loop), and marks it stopped on a warm shutdown. A worker killed outright
 keeps its line, which ages: past `SILENT_AFTER` it reads as silent. Lines older than
@@ -21,11 +21,11 @@ from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
 
+from broker import keys
 from config import redis_client
 
 logger = logging.getLogger(__name__)
 
-KEY = "taskplatform:workers"
 HEARD_EVERY = 10.0
 #: Three missed beats: the worker is gone or frozen.
 SILENT_AFTER = 3 * HEARD_EVERY
@@ -37,13 +37,13 @@ _beating: threading.Thread | None = None
 
 def heard(client: Any, hostname: str, facts: dict[str, Any], now: float | None = None) -> None:
     """Record that `hostname` is alive now, with its queues and pool."""
-    client.hset(KEY, hostname, json.dumps({**facts, "heard_at": now or time.time()}))
+    client.hset(keys.WORKERS, hostname, json.dumps({**facts, "heard_at": now or time.time()}))
 
 
 def stopped(client: Any, hostname: str, now: float | None = None) -> None:
-    raw = client.hget(KEY, hostname)
+    raw = client.hget(keys.WORKERS, hostname)
     facts = json.loads(raw) if raw else {}
-    client.hset(KEY, hostname, json.dumps({**facts, "stopped_at": now or time.time()}))
+    client.hset(keys.WORKERS, hostname, json.dumps({**facts, "stopped_at": now or time.time()}))
 
 
 def known(client: Any, now: float | None = None) -> list[dict[str, Any]]:
@@ -51,7 +51,7 @@ def known(client: Any, now: float | None = None) -> list[dict[str, Any]]:
     age_seconds and state (`running`, `silent` or `stopped`), newest first."""
     now = time.time() if now is None else now
     workers, forgotten = [], []
-    for hostname, raw in client.hgetall(KEY).items():
+    for hostname, raw in client.hgetall(keys.WORKERS).items():
         hostname = hostname.decode() if isinstance(hostname, bytes) else hostname
         try:
             facts = json.loads(raw)
@@ -68,7 +68,7 @@ def known(client: Any, now: float | None = None) -> list[dict[str, Any]]:
             state = "silent" if age > SILENT_AFTER else "running"
         workers.append({"hostname": hostname, **facts, "age_seconds": age, "state": state})
     if forgotten:
-        client.hdel(KEY, *forgotten)
+        client.hdel(keys.WORKERS, *forgotten)
     return sorted(workers, key=lambda w: (w["state"] != "running", w["hostname"]))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from taskplatform import message, wire
 from taskplatform.errors import BrokerUnavailableError, BulkPublishError, QueueFullError
-from taskplatform.settings import check_redis_url, current
+from taskplatform.settings import check_redis_url, current, on_change
 
 #: Messages per round trip in a bulk publish: large enough to amortise the trip, small
 #: enough that one batch never holds Redis for long (about 1 ms of work each).
@@ -47,6 +47,9 @@ def reset() -> None:
         for client in _clients.values():
             client.close()
         _clients.clear()
+
+
+on_change(reset)
 
 
 def redis_client(url: str) -> Any:

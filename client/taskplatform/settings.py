@@ -9,6 +9,7 @@ its result store). The platform reads the same variables with the same defaults
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -110,6 +111,13 @@ def from_environment(environ: dict[str, str] | None = None) -> ClientSettings:
 
 
 _current: ClientSettings | None = None
+#: Called after configure() changed the settings (the producer forgets its connections).
+_on_change: list[Callable[[], None]] = []
+
+
+def on_change(callback: Callable[[], None]) -> None:
+    """Call `callback` whenever configure() changes the settings."""
+    _on_change.append(callback)
 
 
 def current() -> ClientSettings:
@@ -133,7 +141,6 @@ def configure(**changes: object) -> ClientSettings:
     if "broker_url" in changes and "result_url" not in changes:
         changes["result_url"] = changes["broker_url"]
     _current = replace(base, **changes)  # type: ignore[arg-type]
-    from taskplatform import producer  # a new URL needs new connections
-
-    producer.reset()
+    for callback in _on_change:  # a new URL needs new connections
+        callback()
     return _current

@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, TypedDict
 
+from taskplatform import wire
 from taskplatform.errors import ResultStoreUnavailableError
 from taskplatform.redaction import redact, redact_text
 from taskplatform.settings import check_redis_url, current
 
 Status = Literal["pending", "started", "retrying", "succeeded", "failed"]
-
-#: Where Celery's Redis result backend keeps a job's state and result.
-RESULT_KEY_PREFIX = "celery-task-meta-"
 
 # Celery state -> what a web app needs to know. An unknown id reads PENDING in Celery too:
 # the backend cannot tell "not started yet" from "never existed" or "expired".
@@ -62,7 +60,7 @@ def job_status_many(job_ids: Sequence[str]) -> dict[str, JobStatus]:
 
     url = check_redis_url("RESULT_BACKEND_URL", current().result_url)
     try:
-        raw = redis_client(url).mget([RESULT_KEY_PREFIX + job_id for job_id in ids])
+        raw = redis_client(url).mget([wire.RESULT_PREFIX + job_id for job_id in ids])
     except Exception as exc:
         raise ResultStoreUnavailableError(
             f"the result store did not answer ({str(exc).strip() or type(exc).__name__});"

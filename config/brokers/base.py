@@ -48,6 +48,23 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Sending:
+    """How often one task message may be sent again, and the pauses between (the call's or
+    the app's publish retry policy, as Celery reads it)."""
+
+    retries: int
+    policy: dict[str, Any]
+
+    def pause(self, attempt: int) -> float:
+        """Seconds to wait before sending again after the `attempt`th try (from 0)."""
+        start = float(self.policy.get("interval_start") or 0)
+        step = float(self.policy.get("interval_step") or 0)
+        most = self.policy.get("interval_max")
+        pause = start + attempt * step
+        return min(pause, float(most)) if most is not None else pause
+
+
 class Broker:
     """The interface; each method says what the platform needs of a broker."""
 
@@ -69,6 +86,14 @@ class Broker:
     def publish(self, app: Any, job: Job, send: Callable[[Job], Any]) -> Any:
         """Publish `job` with `send` (the app's guarded send), with what this broker needs
         around it; connection errors are left to the caller to name."""
+        raise NotImplementedError
+
+    def send_message(
+        self, send: Callable[..., Any], producer: Any, sending: Sending, args: tuple, kwargs: dict
+    ) -> Any:
+        """Hand one task message (and its `task-sent` event) to kombu with Celery's `send`
+        (config/amqp.py), sending again only when that is safe on this broker: a message
+        that may already be queued is never sent twice."""
         raise NotImplementedError
 
     def before_send(self, app: Any) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -18,14 +19,16 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import amqp
+import kombu
 import redis
 
 from config import publish_log, rabbitmq
 from config.brokers import rabbitmq_api
-from config.brokers.base import NOT_SAMPLED, Broker, Job, QueueState
+from config.brokers.base import NOT_SAMPLED, Broker, Job, QueueState, Sending
 from config.queues import QUEUES, dead_letter_queue, task_queues
 from config.settings import settings
 from taskplatform.errors import QueueFullError
+from taskplatform.producer import refused
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,28 @@ class RabbitmqBroker(Broker):
             raise
         rabbitmq.count_published(job.name, job.options, job.countdown, job.eta)
         return sent
+
+    def send_message(
+        self, send: Callable[..., Any], producer: Any, sending: Sending, args: tuple, kwargs: dict
+    ) -> Any:
+        """One publish, sent again only when nothing can have been written (the connection
+        was refused): kombu's retry would send a second copy after a confirm that timed out.
+        A publish that RabbitMQ blocked (a memory or disk alarm) is aborted with a TCP
+        reset, which makes the broker drop it: the caller hears that nothing was queued."""
+        for attempt in range(sending.retries + 1):
+            try:
+                return send(producer, *args, **kwargs)
+            except Exception as exc:
+                if rabbitmq.blocked():
+                    rabbitmq.abort(producer.connection)
+                    raise rabbitmq.BrokerBlockedError(
+                        "RabbitMQ blocks publishers (a memory or disk alarm): the publish was"
+                        " aborted unread, nothing was queued: publish again later"
+                    ) from exc
+                if attempt == sending.retries or not refused(exc):
+                    raise
+            time.sleep(sending.pause(attempt))
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def before_send(self, app: Any) -> None:
         rabbitmq.ensure_topology(app)
@@ -127,10 +152,8 @@ class Declared(NamedTuple):
 def declared(queues: Iterable[str]) -> dict[str, Declared | None]:
     """RabbitMQ: per queue its ready messages and consumers; None for a queue not declared
     yet. A passive declare reads the queue without touching a message."""
-    from config.celery_app import app  # the app is built on this module: asked when used
-
     found: dict[str, Declared | None] = {}
-    with app.connection_for_read() as connection:
+    with _connection() as connection:
         for queue in queues:
             try:
                 ok = connection.default_channel.queue_declare(queue, passive=True)
@@ -139,6 +162,18 @@ def declared(queues: Iterable[str]) -> dict[str, Declared | None]:
                 connection.close()  # the broker closed the channel; start a fresh one
                 found[queue] = None
     return found
+
+
+def _connection() -> kombu.Connection:
+    """A connection of its own to the broker, with the options the app's have (the app is
+    built on this package, so it is not asked)."""
+    broker = RabbitmqBroker()
+    return kombu.Connection(
+        settings.broker_url,
+        ssl=broker.use_ssl(),
+        transport_options=broker.transport_options(),
+        connect_timeout=settings.redis_socket_connect_timeout,
+    )
 
 
 def states(client: Any, now: float) -> dict[str, QueueState]:

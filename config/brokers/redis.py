@@ -7,24 +7,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import redis
+from kombu.exceptions import BatchPublishError
 from kombu.utils.imports import symbol_by_name
 from kombu.utils.url import parse_url
 
-from broker import inflight
+from broker import inflight, keys
 from broker.keeper import Keeper
 from config import publish, redis_client
-from config.brokers.base import NOT_SAMPLED, Broker, Job, QueueState
+from config.brokers.base import NOT_SAMPLED, Broker, Job, QueueState, Sending
 from config.queues import QUEUES, task_queues
 from config.settings import settings
+from taskplatform.producer import refused
 
 #: At most this many waiting messages per queue are read to attribute them to tasks.
 SAMPLE = 5_000
-FIRST_SEEN_PREFIX = "taskplatform:first-seen:"
 FIRST_SEEN_TTL = 7 * 24 * 3600
 
 
@@ -59,10 +61,15 @@ def oldest_age(client: redis.Redis, raw: bytes, now: float) -> float:
         return max(0.0, now - float(headers(raw)["enqueued_at"]))
     except (KeyError, TypeError, ValueError):
         pass
-    key = FIRST_SEEN_PREFIX + hashlib.sha1(raw).hexdigest()  # noqa: S324 - a name, not a hash
+    key = keys.FIRST_SEEN_PREFIX + hashlib.sha1(raw).hexdigest()  # noqa: S324 - a name, not a hash
     client.set(key, now, nx=True, ex=FIRST_SEEN_TTL)
     first_seen = float(client.get(key) or now)
     return max(1.0, now - first_seen)
+
+
+def _anonymous(kwargs: dict[str, Any]) -> bool:
+    """Whether Celery will send it to the default exchange (routed by queue name)."""
+    return not (kwargs.get("exchange") and kwargs.get("routing_key"))
 
 
 class RedisBroker(Broker):
@@ -96,6 +103,26 @@ class RedisBroker(Broker):
         """Refused at once when the job's queue is full (QUEUE_MAX_DEPTH), else sent."""
         publish.refuse_when_full(job.name, job.options, redis_client.client)
         return send(job)
+
+    def send_message(
+        self, send: Callable[..., Any], producer: Any, sending: Sending, args: tuple, kwargs: dict
+    ) -> Any:
+        """The message and its event in one pipeline (kombu's producer batch), sent once;
+        sent again only when the connection could not be made, so nothing was written."""
+        if kwargs.get("declare") is None and _anonymous(kwargs):
+            # Redis needs no declared queue to take a message for the default exchange
+            # (kombu routes it by name), and declaring costs a copy of the queue per
+            # publish; a named exchange keeps it.
+            kwargs["declare"] = []
+        for attempt in range(sending.retries + 1):
+            try:
+                with producer.batch():
+                    return send(producer, *args, **kwargs)
+            except BatchPublishError as exc:
+                if attempt == sending.retries or not refused(exc):
+                    raise
+            time.sleep(sending.pause(attempt))
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def start_reaper(self, on_lost: str | None) -> Keeper:
         """The reaper in beat: registered like a consumer, so a lost job it is dead-lettering

@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from broker import epoch
-from deadletters import replay
+from broker import epoch, keys
 from devstack.servers import free_port
 from tests import harness
 from tests.browser import headless_chromium, screenshot
@@ -200,10 +199,10 @@ def test_replay_a_filtered_set_canary_first(page, failing, redis_client):
     a, b, c = sorted(made, key=lambda x: (x.failed_at, x.id))
 
     # One bulk replay at a time
-    redis_client.set(replay.BULK_LOCK, "another-bulk")
+    redis_client.set(keys.BULK_REPLAY_LOCK, "another-bulk")
     busy = post(page, "/api/replay", {"filters": filters})
     assert busy.status_code == 409 and "another-bulk" in busy.json()["error"]
-    redis_client.delete(replay.BULK_LOCK)
+    redis_client.delete(keys.BULK_REPLAY_LOCK)
 
     # When the cause is not fixed, the canary (the oldest) fails and nothing else is sent
     stopped = bulk_replay(page, filters)

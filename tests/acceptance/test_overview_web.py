@@ -12,6 +12,7 @@ import uuid
 import httpx
 import pytest
 
+from broker import keys
 from config import database
 from config.queues import QUEUES
 from config.redis_client import client as platform_redis
@@ -23,7 +24,6 @@ from tests.acceptance.test_deadletters_web import LOGIN, _status, start_page
 from tests.browser import headless_chromium, screenshot
 from tests.conftest import ON_RABBITMQ, module_worker
 from tests.probe_tasks import login
-from worker import heartbeat
 
 BROKER = "rabbitmq" if ON_RABBITMQ else "redis"
 #: A Unix time as the page once showed it (`enqueued_at: 1796605212.48`).
@@ -62,7 +62,7 @@ def test_the_overview_shows_queues_workers_and_causes(page, redis_client):
     url, worker = page
     # Workers of earlier tests that were killed read as running for up to 30 s: forget them
     # (a live worker writes its line again within 10 s)
-    redis_client.delete(heartbeat.KEY)
+    redis_client.delete(keys.WORKERS)
     user = f"ov-{uuid.uuid4().hex[:6]}"
     fail(redis_client, user, 2)
     # The worker reports itself within a heartbeat
@@ -72,7 +72,7 @@ def test_the_overview_shows_queues_workers_and_causes(page, redis_client):
     assert found["state"] == "running" and found["queues"] == ["crm", "maintenance", "search"]
     # Beat's per-minute snapshot (taken here by hand) feeds the chart: the failures show
     failed = task_stats.field("crm.probe_login", "failed")
-    harness.wait_for(lambda: int(redis_client.hget(task_stats.STATS_KEY, failed) or 0) >= 2, 10)
+    harness.wait_for(lambda: int(redis_client.hget(keys.TASK_STATS, failed) or 0) >= 2, 10)
     queue_health.snapshot(database.engine(), platform_redis())
     data = overview(url)
     assert data["throughput"]["crm"][-1]["failed"] >= 2, data["throughput"]["crm"][-3:]

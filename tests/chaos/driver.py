@@ -913,11 +913,11 @@ class Scenario:
 
     def spooled(self) -> str:
         """Dead letters waiting in the spool (Redis list and local file): not rows yet."""
+        from broker import keys
         from config.settings import settings
-        from deadletters.spool import SPOOL_KEY
 
         try:
-            in_redis = self.client().llen(SPOOL_KEY)
+            in_redis = self.client().llen(keys.SPOOL)
         except Exception as exc:
             in_redis = f"? ({exc})"
         spool_file = Path(settings.deadletter_spool_file)

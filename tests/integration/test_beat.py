@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 
 from beat_schedule import ENTRIES
+from broker import keys
 from config import database
-from deadletters import spool
 from deadletters.letters import from_job
 from tests import harness
 
@@ -46,7 +46,7 @@ def test_beat_drives_the_housekeeping_on_a_worker(beats, worker_process, redis_c
                       queue="crm", args=[], kwargs={}, embed={}, headers={}, properties={},
                       exception_type="X", exception_message="x", traceback=None, attempts=1,
                       reason="permanent", hostname="h")  # fmt: skip
-    redis_client.rpush(spool.SPOOL_KEY, letter.to_json())
+    redis_client.rpush(keys.SPOOL, letter.to_json())
     with database.engine().connect() as db:
         began = db.execute(text("SELECT now()")).scalar()  # earlier tests' snapshots are older
     worker_process(["maintenance"], env=harness.BeatProcess.FAST)

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from broker import keys
 from config import database
 from deadletters import repository, spool
 from deadletters.letters import Letter, from_job, from_raw
@@ -49,7 +50,7 @@ def rows_for(task_id: str) -> list[DeadLetter]:
 
 
 def test_one_drain_stores_everything_and_quarantines_only_what_postgres_refuses(redis_client):
-    redis_client.delete(spool.SPOOL_KEY, spool.DRAINING_KEY, spool.QUARANTINE_KEY)
+    redis_client.delete(keys.SPOOL, keys.SPOOL_DRAINING, keys.SPOOL_QUARANTINE)
     # Given, spooled in this order: garbage with NUL bytes, a pickle payload, a letter
     # Postgres refuses (a queue name longer than its column), and a normal letter
     garbage = raw_letter(b"\x00\x01garbage\x00" * 10, "undecodable")
@@ -57,7 +58,7 @@ def test_one_drain_stores_everything_and_quarantines_only_what_postgres_refuses(
     refused = job_letter(queue="q" * 300)
     normal = job_letter()
     for letter in (garbage, pickled, refused, normal):
-        redis_client.rpush(spool.SPOOL_KEY, letter.to_json())
+        redis_client.rpush(keys.SPOOL, letter.to_json())
 
     # When the drain runs once
     report = spool.drain()
@@ -82,7 +83,7 @@ def test_one_drain_stores_everything_and_quarantines_only_what_postgres_refuses(
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr
     assert refused.task_id in shown.stdout
-    redis_client.delete(spool.QUARANTINE_KEY)
+    redis_client.delete(keys.SPOOL_QUARANTINE)
 
 
 def test_a_letter_for_a_5_mb_argument_is_stored_within_seconds(worker_process):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from broker import keys
 from config.database import make_engine
 from deadletters import spool
 from deadletters.letters import Letter
@@ -47,7 +48,7 @@ def test_failures_while_postgres_is_down_are_spooled_then_drained(
     private_postgres, worker_process, redis_client
 ):
     server, url = private_postgres
-    redis_client.delete(spool.SPOOL_KEY, spool.DRAINING_KEY)
+    redis_client.delete(keys.SPOOL, keys.SPOOL_DRAINING)
 
     # Given a worker whose Postgres goes away
     worker = worker_process(["quote"], pool="prefork", concurrency=2, env={"DATABASE_URL": url})
@@ -56,7 +57,7 @@ def test_failures_while_postgres_is_down_are_spooled_then_drained(
     # When M jobs fail for good
     results = [permanent.delay(f"k{n}", message=f"failure {n}") for n in range(5)]
     harness.wait_for(lambda: all(r.ready() for r in results), 30)
-    harness.wait_for(lambda: redis_client.llen(spool.SPOOL_KEY) == 5, 30)
+    harness.wait_for(lambda: redis_client.llen(keys.SPOOL) == 5, 30)
 
     # Then no worker crashed: it still runs jobs
     assert worker.process.poll() is None
@@ -73,7 +74,7 @@ def test_failures_while_postgres_is_down_are_spooled_then_drained(
         engine.dispose()
     assert (first.stored, first.left, second.stored) == (5, 0, 0)
     assert count_rows(url) == 5
-    assert redis_client.llen(spool.SPOOL_KEY) == 0
+    assert redis_client.llen(keys.SPOOL) == 0
 
 
 KEEP_WITHOUT_SERVICES = """

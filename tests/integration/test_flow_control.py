@@ -14,7 +14,7 @@ import uuid
 import pytest
 import redis
 
-from config import flow_control
+from broker import keys
 from config.flow_control import FlowConfigError, Gate, Limits, parse_counts, parse_rates
 from tests import harness
 from tests.fakes import RateLimitedCrm
@@ -45,7 +45,7 @@ def gate(services):
     name = f"dep{uuid.uuid4().hex[:8]}"
     made = Gate(client, {name: Limits(rate=(10, 1.0), concurrency=2)}, failures=3, cooldown=1.0)
     yield made, name
-    client.delete(*flow_control.keys(name))
+    client.delete(*keys.flow(name))
 
 
 def test_the_gate_reserves_rate_slots_and_bounds_concurrency(gate):
@@ -111,7 +111,7 @@ def test_a_rate_limited_crm_that_goes_down_is_called_within_its_limits(worker_pr
     from tasks.crm import capture_lead
 
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    client.delete(*flow_control.keys("crm"))
+    client.delete(*keys.flow("crm"))
     with RateLimitedCrm(per_second=10) as crm:
         env = {"CRM_WEBHOOK_URL": crm.url, "RATE_LIMITS": "crm=10/s",
                "BREAKER_COOLDOWN_SECONDS": str(COOLDOWN)}  # fmt: skip
@@ -159,7 +159,7 @@ def test_a_rate_limited_crm_that_goes_down_is_called_within_its_limits(worker_pr
         assert first_after - back <= COOLDOWN + 2, first_after - back
         assert not [j for j in later if harness.letters_for(j.id)]
         assert time.monotonic() - down_at < OUTAGE + COOLDOWN + 60
-    client.delete(*flow_control.keys("crm"))
+    client.delete(*keys.flow("crm"))
 
 
 def test_a_paused_queue_takes_publishes_fetches_nothing_and_resumes(worker_process):

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import text
 
+from broker import keys
 from config import database
 from config.redis_client import client as platform_redis
 from config.settings import settings
@@ -13,21 +14,20 @@ from deadletters import alerts, spool
 from deadletters.letters import from_job
 from housekeeping import digest, purge, queue_health, task_stats
 from mail.render import render
-from pricing.cache import KEY_PREFIX
 from tests import harness
 from tests.probe_tasks import ECHO, attempts, sleep
 
 
 def test_a_snapshot_reports_waiting_running_and_finished_jobs(worker_process, redis_client):
     # Given two jobs waiting in `quote`, one running on a `search` worker, one finished
-    redis_client.delete("quote", queue_health.STATS_KEY)
+    redis_client.delete("quote", keys.TASK_STATS)
     ECHO["quote"].delay(1)
     ECHO["quote"].delay(2)
     worker_process(["search"], pool="prefork", concurrency=1)
     assert sleep.delay(f"k:{uuid.uuid4()}", 0.2).get(timeout=20) == "slept"
     # workers add their counts to Redis once a second
     done = task_stats.field("search.probe_sleep", "done")
-    harness.wait_for(lambda: redis_client.hget(queue_health.STATS_KEY, done), 10)
+    harness.wait_for(lambda: redis_client.hget(keys.TASK_STATS, done), 10)
     k = f"k:{uuid.uuid4()}"
     running = sleep.delay(k, 4)
     harness.wait_for(lambda: attempts(k), 20)
@@ -66,8 +66,8 @@ def test_the_purge_drops_only_what_is_past_retention(services, redis_client):
     with database.engine().begin() as db:
         db.execute(text("UPDATE dead_letters SET resolved_at = now() - interval '400 days'"
                         " WHERE task_id = :t"), {"t": letter.task_id})  # fmt: skip
-    redis_client.set(KEY_PREFIX + "no-ttl", "{}")
-    redis_client.set(KEY_PREFIX + "with-ttl", "{}", ex=600)
+    redis_client.set(keys.QUOTE_PREFIX + "no-ttl", "{}")
+    redis_client.set(keys.QUOTE_PREFIX + "with-ttl", "{}", ex=600)
     stale, fresh = f"once-{uuid.uuid4()}", f"once-{uuid.uuid4()}"
     with database.engine().begin() as db:
         db.execute(text("INSERT INTO taskplatform_once (job_id, task, done_at) VALUES"
@@ -78,14 +78,14 @@ def test_the_purge_drops_only_what_is_past_retention(services, redis_client):
 
     assert done["sent_emails"] >= 1 and done["dead_letters"] >= 1 and done["cached_quotes"] == 1
     with database.engine().connect() as db:
-        keys = set(db.execute(text("SELECT idempotency_key FROM sent_emails")).scalars())
-    assert old not in keys and new in keys
+        sent = set(db.execute(text("SELECT idempotency_key FROM sent_emails")).scalars())
+    assert old not in sent and new in sent
     assert harness.letters_for(letter.task_id) == []
     with database.engine().connect() as db:
         left = set(db.execute(text("SELECT job_id FROM taskplatform_once")).scalars())
     assert fresh in left and stale not in left and done["once_records"] >= 1
-    assert redis_client.exists(KEY_PREFIX + "with-ttl") and not redis_client.exists(
-        KEY_PREFIX + "no-ttl"
+    assert redis_client.exists(keys.QUOTE_PREFIX + "with-ttl") and not redis_client.exists(
+        keys.QUOTE_PREFIX + "no-ttl"
     )
 
 
@@ -93,7 +93,7 @@ def test_the_threshold_alerts_once_per_crossing(services, redis_client, monkeypa
     with_ops = settings.model_copy(update={"ops_email": "ops@example.com"})
     monkeypatch.setattr(alerts, "settings", with_ops)
     mailed: list[tuple[dict, str]] = []
-    redis_client.delete(digest.ABOVE_KEY)
+    redis_client.delete(keys.DIGEST_ABOVE_THRESHOLD)
     spool.keep(from_job(task_id=f"t-{uuid.uuid4()}", task_name="crm.capture_lead",
                         queue="crm", args=[], kwargs={}, embed={}, headers={}, properties={},
                         exception_type="X", exception_message="x", traceback=None,
@@ -112,8 +112,9 @@ def test_the_threshold_alerts_once_per_crossing(services, redis_client, monkeypa
     assert check(1) is True
     # each crossing is mailed once, under its own idempotency key
     assert [m[0]["to"] for m in mailed] == ["ops@example.com"] * 2
-    keys = [k for _, k in mailed]
-    assert all(k.startswith("deadletter-threshold:") for k in keys) and keys[0] != keys[1]
+    idempotency = [k for _, k in mailed]
+    assert all(k.startswith("deadletter-threshold:") for k in idempotency)
+    assert idempotency[0] != idempotency[1]
 
 
 def test_the_weekly_digest_summarises_the_week(services):

@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
+from broker import keys
 from config import app
-from deadletters.spool import SPOOL_KEY
 from tests import harness
 from tests.conftest import module_worker
 from tests.probe_tasks import ECHO
@@ -76,7 +76,7 @@ def test_random_mutations_of_real_messages_never_stop_the_worker(quote_worker, r
     assert ECHO["quote"].delay("still here").get(timeout=30)["value"] == "still here"
     assert quote_worker.process.poll() is None
     assert "Unrecoverable error" not in quote_worker.log()
-    assert redis_client.llen(SPOOL_KEY) == 0
+    assert redis_client.llen(keys.SPOOL) == 0
 
 
 def _deep_echo(queue: str, levels: int) -> tuple[str, bytes]:

@@ -16,10 +16,9 @@ import kombu
 import pytest
 from celery import Celery
 
-from broker import epoch
+from broker import epoch, keys
 from config.queues import QUEUES
 from config.settings import settings
-from deadletters import spool
 from devstack.servers import RabbitMQServer, RedisServer, free_port
 from tests import harness
 from tests.fakes import LocalHttp
@@ -224,11 +223,11 @@ def sample(metrics: str, name: str) -> float | None:
 def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
     # Given two waiting quote jobs, a spooled dead letter, an unresolved one, a message from
     # a foreign producer (no enqueued_at) waiting in crm, and nothing in search
-    redis_client.delete("quote", "crm", "search", spool.SPOOL_KEY)
+    redis_client.delete("quote", "crm", "search", keys.SPOOL)
     ECHO["quote"].delay(1)
     ECHO["quote"].delay(2)
     redis_client.lpush("crm", b'{"foreign": true}')
-    redis_client.rpush(spool.SPOOL_KEY, "{}")
+    redis_client.rpush(keys.SPOOL, "{}")
     try:
         with exporter_scrape() as (scrape, port):
             metrics = scrape()
@@ -256,7 +255,7 @@ def test_the_exporter_serves_the_metrics_flower_lacks(services, redis_client):
             assert "taskplatform_broker_data_losses 1.0" in metrics
             assert "taskplatform_broker_jobs_at_risk 4.0" in metrics
     finally:
-        redis_client.delete("quote", "crm", spool.SPOOL_KEY, epoch.LOSSES,
+        redis_client.delete("quote", "crm", keys.SPOOL, epoch.LOSSES,
                             epoch.LOSS_PREFIX + "test-loss")  # fmt: skip
 
 

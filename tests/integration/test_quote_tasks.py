@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text as sql
 
+from broker import keys
 from config import database
 from config.settings import settings
 from pricing import catalogue
-from pricing.cache import KEY_PREFIX, quote_key
+from pricing.cache import quote_key
 from pricing.requests import LEVELS, parse_request
 from tasks import quote as quote_tasks
 from tasks.quote import current_rates, generate_quote
@@ -37,7 +38,7 @@ def test_a_quote_end_to_end_then_a_cache_hit(quote_worker, redis_client):
         "tier": "standard",
     }
     today = datetime.now(UTC).date()
-    redis_client.delete(KEY_PREFIX + quote_key(parse_request(text), current_rates(), today))
+    redis_client.delete(keys.QUOTE_PREFIX + quote_key(parse_request(text), current_rates(), today))
 
     first = generate_quote.delay(text).get(timeout=20)
     second = generate_quote.delay(structured).get(timeout=20)  # same request, other words

@@ -22,7 +22,7 @@ number may run against one database:
   publish-once mark survived with it), a lost one runs. What it remembers of the epoch is
   kept in the database, so a loss while the relay was stopped is still seen.
 - **Metrics**: backlog, lag (the age of the oldest unpublished row) and unfinished rows go
-  to Redis every look (`STATS_PREFIX` + relay name, kept a week), where the platform's
+  to Redis every look (`wire.OUTBOX_RELAY_PREFIX` + relay name, kept a week), where the platform's
   exporter reads them (`taskplatform_outbox_*`, housekeeping/exporter.py).
 """
 
@@ -52,7 +52,6 @@ PURGE_SECONDS = 300.0
 #: Rows whose finish marks are read per look: the unfinished backlog is swept in pages.
 SWEEP = 2000
 MAX_PAUSE = 5.0
-STATS_PREFIX = "taskplatform:outbox:relay:"
 #: A relay's numbers are kept a week after its last look: a relay that died shows as one
 #: whose numbers grow old (the OutboxRelayNotReporting alert), not as one that never was.
 STATS_TTL = 7 * 24 * 3600
@@ -317,7 +316,7 @@ class Relay:
         }
 
     def write_stats(self, client: Any) -> None:
-        key = STATS_PREFIX + self.settings.name
+        key = wire.OUTBOX_RELAY_PREFIX + self.settings.name
         values = {**self.stats(), "at": time.time(), "host": socket.gethostname()}
         pipe = client.pipeline(transaction=False)
         pipe.hset(key, mapping=values)

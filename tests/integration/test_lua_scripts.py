@@ -1,0 +1,23 @@
+"""Every Lua script the platform ships compiles on a real Redis."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import redis
+
+from taskplatform import lua
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = sorted(p for p in ROOT.glob("**/lua/*.lua") if ".venv" not in p.parts)
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
+def test_script_compiles(path: Path) -> None:
+    package = path.parts[-3]
+    body = lua.script(package, path.stem)
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    sha = client.script_load(body)
+    assert client.script_exists(sha) == [True]
