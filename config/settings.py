@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     # The day QUOTE_USD_RATE was read and where from: every quote states both.
     quote_usd_rate_as_of: date = date(2026, 12, 1)
     quote_usd_rate_source: str = Field("list rate", min_length=1, max_length=120)
+    # The other currencies a quote may be shown in (pricing/currencies.py), dated the same way.
+    quote_aud_rate: Decimal = Field(Decimal("37.00"), gt=0)
+    quote_aud_rate_as_of: date = date(2026, 12, 1)
+    quote_aud_rate_source: str = Field("list rate", min_length=1, max_length=120)
+    quote_gbp_rate: Decimal = Field(Decimal("75.00"), gt=0)
+    quote_gbp_rate_as_of: date = date(2026, 12, 1)
+    quote_gbp_rate_source: str = Field("list rate", min_length=1, max_length=120)
+    quote_eur_rate: Decimal = Field(Decimal("65.00"), gt=0)
+    quote_eur_rate_as_of: date = date(2026, 12, 1)
+    quote_eur_rate_source: str = Field("list rate", min_length=1, max_length=120)
     quote_cache_ttl: int = Field(3600, ge=0)
 
     # Flow control per dependency (config/flow_control.py): "crm=10/s,smtp=300/m" and

@@ -3,7 +3,8 @@
 Checks what the platform's promises rest on: Redis and Postgres reachable, migrations at
 head, time limits that agree, a worker for every queue, Redis that never
 evicts and keeps an append-only file and has not lost its data (broker/epoch.py), Flower
-behind auth, dynos that shut down softly. On RabbitMQ Redis holds no job (results, beat's
+behind auth, dynos that shut down softly, the quote contribution rules checked well ahead
+(pricing/rule_sets.py). On RabbitMQ Redis holds no job (results, beat's
 lock, the spool), so its append-only file is not required. The broker checks itself
 (config/brokers/): on RabbitMQ, reachable, every queue declared as the platform declares
 it, no memory or disk alarm, a consumer on every queue.
@@ -15,7 +16,8 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -28,6 +30,7 @@ from broker import epoch
 from config import brokers, database, redis_client
 from config.queues import QUEUES
 from config.settings import settings
+from pricing import rule_sets
 
 #: How long one check may take before the doctor names it and goes on.
 CHECK_SECONDS = 20.0
@@ -136,6 +139,14 @@ def check_flow() -> list[str]:
     return problems
 
 
+def check_quote_rules(
+    on: date | None = None, table: Sequence[rule_sets.RuleSet] = rule_sets.RULE_SETS
+) -> list[str]:
+    """Contribution rules checked less than WARN_DAYS ahead, past their check, or missing:
+    said here long before a quote is priced on rules nobody has read."""
+    return rule_sets.freshness(on or datetime.now(UTC).date(), table).problems()
+
+
 def _bounded(name: str, check: Callable[[], list[str]], seconds: float) -> list[str] | None:
     """The check's problems, or None when it did not finish within `seconds` (a server that
     takes connections and never answers, a broker that blocks): the doctor answers anyway."""
@@ -159,7 +170,7 @@ def diagnose(app, seconds: float = CHECK_SECONDS) -> tuple[list[str], bool]:
         "redis": check_redis, "broker": lambda: brokers.current().doctor(app),
         "postgres": check_postgres, "limits": check_limits,
         "workers": lambda: check_workers(app), "flower": check_flower, "dyno": check_dyno,
-        "flow": check_flow,
+        "flow": check_flow, "quote rules": check_quote_rules,
     }  # fmt: skip
     problems: list[str] = []
     hanging = False

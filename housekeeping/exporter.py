@@ -6,7 +6,8 @@ of its oldest waiting message, its in-flight (held) jobs and, on RabbitMQ, its c
 time and task runtime per queue and task (counted by the workers, housekeeping/task_stats.py);
 dead letters by reason (unresolved); the dead-letter spool; beat's last tick; the losses of
 the broker's data no operator has acknowledged (broker/epoch.py); each outbox relay's
-backlog and lag (taskplatform/outbox/relay.py). Runs as its own Procfile process on
+backlog and lag (taskplatform/outbox/relay.py); how far ahead the quote contribution rules
+are checked (pricing/rule_sets.py). Runs as its own Procfile process on
 METRICS_PORT. Dashboards and alert rules for these names are in deploy/.
 """
 
@@ -16,6 +17,7 @@ import logging
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 
 from prometheus_client import start_http_server
 from prometheus_client.core import (
@@ -34,6 +36,7 @@ from config.settings import settings
 from deadletters import repository
 from housekeeping import overview, queue_health, queues_cli, task_stats
 from housekeeping.queue_health import queue_states
+from pricing import rule_sets
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +108,7 @@ class PlatformCollector(Collector):
         )
         yield from outbox_relays(client)
         yield from flow_states()
+        yield from quote_rules()
         current = leader()
         yield GaugeMetricFamily(
             "taskplatform_beat_last_tick_age_seconds",
@@ -180,6 +184,27 @@ def flow_states() -> list[GaugeMetricFamily | CounterMetricFamily]:
             waits.add_metric([name, reason], d["waits"].get(reason, 0))
         waited.add_metric([name], d["waits"].get("seconds", 0))
     return [paused, breaker, slowed, running, waits, waited]
+
+
+def quote_rules() -> list[GaugeMetricFamily]:
+    """The expiry policy's state for today (the doctor's and the overview's), for the alert
+    rules: days to the checked horizon (no sample when no rule set is in force) and a 1 for
+    the state it is in; the warning threshold stays in pricing/rule_sets.py."""
+    found = rule_sets.freshness(datetime.now(UTC).date())
+    left = GaugeMetricFamily(
+        "taskplatform_quote_rules_days_left",
+        "Days until the quote contribution rules are past their checked_until (negative: past)",
+    )
+    if found.days_left is not None:
+        left.add_metric([], found.days_left)
+    state = GaugeMetricFamily(
+        "taskplatform_quote_rules_state",
+        "1 for the rules' state: current, expiring, expired or missing",
+        labels=["state"],
+    )
+    for name in rule_sets.STATES:
+        state.add_metric([name], 1 if found.state == name else 0)
+    return [left, state]
 
 
 HISTOGRAM_NAMES = {

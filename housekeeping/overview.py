@@ -3,7 +3,8 @@
 Per queue: jobs waiting, the oldest one's age, jobs in flight, consumers, jobs done and
 failed per minute over the last hour, and whether it is paused; per dependency its limits
 and breaker; the workers with their queues and last heartbeat (worker/heartbeat.py);
-open dead letters by cause; the outbox relays' backlog; beat's last tick. Plain data from
+open dead letters by cause; the outbox relays' backlog; beat's last tick; how far ahead the
+quote contribution rules are checked (pricing/rule_sets.py). Plain data from
 the same sources as the exporter and `doctor`, the same on Redis and RabbitMQ
 (housekeeping/queue_health.py says where each number comes from on each broker).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from broker import keys
@@ -24,6 +26,7 @@ from config.beat import leader
 from config.queues import QUEUES
 from deadletters import repository, views
 from housekeeping import queue_health, queues_cli
+from pricing import rule_sets
 from worker import heartbeat as workers
 
 logger = logging.getLogger(__name__)
@@ -109,6 +112,11 @@ def beat() -> dict[str, Any] | None:
     return {**current, "tick_age_seconds": max(0.0, time.time() - float(current["ticked_at"]))}
 
 
+def quote_rules() -> dict[str, Any]:
+    """The expiry policy's answer for today (the doctor's line, as data)."""
+    return rule_sets.freshness(datetime.now(UTC).date()).as_dict()
+
+
 def _part(name: str, read: Callable[[], Any]) -> tuple[Any, str | None]:
     try:
         return read(), None
@@ -128,6 +136,7 @@ def gather() -> dict[str, Any]:
         "dead_letters": causes,
         "outbox": lambda: outbox_relays(client),
         "beat": beat,
+        "quote_rules": quote_rules,
     }
     found: dict[str, Any] = {"broker": brokers.current().name}
     found["workers"] = heard

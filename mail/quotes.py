@@ -50,8 +50,11 @@ def compose(quote: dict[str, Any], to: str, name: str | None = None) -> tuple[di
 
 
 def context(quote: dict[str, Any], name: str | None) -> dict[str, Any]:
-    """What the templates show: labelled lines, amounts with separators, the rate's date."""
+    """What the templates show: labelled lines, amounts with separators, and the totals in
+    the quote's currency at its dated rate (pricing/engine.py names them by its code)."""
     request = quote["request"]
+    code = quote["quote_currency"]
+    suffix = code.lower()
     lines = [
         {
             "heading": _heading(line),
@@ -63,7 +66,7 @@ def context(quote: dict[str, Any], name: str | None) -> dict[str, Any]:
                 if Decimal(amount) or item == "salary"
             ],
             "total_php": _php(line["total_php"]),
-            "total_usd": _usd(line["total_usd"]),
+            "total_converted": _amount(code, line[f"total_{suffix}"]),
         }
         for line in quote["lines"]
     ]
@@ -76,12 +79,12 @@ def context(quote: dict[str, Any], name: str | None) -> dict[str, Any]:
         "quoted_on": quote["quoted_on"],
         "lines": lines,
         "total_php": _php(totals["monthly_php"]),
-        "total_usd": _usd(totals["monthly_usd"]),
+        "total_converted": _amount(code, totals[f"monthly_{suffix}"]),
         "employee_deductions": _php(totals["employee_deductions"]["total"]),
-        "usd_rate": quote["usd_rate"],
-        "usd_rate_as_of": quote["usd_rate_as_of"] or "an undated rate",
-        "usd_rate_source": quote["usd_rate_source"],
-        "rules_notice": quote["rules_notice"],
+        "currency": code,
+        "rate": quote[f"{suffix}_rate"],
+        "rate_as_of": quote[f"{suffix}_rate_as_of"] or "an undated rate",
+        "rate_source": quote[f"{suffix}_rate_source"],
     }
 
 
@@ -101,8 +104,8 @@ def _heading(line: dict[str, Any]) -> str:
 
 
 def _php(amount: str) -> str:
-    return f"PHP {Decimal(amount):,.2f}"
+    return _amount("PHP", amount)
 
 
-def _usd(amount: str) -> str:
-    return f"USD {Decimal(amount):,.2f}"
+def _amount(code: str, amount: str) -> str:
+    return f"{code} {Decimal(amount):,.2f}"

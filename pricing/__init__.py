@@ -4,19 +4,8 @@ No Celery, database or network here, so every rule can be tested alone; the task
 price quotes pass in what they fetched (salaries, rates, the date).
 """
 
-from pricing.contributions import (
-    RULE_SETS,
-    ContributionRulesError,
-    Contributions,
-    InvalidSalary,
-    PagIbigRule,
-    PhilHealthRule,
-    RuleSet,
-    SssRule,
-    contributions,
-    contributions_under,
-    rules_for,
-)
+from pricing.contributions import Contributions, InvalidSalary, contributions, contributions_under
+from pricing.currencies import CURRENCIES, ExchangeRate, UnknownCurrency, currency_code
 from pricing.engine import InvalidPricingRates, PricingRates, money, price_quote
 from pricing.requests import (
     InvalidQuoteRequest,
@@ -27,11 +16,25 @@ from pricing.requests import (
     normalised,
     parse_request,
 )
+from pricing.rule_sets import (
+    RULE_SETS,
+    ContributionRulesError,
+    Freshness,
+    PagIbigRule,
+    PhilHealthRule,
+    RuleSet,
+    SssRule,
+    freshness,
+    rules_for,
+)
 
 __all__ = [
+    "CURRENCIES",
     "RULE_SETS",
     "ContributionRulesError",
     "Contributions",
+    "ExchangeRate",
+    "Freshness",
     "InvalidPricingRates",
     "InvalidQuoteRequest",
     "InvalidSalary",
@@ -44,8 +47,11 @@ __all__ = [
     "RuleBasedParser",
     "RuleSet",
     "SssRule",
+    "UnknownCurrency",
     "contributions",
     "contributions_under",
+    "currency_code",
+    "freshness",
     "money",
     "normalised",
     "parse_request",

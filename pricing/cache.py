@@ -1,7 +1,7 @@
-"""Quotes are pure work: the same normalised request, rates and day give the same quote, so
-it is cached in Redis for QUOTE_CACHE_TTL seconds under a hash of all three. The rates and
-the day are in the key because a new USD rate, or a new rule set from midnight, must never
-be answered from the cache with the old figures."""
+"""Quotes are pure work: the same normalised request, rates, currency, rule set and day give
+the same quote, so it is cached in Redis for QUOTE_CACHE_TTL seconds under a hash of all five.
+Each is in the key because a new exchange rate, another currency, a corrected rule set or a
+new one from midnight must never be answered from the cache with the old figures."""
 
 from __future__ import annotations
 
@@ -19,11 +19,21 @@ from broker import keys
 if TYPE_CHECKING:
     from pricing.engine import PricingRates
     from pricing.requests import QuoteRequest
+    from pricing.rule_sets import RuleSet
 
 
-def quote_key(request: QuoteRequest, rates: PricingRates, on: date) -> str:
-    """The cache key of a quote: the request's meaning, every rate, and the day priced."""
-    parts = (request.cache_key(), rates.fingerprint(), on.isoformat())
+def quote_key(
+    request: QuoteRequest, rates: PricingRates, on: date, currency: str, rules: RuleSet
+) -> str:
+    """The cache key of a quote: the request's meaning, every rate, the currency shown, the
+    rule set's numbers and the day priced."""
+    parts = (
+        request.cache_key(),
+        rates.fingerprint(),
+        currency,
+        rules.fingerprint(),
+        on.isoformat(),
+    )
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

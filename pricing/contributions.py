@@ -1,116 +1,23 @@
 """Philippine government contributions (SSS with EC, PhilHealth, Pag-IBIG) per employee.
 
-The rates change by circular, usually in January, and a quote must be reproducible for the
-date it was made. So the rules are data: `RULE_SETS` holds one `RuleSet` of plain numbers per
-effective date, and next year's rates are a new entry, not new code. Amounts are exact
-Decimals, left unrounded: the caller rounds once, when it shows them.
+The rates are data, one rule set per effective date (pricing/rule_sets.py); this module only
+applies one. Amounts are exact Decimals, left unrounded: the caller rounds once, when it shows
+them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 
 from config.errors import PermanentError
+from pricing.rule_sets import RULE_SETS, RuleSet, SssRule, rules_for
 
 
 class InvalidSalary(PermanentError):
     """A salary that contributions cannot be computed on (not a positive, finite Decimal)."""
-
-
-class ContributionRulesError(PermanentError):
-    """No rule set, or more than one, is in effect on the requested date."""
-
-
-@dataclass(frozen=True)
-class SssRule:
-    """SSS on the monthly salary credit (MSC): compensation bracketed in `msc_step` steps.
-
-    Compensation within half a step of a credit gets that credit; below the first bracket
-    it gets `msc_floor`, from the last one up `msc_ceiling`. EC (Employees' Compensation) is
-    a flat employer-only amount, higher from `ec_high_from_msc`.
-    """
-
-    employer_rate: Decimal
-    employee_rate: Decimal
-    msc_floor: Decimal
-    msc_ceiling: Decimal
-    msc_step: Decimal
-    ec_low: Decimal
-    ec_high: Decimal
-    ec_high_from_msc: Decimal
-
-
-@dataclass(frozen=True)
-class PhilHealthRule:
-    """Premium on the basic salary, held between `salary_floor` and `salary_ceiling`."""
-
-    employer_rate: Decimal
-    employee_rate: Decimal
-    salary_floor: Decimal
-    salary_ceiling: Decimal
-
-
-@dataclass(frozen=True)
-class PagIbigRule:
-    """Contribution on compensation capped at `compensation_cap`.
-
-    The employee pays the lower rate when compensation is at most `low_income_ceiling`.
-    """
-
-    employer_rate: Decimal
-    employee_rate: Decimal
-    employee_low_income_rate: Decimal
-    low_income_ceiling: Decimal
-    compensation_cap: Decimal
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """The rates in force from `effective_from`, checked against the circulars up to
-    `valid_until`: a quote made later is still priced on the latest set, and says so."""
-
-    effective_from: date
-    valid_until: date
-    sss: SssRule
-    philhealth: PhilHealthRule
-    pagibig: PagIbigRule
-
-
-RULES_2025 = RuleSet(
-    effective_from=date(2025, 1, 1),
-    valid_until=date(2025, 12, 31),
-    # SSS Circular 2024-006: 15% of an MSC from 5,000 to 35,000 (employer 10%, employee 5%).
-    sss=SssRule(
-        employer_rate=Decimal("0.10"),
-        employee_rate=Decimal("0.05"),
-        msc_floor=Decimal("5000"),
-        msc_ceiling=Decimal("35000"),
-        msc_step=Decimal("500"),
-        ec_low=Decimal("10"),
-        ec_high=Decimal("30"),
-        ec_high_from_msc=Decimal("15000"),
-    ),
-    # PhilHealth Circular 2020-0005, 2024-2025 row: 5% split equally, salary 10,000-100,000.
-    philhealth=PhilHealthRule(
-        employer_rate=Decimal("0.025"),
-        employee_rate=Decimal("0.025"),
-        salary_floor=Decimal("10000"),
-        salary_ceiling=Decimal("100000"),
-    ),
-    # HDMF Circular 460: 2% each on compensation up to 10,000; employee 1% at 1,500 or less.
-    pagibig=PagIbigRule(
-        employer_rate=Decimal("0.02"),
-        employee_rate=Decimal("0.02"),
-        employee_low_income_rate=Decimal("0.01"),
-        low_income_ceiling=Decimal("1500"),
-        compensation_cap=Decimal("10000"),
-    ),
-)
-
-RULE_SETS: tuple[RuleSet, ...] = (RULES_2025,)
 
 
 @dataclass(frozen=True)
@@ -141,22 +48,6 @@ class Contributions:
     @property
     def employee_total(self) -> Decimal:
         return self.sss_employee + self.philhealth_employee + self.pagibig_employee
-
-
-def rules_for(on: date, table: Sequence[RuleSet] = RULE_SETS) -> RuleSet:
-    """The rule set in force on `on`: the latest one whose `effective_from` is not after it."""
-    if isinstance(on, datetime) or not isinstance(on, date):
-        raise ContributionRulesError(f"rules are looked up by a date, not {on!r}")
-    in_force = [rules for rules in table if rules.effective_from <= on]
-    if not in_force:
-        raise ContributionRulesError(f"no contribution rules in effect on {on.isoformat()}")
-    latest = max(rules.effective_from for rules in in_force)
-    chosen = [rules for rules in in_force if rules.effective_from == latest]
-    if len(chosen) > 1:
-        raise ContributionRulesError(
-            f"{len(chosen)} contribution rule sets share effective date {latest.isoformat()}"
-        )
-    return chosen[0]
 
 
 def contributions(

@@ -20,8 +20,9 @@ therefore the exact figure rounded, and every total is the rounded exact total, 
 of the rounded figures above it. Summing the shown items of a line (or the shown lines) can
 so differ from the shown total by a centavo or more (up to half a centavo per figure summed);
 we accept that because the total is the amount invoiced and must not drift with how many
-items the quote happens to be split into. USD figures are the exact PHP figure divided by the rate,
-then rounded, never a conversion of an already rounded PHP figure.
+items the quote happens to be split into. Figures in the quote's currency (USD unless the
+caller asks for AUD, GBP or EUR) are the exact PHP figure divided by that currency's rate, then
+rounded, never a conversion of an already rounded PHP figure.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from types import MappingProxyType
 from typing import Any
 
 from config.errors import PermanentError
-from pricing.contributions import RULE_SETS, InvalidSalary, RuleSet, contributions_under, rules_for
+from pricing.contributions import InvalidSalary, contributions_under
+from pricing.currencies import CURRENCIES, DEFAULT_CURRENCY, LIST_RATES, ExchangeRate, currency_code
 from pricing.requests import (
     FULL_TIME_HOURS,
     TIERS,
@@ -43,6 +45,7 @@ from pricing.requests import (
     QuoteRequest,
     RoleLine,
 )
+from pricing.rule_sets import RULE_SETS, RuleSet, rules_for
 
 CENT = Decimal("0.01")
 CURRENCY = "PHP"
@@ -81,10 +84,8 @@ class PricingRates:
     workspace_seat_php: Mapping[str, Decimal] = field(
         default_factory=lambda: _frozen({"wfh": "2500", "hybrid": "6000", "office": "12000"})
     )
-    php_per_usd: Decimal = Decimal("56.00")
-    # Where the USD rate came from and the day it was read: a quote states both.
-    usd_rate_as_of: date | None = None
-    usd_rate_source: str = "list rate"
+    # PHP per unit of each currency a quote may be in, with the day and source of each rate.
+    exchange_rates: Mapping[str, ExchangeRate] = field(default_factory=lambda: LIST_RATES)
     night_differential_rate: Decimal = Decimal("0.10")
 
     def __post_init__(self) -> None:
@@ -98,26 +99,17 @@ class PricingRates:
             _checked_table(self.workspace_seat_php, WORKSPACES, "workspace seat"),
         )
         _checked_amount(self.service_fee_rate, "service fee rate")
-        if _checked_amount(self.php_per_usd, "PHP per USD") == 0:
-            raise InvalidPricingRates("PHP per USD must be more than 0")
+        object.__setattr__(self, "exchange_rates", _checked_exchange_rates(self.exchange_rates))
         _checked_amount(self.night_differential_rate, "night differential rate")
-        if self.usd_rate_as_of is not None and not isinstance(self.usd_rate_as_of, date):
-            raise InvalidPricingRates(f"usd_rate_as_of must be a date, not {self.usd_rate_as_of!r}")
-        if not isinstance(self.usd_rate_source, str) or not self.usd_rate_source.strip():
-            raise InvalidPricingRates("usd_rate_source must name where the rate came from")
 
     def fingerprint(self) -> str:
         """Every rate as text: part of a quote's cache key, so a new rate is a new quote."""
         parts = [f"tier.{key}={value}" for key, value in sorted(self.tier_multipliers.items())]
         parts += [f"seat.{key}={value}" for key, value in sorted(self.workspace_seat_php.items())]
-        as_of = self.usd_rate_as_of.isoformat() if self.usd_rate_as_of else "-"
-        parts += [
-            f"fee={self.service_fee_rate}",
-            f"night={self.night_differential_rate}",
-            f"usd={self.php_per_usd}",
-            f"usd_as_of={as_of}",
-            f"usd_source={self.usd_rate_source}",
-        ]
+        parts += [f"fee={self.service_fee_rate}", f"night={self.night_differential_rate}"]
+        for code, fx in sorted(self.exchange_rates.items()):
+            as_of = fx.as_of.isoformat() if fx.as_of else "-"
+            parts += [f"{code}={fx.php_per_unit}@{as_of}", f"{code}_source={fx.source}"]
         return "|".join(parts)
 
 
@@ -127,17 +119,23 @@ def price_quote(
     rates: PricingRates,
     on: date,
     *,
+    currency: str | None = DEFAULT_CURRENCY,
     rule_sets: Sequence[RuleSet] = RULE_SETS,
 ) -> dict[str, Any]:
     """The monthly quote for `request` as a JSON-ready dict; see the module doc on rounding.
 
     Only the employer's contributions are a cost to the client; the employee's are shown
-    under `employee_deductions` because the client will see them on payslips.
+    under `employee_deductions` because the client will see them on payslips. Amounts are
+    PHP (`currency`); `quote_currency` names the one the totals are also shown in, and its
+    figures and rate carry its code: `total_gbp`, `monthly_gbp`, `gbp_rate`, as a USD quote
+    has always carried `total_usd`, `monthly_usd`, `usd_rate`.
     """
     if not isinstance(request, QuoteRequest):
         raise InvalidQuoteRequest(f"price_quote needs a QuoteRequest, not {type(request).__name__}")
     if not isinstance(rates, PricingRates):
         raise InvalidPricingRates(f"price_quote needs PricingRates, not {type(rates).__name__}")
+    code = currency_code(currency)
+    fx, suffix = rates.exchange_rates[code], code.lower()
     rules = rules_for(on, rule_sets)
     multiplier = rates.tier_multipliers[request.tier]
     seat = rates.workspace_seat_php[request.workspace]
@@ -173,7 +171,7 @@ def price_quote(
                     "total": money(sum(deductions.values(), Decimal(0))),
                 },
                 "total_php": money(total),
-                "total_usd": money(total / rates.php_per_usd),
+                f"total_{suffix}": money(total / fx.php_per_unit),
             }
         )
     monthly = sum(item_totals.values(), Decimal(0))
@@ -181,16 +179,15 @@ def price_quote(
         "request": request.to_dict(),
         "quoted_on": on.isoformat(),
         "effective_rules": rules.effective_from.isoformat(),
-        "rules_valid_until": rules.valid_until.isoformat(),
-        "rules_notice": _rules_notice(rules, on),
         "currency": CURRENCY,
-        "usd_rate": _rate(rates.php_per_usd),
-        "usd_rate_as_of": rates.usd_rate_as_of.isoformat() if rates.usd_rate_as_of else None,
-        "usd_rate_source": rates.usd_rate_source,
+        "quote_currency": code,
+        f"{suffix}_rate": _rate(fx.php_per_unit),
+        f"{suffix}_rate_as_of": fx.as_of.isoformat() if fx.as_of else None,
+        f"{suffix}_rate_source": fx.source,
         "lines": lines,
         "totals": {
             "monthly_php": money(monthly),
-            "monthly_usd": money(monthly / rates.php_per_usd),
+            f"monthly_{suffix}": money(monthly / fx.php_per_unit),
             "per_item": _money_dict(item_totals),
             "employee_deductions": {
                 **_money_dict(deduction_totals),
@@ -239,17 +236,6 @@ def _per_head(
     return items, {name: getattr(per_head, name) for name in EMPLOYEE_DEDUCTIONS}
 
 
-def _rules_notice(rules: RuleSet, on: date) -> str | None:
-    """A quote past its rule set's checked period says so, rather than look current."""
-    if on <= rules.valid_until:
-        return None
-    return (
-        f"Contributions use the rule set in force from {rules.effective_from.isoformat()},"
-        f" checked up to {rules.valid_until.isoformat()}; no newer rule set is on file for"
-        f" {on.isoformat()}. Amounts may change when one is published."
-    )
-
-
 def money(amount: Decimal) -> str:
     """The one place amounts are rounded: to the centavo, half up, as the invoice shows it."""
     return f"{amount.quantize(CENT, rounding=ROUND_HALF_UP):f}"
@@ -270,6 +256,27 @@ def _checked_amount(value: Any, what: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise InvalidPricingRates(f"{what} must be a finite amount of 0 or more, not {value}")
     return value
+
+
+def _checked_exchange_rates(rates: Mapping[str, ExchangeRate]) -> Mapping[str, ExchangeRate]:
+    """A rate for exactly the currencies a quote may be in, each positive, dated or not, and
+    naming its source: a quote states all three."""
+    if not isinstance(rates, Mapping):
+        raise InvalidPricingRates(f"exchange rates must be a mapping, not {rates!r}")
+    if set(rates) != set(CURRENCIES):
+        raise InvalidPricingRates(
+            f"exchange rates must cover exactly {sorted(CURRENCIES)}, not {sorted(map(str, rates))}"
+        )
+    for code, fx in rates.items():
+        if not isinstance(fx, ExchangeRate):
+            raise InvalidPricingRates(f"the {code} rate must be an ExchangeRate, not {fx!r}")
+        if _checked_amount(fx.php_per_unit, f"PHP per {code}") == 0:
+            raise InvalidPricingRates(f"PHP per {code} must be more than 0")
+        if fx.as_of is not None and not isinstance(fx.as_of, date):
+            raise InvalidPricingRates(f"the {code} rate's date must be a date, not {fx.as_of!r}")
+        if not isinstance(fx.source, str) or not fx.source.strip():
+            raise InvalidPricingRates(f"the {code} rate must name where it came from")
+    return MappingProxyType({code: rates[code] for code in CURRENCIES})
 
 
 def _checked_table(

@@ -38,9 +38,11 @@ def send_candidate_matches(lead_id: int, candidate_ids: list[int]) -> dict:
 
 
 @app.task(name="email.send_quote", retry_preset="patient", dependency="smtp")
-def send_quote(request: dict | str, to: str, name: str | None = None) -> dict:
-    """Price `request` (as quote.generate_quote does, from its cache when fresh) and mail
-    the quote to `to`, once per quote and recipient."""
-    quote = quote_tasks.priced(request)
+def send_quote(
+    request: dict | str, to: str, name: str | None = None, currency: str | None = None
+) -> dict:
+    """Price `request` in `currency` (as quote.generate_quote does, from its cache when fresh)
+    and mail the quote to `to`, once per quote and recipient."""
+    quote = quote_tasks.priced(request, currency)
     message, key = quotes.compose(quote, to, name)
     return {**_send(message, key), "monthly_php": quote["totals"]["monthly_php"]}

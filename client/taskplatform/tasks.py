@@ -21,6 +21,8 @@ QUOTE_SHIFTS = ("day", "night")
 QUOTE_TIERS = ("standard", "premium", "enterprise")
 QUOTE_MIN_HOURS, QUOTE_FULL_TIME_HOURS = 4, 40
 QUOTE_ROLE_KEYS = ("title", "level", "count", "shift", "hours_per_week")
+# ISO codes a quote may be shown in besides PHP (any case; none means USD): pricing/currencies.py.
+QUOTE_CURRENCIES = ("usd", "aud", "gbp", "eur")
 
 ROLE = Record(
     {
@@ -47,6 +49,7 @@ QUOTE_REQUEST = Either(
     ),
     "a request: text, {'text': ...} or {'roles': [...], 'workspace': ..., 'tier': ...}",
 )
+QUOTE_CURRENCY = Nullable(Text(choices=QUOTE_CURRENCIES))
 
 # -- search (candidates/search.py reads these) ------------------------------------------------
 SEARCH_MAX_PER_PAGE = 100
@@ -83,7 +86,10 @@ LEAD = Record(
 )
 RECORD_ID = Whole(1, 2**63 - 1, digits=True)
 
-generate_quote = TaskHandle("quote.generate_quote", Signature((Param("request", QUOTE_REQUEST),)))
+generate_quote = TaskHandle(
+    "quote.generate_quote",
+    Signature((Param("request", QUOTE_REQUEST), Param("currency", QUOTE_CURRENCY, required=False))),
+)
 send_email = TaskHandle(
     "email.send_email",
     Signature((Param("message", MESSAGE), Param("idempotency_key", IDEMPOTENCY_KEY))),
@@ -99,6 +105,7 @@ send_quote = TaskHandle(
             Param("request", QUOTE_REQUEST),
             Param("to", ADDRESS),
             Param("name", Nullable(Text(200)), required=False),
+            Param("currency", QUOTE_CURRENCY, required=False),
         )
     ),
 )

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import html
+import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import kombu
 import pytest
+import yaml
 from celery import Celery
 
 from broker import epoch, keys
 from config.queues import QUEUES
 from config.settings import settings
 from devstack.servers import RabbitMQServer, RedisServer, free_port
+from pricing import rule_sets
 from tests import harness
+from tests.acceptance.test_deadletters_web import LOGIN, _status, start_page
 from tests.fakes import LocalHttp
 from tests.probe_tasks import ECHO, sleep
 
@@ -70,11 +77,24 @@ def test_doctor_finds_each_problem(services):
     assert not any(line.startswith("postgres") for line in lines)  # migrated, at head
 
 
-def test_doctor_is_content_with_a_healthy_deployment(good_redis):
+def quote_rules_today() -> list[str]:
+    """What the expiry policy says today of the shipped rule sets: the calendar moves, so a
+    healthy deployment's doctor says exactly this (pricing/rule_sets.py; its states are
+    unit-tested on fixed dates in tests/unit/test_pricing_rule_sets.py)."""
+    return rule_sets.freshness(datetime.now(UTC).date()).problems()
+
+
+def test_doctor_is_content_with_a_healthy_deployment_and_names_rules_to_check(good_redis):
     env = {"REDIS_URL": good_redis}
     with harness.WorkerProcess(list(QUEUES), env=env):
         done = celery_cli("doctor", env=env)
-    assert (done.returncode, done.stdout.strip()) == (0, "ok: no problems found"), done.stdout
+    # Nothing else is wrong; the quote rules' line, when today has one (on 2026-12-07: the
+    # 2026 set's check ends in 24 days), is the only one, and it makes the doctor exit 1
+    expected = quote_rules_today()
+    assert (done.returncode, done.stdout.strip().splitlines()) == (
+        1 if expected else 0,
+        expected or ["ok: no problems found"],
+    ), done.stdout
 
 
 def test_doctor_names_an_unconsumed_queue_and_a_database_behind(good_redis):
@@ -217,6 +237,44 @@ def sample(metrics: str, name: str) -> float | None:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return None
+
+
+def test_the_exporter_serves_the_quote_rules_state_the_alert_rules_read(services):
+    found = rule_sets.freshness(datetime.now(UTC).date())
+    with exporter_scrape() as (scrape, _):
+        metrics = scrape()
+    # Days to the checked horizon, and a 1 for today's state only
+    assert sample(metrics, "taskplatform_quote_rules_days_left") == found.days_left
+    for state in rule_sets.STATES:
+        want = 1 if state == found.state else 0
+        assert sample(metrics, f'taskplatform_quote_rules_state{{state="{state}"}}') == want
+    # And the two alert rules read only these metrics
+    alerts = yaml.safe_load((harness.ROOT / "deploy/prometheus/alerts.yml").read_text())
+    rules = {r["alert"]: r for r in alerts["groups"][0]["rules"]}
+    for name, severity in (("QuoteRulesExpiring", "warning"), ("QuoteRulesExpired", "critical")):
+        assert rules[name]["labels"]["severity"] == severity
+        named = set(re.findall(r"taskplatform_\w+", rules[name]["expr"]))
+        assert named and all(f"# TYPE {metric} gauge" in metrics for metric in named), named
+
+
+def test_the_overview_names_the_quote_rules_to_check_above_everything(services):
+    # Given the Procfile's page (gunicorn), as an operator opens it
+    port = free_port()
+    server = start_page(port, {"FLOWER_BASIC_AUTH": ":".join(LOGIN)})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        harness.wait_for(lambda: _status(f"{url}/healthcheck") == 200, 60)
+        data = httpx.get(f"{url}/api/overview", auth=LOGIN, timeout=30).json()
+        page = httpx.get(f"{url}/overview", auth=LOGIN, timeout=30).text
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+    # Then the JSON carries the policy's answer for today, and the red list on top its line
+    found = rule_sets.freshness(datetime.now(UTC).date())
+    assert data["quote_rules"] == found.as_dict() and "quote_rules" not in data["errors"]
+    problems = page.split('id="problems"', 1)[-1].split("</ul>", 1)[0]
+    for line in found.problems():
+        assert f"<li>{html.escape(line)}</li>" in problems, problems
 
 
 @pytest.mark.redis_broker  # foreign pushes into Redis lists; RabbitMQ has its own test below

@@ -55,6 +55,28 @@ def test_a_quote_is_mailed_once_per_quote_and_recipient(worker_process):
         )
 
 
+def test_a_quote_in_gbp_is_mailed_in_pounds_with_no_internal_warning(worker_process):
+    customer = f"ola-{uuid.uuid4().hex[:8]}@example.com"
+    with SmtpSink() as mail:
+        worker_process(["email"], env={"SMTP_URL": mail.url})
+        # When a web app asks for the quote in pounds
+        sent = send_quote.delay("a senior accountant, office based", customer, "Ola", "GBP")
+        assert sent.get(timeout=30)["status"] == "sent"
+
+        (received,) = mail.messages
+        body = decoded_parts(received["data"])
+        text, html = body["text/plain"], body["text/html"]
+        # Then the totals are in GBP at the configured, dated rate (seeded senior accountant
+        # 62,500: 103,750.833... PHP a month, / 75 = 1,383.34), and no dollars appear
+        assert "Monthly total: PHP 103,750.83 (GBP 1,383.34)" in text
+        assert "GBP amounts at PHP 75.00 per GBP (list rate, as of 2026-12-01)" in text
+        assert "GBP 1,383.34" in html
+        assert "USD" not in text and "USD" not in html
+        # And nothing of the rule sets' paperwork reaches the customer
+        for said in ("rule set", "may change", "checked"):
+            assert said not in text.lower() and said not in html.lower()
+
+
 def test_a_request_it_cannot_read_or_a_bad_address_is_a_dead_letter(worker_process):
     with SmtpSink() as mail:
         worker_process(["email"], env={"SMTP_URL": mail.url})
@@ -68,4 +90,9 @@ def test_a_request_it_cannot_read_or_a_bad_address_is_a_dead_letter(worker_proce
         assert (
             letter.reason == "invalid_input" and "not an email address" in letter.exception_message
         )
+
+        no_such_currency = send_quote.delay(REQUEST, "ana@example.com", "Ana", "PHP")
+        letter = harness.wait_for_letter(no_such_currency.id)
+        assert (letter.reason, letter.attempts) == ("invalid_input", 1)
+        assert "currency: must be one of ['usd', 'aud', 'gbp', 'eur']" in letter.exception_message
         assert mail.messages == []

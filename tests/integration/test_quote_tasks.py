@@ -1,5 +1,5 @@
 """quote: a staffing quote end to end on a real worker, priced from the seeded salary table,
-cached in Redis for the same normalised request."""
+cached in Redis for the same normalised request and currency."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from config.settings import settings
 from pricing import catalogue
 from pricing.cache import quote_key
 from pricing.requests import LEVELS, parse_request
+from pricing.rule_sets import rules_for
+from taskplatform.schemas import InvalidArguments
+from taskplatform.tasks import generate_quote as client_generate_quote
 from tasks import quote as quote_tasks
 from tasks.quote import current_rates, generate_quote
 from tests import harness
@@ -38,7 +41,8 @@ def test_a_quote_end_to_end_then_a_cache_hit(quote_worker, redis_client):
         "tier": "standard",
     }
     today = datetime.now(UTC).date()
-    redis_client.delete(keys.QUOTE_PREFIX + quote_key(parse_request(text), current_rates(), today))
+    key = quote_key(parse_request(text), current_rates(), today, "USD", rules_for(today))
+    redis_client.delete(keys.quote(key))
 
     first = generate_quote.delay(text).get(timeout=20)
     second = generate_quote.delay(structured).get(timeout=20)  # same request, other words
@@ -55,6 +59,51 @@ def test_a_quote_end_to_end_then_a_cache_hit(quote_worker, redis_client):
     # The 13th month: (2 x 62,500 + 27,000) / 12 = 12,666.67
     assert first["totals"]["per_item"]["thirteenth_month"] == "12666.67"
     assert (first["usd_rate_as_of"], first["usd_rate_source"]) == ("2026-12-01", "list rate")
+
+
+def test_a_quote_in_gbp_end_to_end_then_a_cache_hit_apart_from_usd(quote_worker, redis_client):
+    # Given the seeded senior accountant (midpoint 62,500) and the configured GBP rate
+    text = "a senior accountant, office based"
+    today = datetime.now(UTC).date()
+    for code in ("GBP", "USD"):
+        key = quote_key(parse_request(text), current_rates(), today, code, rules_for(today))
+        redis_client.delete(keys.quote(key))
+
+    # When a web app asks for it in pounds (any case), twice, then in dollars
+    first = generate_quote.delay(text, "gbp").get(timeout=20)
+    again = generate_quote.delay(text, currency="GBP").get(timeout=20)
+    dollars = generate_quote.delay(text).get(timeout=20)
+
+    # Then the worker priced it in GBP at the dated rate, and served the second from the cache
+    assert (first["cached"], again["cached"], dollars["cached"]) == (False, True, False)
+    assert first["quote_currency"] == "GBP" and first["currency"] == "PHP"
+    assert (first["gbp_rate"], first["gbp_rate_as_of"], first["gbp_rate_source"]) == (
+        "75.00",
+        "2026-12-01",
+        "list rate",
+    )
+    # 62,500 + 13th month 5,208.333... + SSS 3,500 + EC 30 + PhilHealth 1,562.50 + Pag-IBIG
+    # 200 + fee 18,750 + seat 12,000 = 103,750.833...; / 75 = 1,383.344... -> 1,383.34
+    assert first["totals"]["monthly_php"] == dollars["totals"]["monthly_php"] == "103750.83"
+    assert first["totals"]["monthly_gbp"] == first["lines"][0]["total_gbp"] == "1383.34"
+    assert dollars["totals"]["monthly_usd"] == "1852.69"  # / 56 = 1,852.693...
+    assert "monthly_usd" not in first["totals"] and "monthly_gbp" not in dollars["totals"]
+    # And it names the rule set in force today, nothing about its checks
+    assert first["effective_rules"] == rules_for(today).effective_from.isoformat()
+    assert not any("notice" in name or "until" in name for name in first)
+
+
+def test_a_currency_no_quote_is_in_is_refused_at_the_door_and_in_the_worker(quote_worker):
+    # At the door: the client's check names the field and the allowed codes, nothing is sent
+    with pytest.raises(InvalidArguments, match=r"currency: must be one of \['usd', 'aud', 'gbp'"):
+        client_generate_quote.delay("a VA", "JPY")
+    # Past the door (an older client, another producer): a dead letter naming them, no retry
+    result = generate_quote.delay("a VA", "JPY")
+    letter = harness.wait_for_letter(result.id)
+    assert (letter.reason, letter.attempts) == ("invalid_input", 1)
+    assert "currency: must be one of ['usd', 'aud', 'gbp', 'eur'], not 'JPY'" in (
+        letter.exception_message
+    )
 
 
 def test_an_unknown_role_is_a_dead_letter_naming_it(quote_worker):
@@ -109,3 +158,20 @@ def test_a_new_usd_rate_or_rate_date_is_never_served_from_the_cache(services, mo
     monkeypatch.setattr(quote_tasks, "settings", new_date)
     dated = quote_tasks.priced(request)
     assert dated["cached"] is False and dated["usd_rate_as_of"] == "2026-12-03"
+
+
+def test_a_new_gbp_rate_or_rate_date_is_never_served_from_the_cache(services, monkeypatch):
+    request = "2 bookkeepers, hybrid"
+    first = quote_tasks.priced(request, "GBP")
+    assert quote_tasks.priced(request, "GBP")["cached"] is True
+
+    new_rate = settings.model_copy(update={"quote_gbp_rate": Decimal("74.10")})
+    monkeypatch.setattr(quote_tasks, "settings", new_rate)
+    changed = quote_tasks.priced(request, "GBP")
+    assert (changed["cached"], changed["gbp_rate"]) == (False, "74.10")
+    assert changed["totals"]["monthly_gbp"] != first["totals"]["monthly_gbp"]
+
+    new_date = new_rate.model_copy(update={"quote_gbp_rate_as_of": date(2026, 12, 4)})
+    monkeypatch.setattr(quote_tasks, "settings", new_date)
+    dated = quote_tasks.priced(request, "GBP")
+    assert dated["cached"] is False and dated["gbp_rate_as_of"] == "2026-12-04"

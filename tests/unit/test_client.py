@@ -150,7 +150,10 @@ def test_a_bulk_publish_checks_every_item_first_and_names_the_bad_one():
         (generate_quote, (42,), None, "request", "must be a request"),
         (generate_quote, ("x" * 2001,), None, "request", "is 2001 characters; at most 2000"),
         (generate_quote, (), None, "request", "is required"),
-        (generate_quote, ("a", "b"), None, "args", "takes 1 positional arguments"),
+        (generate_quote, ("a", "usd", "b"), None, "args", "takes 2 positional arguments"),
+        (generate_quote, ("a VA", "JPY"), None, "currency",
+         "must be one of ['usd', 'aud', 'gbp', 'eur'], not 'JPY'"),
+        (send_quote, ("a VA", "a@example.com"), {"currency": 826}, "currency", "must be text"),
         (generate_quote, (), {"req": "2 accountants"}, "req", "is not a parameter"),
         (search_candidates, ({"per_page": 1000},), None, "query.per_page", "from 1 to 100"),
         (search_candidates, ({"page": "two"},), None, "query.page", "must be a whole number"),
@@ -168,6 +171,14 @@ def test_arguments_are_checked_against_the_tasks_declaration(handle, args, kwarg
         handle._prepared(args, kwargs, None, None, None, None, None, None)
     assert raised.value.field == field
     assert problem in raised.value.problem, raised.value
+
+
+@pytest.mark.parametrize("currency", ["GBP", "gbp", " Eur ", "AUD", "usd", None])
+def test_a_quote_may_name_its_currency_in_any_case_or_none(currency):
+    generate_quote._prepared(("a VA", currency), None, None, None, None, None, None, None)
+    send_quote._prepared(
+        ("a VA", "a@example.com"), {"currency": currency}, None, None, None, None, None, None
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ MSC of 15,000; PhilHealth 2.5% each on the basic salary; Pag-IBIG 2% each, cappe
 from datetime import date
 from decimal import Decimal
 
-from pricing.contributions import RULE_SETS
+from pricing.currencies import LIST_RATES, ExchangeRate
 from pricing.engine import PricingRates, price_quote
 from pricing.requests import QuoteRequest, RoleLine, parse_request
 
@@ -105,20 +105,18 @@ def test_part_time_at_night_combines_both():
     assert line["total_php"] == "25396.67"
 
 
-def test_a_quote_in_the_rules_period_has_no_notice_and_one_after_it_says_so():
-    assert quote("1 CSR")["rules_notice"] is None
-    late = quote("1 CSR", on=date(2026, 12, 4))
-    assert late["effective_rules"] == "2025-01-01"
-    assert late["rules_valid_until"] == "2025-12-31"
-    assert "checked up to 2025-12-31" in late["rules_notice"]
-    assert "2026-12-04" in late["rules_notice"]
-    assert RULE_SETS[-1].valid_until == date(2025, 12, 31)
+def test_a_quote_past_its_rule_sets_check_is_priced_the_same_and_says_nothing_of_it():
+    # Given a day after the newest rule set's checked_until (operators are told, not clients)
+    late = quote("1 CSR", on=date(2031, 1, 6))
+    # Then the quote names the rule set it used, with the same figures, and no notice
+    assert late["effective_rules"] == "2026-01-01"
+    assert late["lines"] == quote("1 CSR", on=date(2026, 6, 1))["lines"]
+    assert not any("notice" in key or "until" in key for key in late)
 
 
 def test_the_usd_rate_carries_its_date_and_source():
-    rates = PricingRates(
-        php_per_usd=Decimal("58.25"), usd_rate_as_of=date(2026, 12, 3), usd_rate_source="BSP"
-    )
+    usd = ExchangeRate(Decimal("58.25"), as_of=date(2026, 12, 3), source="BSP")
+    rates = PricingRates(exchange_rates={**LIST_RATES, "USD": usd})
     result = quote("1 CSR", rates=rates)
     assert (result["usd_rate"], result["usd_rate_as_of"], result["usd_rate_source"]) == (
         "58.25",
@@ -128,18 +126,29 @@ def test_the_usd_rate_carries_its_date_and_source():
     assert result["quoted_on"] == "2025-06-15"
 
 
+def dated(**rates: ExchangeRate) -> PricingRates:
+    return PricingRates(exchange_rates={**LIST_RATES, **rates})
+
+
 def test_every_rate_changes_the_fingerprint():
-    base = PricingRates(usd_rate_as_of=date(2026, 12, 1))
+    base = dated(USD=ExchangeRate(Decimal("56.00"), date(2026, 12, 1)))
     variants = [
-        PricingRates(usd_rate_as_of=date(2026, 12, 2)),
-        PricingRates(usd_rate_as_of=date(2026, 12, 1), php_per_usd=Decimal("57")),
-        PricingRates(usd_rate_as_of=date(2026, 12, 1), usd_rate_source="BSP"),
-        PricingRates(usd_rate_as_of=date(2026, 12, 1), service_fee_rate=Decimal("0.25")),
-        PricingRates(usd_rate_as_of=date(2026, 12, 1), night_differential_rate=Decimal("0.2")),
+        dated(USD=ExchangeRate(Decimal("56.00"), date(2026, 12, 2))),
+        dated(USD=ExchangeRate(Decimal("57"), date(2026, 12, 1))),
+        dated(USD=ExchangeRate(Decimal("56.00"), date(2026, 12, 1), "BSP")),
+        *(
+            dated(USD=base.exchange_rates["USD"], **{code: ExchangeRate(Decimal("1"))})
+            for code in ("AUD", "GBP", "EUR")
+        ),
+        dated(USD=base.exchange_rates["USD"], GBP=ExchangeRate(Decimal("75.00"), date(2026, 1, 1))),
+        PricingRates(exchange_rates=base.exchange_rates, service_fee_rate=Decimal("0.25")),
+        PricingRates(exchange_rates=base.exchange_rates, night_differential_rate=Decimal("0.2")),
     ]
     prints = {base.fingerprint(), *(rates.fingerprint() for rates in variants)}
     assert len(prints) == 1 + len(variants)
-    assert PricingRates(usd_rate_as_of=date(2026, 12, 1)).fingerprint() == base.fingerprint()
+    assert dated(USD=ExchangeRate(Decimal("56.00"), date(2026, 12, 1))).fingerprint() == (
+        base.fingerprint()
+    )
 
 
 def test_a_structured_request_names_shift_and_hours():

@@ -1,20 +1,15 @@
-"""Philippine contributions, 2025 rules: every bracket edge and cap, and rules chosen by date."""
+"""Philippine contributions: every bracket edge and cap under the 2025 rules, the 2026 rules
+against them, and the rules chosen by date (tests/unit/test_pricing_rule_sets.py: the table)."""
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from config.errors import PermanentError
-from pricing.contributions import (
-    RULE_SETS,
-    RULES_2025,
-    ContributionRulesError,
-    InvalidSalary,
-    contributions,
-    rules_for,
-)
+from pricing.contributions import InvalidSalary, contributions
+from pricing.rule_sets import RULE_SETS, RULES_2026, ContributionRulesError, rules_for
 
 IN_2025 = date(2025, 6, 15)
 
@@ -152,65 +147,48 @@ def test_amounts_are_decimals():
     assert all(isinstance(value, Decimal) for value in vars(result).values())
 
 
-# -- rules by effective date ----------------------------------------------------------------
+# -- 2026 -----------------------------------------------------------------------------------
 
 
-def later_rules() -> tuple:
-    """The 2025 table plus a made-up 2026 rule set, built here so module state is untouched."""
-    rules_2026 = replace(
-        RULES_2025,
-        effective_from=date(2026, 1, 1),
-        philhealth=replace(RULES_2025.philhealth, employer_rate=Decimal("0.03")),
+@pytest.mark.parametrize(
+    "salary", ["1000", "5249.99", "14750", "23456.78", "34750", "40000", "100000.01", "250000"]
+)
+def test_2026_charges_what_2025_did_on_every_programme(salary):
+    # Given the 2026 rule set (RA 11199's last step holds; PhilHealth and Pag-IBIG unchanged)
+    in_2026 = contributions(Decimal(salary), date(2026, 12, 7))
+    # Then every amount equals 2025's, and the rule set used is 2026's own
+    assert in_2026 == on_2025(salary)
+    assert rules_for(date(2026, 12, 7)) is RULES_2026
+
+
+def test_2026_worked_example_at_40000():
+    # MSC 35,000: SSS 3,500 + EC 30 employer, 1,750 employee; PhilHealth 2.5% of 40,000 each;
+    # Pag-IBIG 2% of the 10,000 cap each
+    result = contributions(Decimal("40000"), date(2026, 1, 1))
+    assert (result.sss_employer, result.ec, result.sss_employee) == (
+        Decimal("3500"),
+        Decimal("30"),
+        Decimal("1750"),
     )
-    return (rules_2026, *RULE_SETS)  # deliberately not in date order
-
-
-def test_rules_in_force_on_their_effective_date():
-    assert rules_for(date(2025, 1, 1)) is RULES_2025
-
-
-def test_before_any_rules_is_an_error():
-    with pytest.raises(ContributionRulesError, match="2024-12-31"):
-        rules_for(date(2024, 12, 31))
-
-
-def test_the_latest_rules_not_after_the_date_apply():
-    table = later_rules()
-    assert rules_for(date(2025, 12, 31), table) is RULES_2025
-    assert rules_for(date(2026, 1, 1), table).effective_from == date(2026, 1, 1)
-    assert rules_for(date(2030, 5, 1), table).effective_from == date(2026, 1, 1)
+    assert result.philhealth_employer == result.philhealth_employee == Decimal("1000")
+    assert result.pagibig_employer == result.pagibig_employee == Decimal("200")
 
 
 def test_contributions_follow_the_rules_of_the_date():
-    # Given a table where 2026 raises the employer's PhilHealth share to 3%
-    table = later_rules()
-    # When the same salary is computed in each year
-    in_2025 = contributions(Decimal("50000"), date(2025, 12, 31), table)
-    in_2026 = contributions(Decimal("50000"), date(2026, 1, 1), table)
+    # Given a table where a made-up 2027 raises the employer's PhilHealth share to 3%
+    rules_2027 = replace(
+        RULES_2026,
+        effective_from=date(2027, 1, 1),
+        checked_until=date(2027, 12, 31),
+        philhealth=replace(RULES_2026.philhealth, employer_rate=Decimal("0.03")),
+    )
+    table = (rules_2027, *RULE_SETS)
+    # When the same salary is computed on either side of the change
+    before = contributions(Decimal("50000"), date(2026, 12, 31), table)
+    after = contributions(Decimal("50000"), date(2027, 1, 1), table)
     # Then only the date decides which rate applies
-    assert in_2025.philhealth_employer == Decimal("1250")
-    assert in_2026.philhealth_employer == Decimal("1500")
-
-
-def test_the_module_table_is_unchanged_by_a_test_table():
-    later_rules()
-    assert RULE_SETS == (RULES_2025,)
-
-
-def test_two_rule_sets_on_one_date_are_an_error():
-    with pytest.raises(ContributionRulesError, match="share effective date 2025-01-01"):
-        rules_for(IN_2025, (RULES_2025, replace(RULES_2025)))
-
-
-def test_module_table_has_one_rule_set_per_date():
-    dates = [rules.effective_from for rules in RULE_SETS]
-    assert len(dates) == len(set(dates))
-
-
-@pytest.mark.parametrize("on", [datetime(2025, 6, 1, 12, 0), "2025-06-01", None])
-def test_rules_are_looked_up_by_a_date_only(on):
-    with pytest.raises(ContributionRulesError):
-        rules_for(on)
+    assert before.philhealth_employer == Decimal("1250")
+    assert after.philhealth_employer == Decimal("1500")
 
 
 # -- invalid salaries -----------------------------------------------------------------------

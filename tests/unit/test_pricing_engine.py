@@ -9,9 +9,11 @@ from decimal import Decimal
 import pytest
 
 from config.errors import PermanentError
-from pricing.contributions import RULES_2025, ContributionRulesError, InvalidSalary
+from pricing.contributions import InvalidSalary
+from pricing.currencies import LIST_RATES, ExchangeRate, UnknownCurrency
 from pricing.engine import InvalidPricingRates, PricingRates, price_quote
 from pricing.requests import InvalidQuoteRequest, QuoteRequest, RoleLine
+from pricing.rule_sets import RULES_2025, ContributionRulesError
 
 IN_2025 = date(2025, 6, 15)
 SALARIES = {
@@ -37,16 +39,31 @@ def request(*roles: RoleLine, workspace: str = "wfh", tier: str = "standard") ->
     return QuoteRequest(roles=tuple(roles), workspace=workspace, tier=tier)
 
 
-def quote(req: QuoteRequest, rates: PricingRates | None = None, on: date = IN_2025) -> dict:
-    return price_quote(req, salary_for, rates or PricingRates(), on)
+def quote(
+    req: QuoteRequest, rates: PricingRates | None = None, on: date = IN_2025, currency="USD"
+) -> dict:
+    return price_quote(req, salary_for, rates or PricingRates(), on, currency=currency)
+
+
+def rates_with(code: str, php_per_unit: str, **dated) -> PricingRates:
+    """The list rates with one currency's rate set as a deal would."""
+    rate = ExchangeRate(Decimal(php_per_unit), **dated)
+    return PricingRates(exchange_rates={**LIST_RATES, code: rate})
 
 
 def money_values(node):
     """Every string in the output that is not an identifier or a date."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key not in {"request", "title", "level", "shift", "currency"} and not key.startswith(
-                ("usd_rate_", "rules_", "effective_", "quoted_")
+            if key not in {
+                "request",
+                "title",
+                "level",
+                "shift",
+                "currency",
+                "quote_currency",
+            } and not (
+                key.startswith(("effective_", "quoted_")) or key.endswith(("_as_of", "_source"))
             ):
                 yield from money_values(value)
     elif isinstance(node, list):
@@ -134,8 +151,22 @@ def test_the_quote_carries_its_request_rules_currency_and_rate():
     result = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE)
     assert result["request"] == TWO_SENIOR_ACCOUNTANTS_IN_OFFICE.to_dict()
     assert result["effective_rules"] == "2025-01-01"
-    assert result["currency"] == "PHP"
+    assert (result["currency"], result["quote_currency"]) == ("PHP", "USD")
     assert result["usd_rate"] == "56.00"
+
+
+def test_a_usd_quote_keeps_the_shape_it_always_had_and_says_nothing_of_rule_checks():
+    result = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, on=date(2031, 1, 1))  # past every check
+    keys = "request quoted_on effective_rules currency quote_currency usd_rate usd_rate_as_of"
+    assert list(result) == [*keys.split(), "usd_rate_source", "lines", "totals"]
+    assert list(result["totals"]) == [
+        "monthly_php",
+        "monthly_usd",
+        "per_item",
+        "employee_deductions",
+    ]
+    assert set(result["lines"][0]) >= {"total_php", "total_usd"}
+    assert "rule" not in json.dumps({k: v for k, v in result.items() if k != "effective_rules"})
 
 
 def test_totals_sum_the_lines_per_item():
@@ -164,15 +195,72 @@ def test_every_amount_is_a_string_with_two_decimals_and_the_quote_is_json():
 
 
 def test_the_usd_rate_can_be_overridden():
-    rates = PricingRates(php_per_usd=Decimal("50"))
+    rates = rates_with("USD", "50")
     result = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, rates)
     assert result["usd_rate"] == "50.00"
     assert result["totals"]["monthly_usd"] == "2882.53"  # 144,126.666... / 50
 
 
 def test_a_finer_usd_rate_is_shown_as_set():
-    rates = PricingRates(php_per_usd=Decimal("56.125"))
+    rates = rates_with("USD", "56.125")
     assert quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, rates)["usd_rate"] == "56.125"
+
+
+# -- currencies -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "rate", "total"),
+    [
+        # The premium bookkeeper below: 33,799.0792 PHP exactly, 33,799.08 shown. At each
+        # rate the exact figure rounds down and the shown one would round up:
+        ("USD", "56.00", "603.55"),  # 603.55498... (33,799.08 / 56 = 603.555)
+        ("AUD", "33.60", "1005.92"),  # 1,005.92497... (1,005.925)
+        ("GBP", "79.65", "424.34"),  # 424.34499... (424.34500...)
+        ("EUR", "63.62", "531.26"),  # 531.26499... (531.26501...)
+    ],
+)
+def test_each_currency_is_converted_from_the_exact_php_to_the_cent(code, rate, total):
+    req = request(RoleLine("bookkeeper", "mid", 1), tier="premium")
+    result = quote(req, rates_with(code, rate), currency=code)
+    suffix = code.lower()
+    (line,) = result["lines"]
+    assert line["total_php"] == result["totals"]["monthly_php"] == "33799.08"
+    assert line[f"total_{suffix}"] == result["totals"][f"monthly_{suffix}"] == total
+    assert (result["quote_currency"], result[f"{suffix}_rate"]) == (code, rate)
+
+
+def test_a_quote_in_gbp_states_its_dated_rate_and_carries_no_usd():
+    rates = rates_with("GBP", "75.00", as_of=date(2026, 12, 4), source="BSP reference rate")
+    result = quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, rates, currency="GBP")
+    assert (result["gbp_rate"], result["gbp_rate_as_of"], result["gbp_rate_source"]) == (
+        "75.00",
+        "2026-12-04",
+        "BSP reference rate",
+    )
+    # 144,126.666... / 75 = 1,921.688...
+    assert result["totals"]["monthly_gbp"] == "1921.69"
+    assert result["lines"][0]["total_gbp"] == "1921.69"
+    assert "usd_rate" not in result and "monthly_usd" not in result["totals"]
+    assert (
+        result["totals"]["monthly_php"]
+        == quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE)["totals"]["monthly_php"]
+    )
+
+
+@pytest.mark.parametrize("written", ["gbp", " GBP ", "Gbp"])
+def test_the_currency_is_read_in_any_case(written):
+    assert quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, currency=written)["quote_currency"] == "GBP"
+
+
+def test_no_currency_means_usd():
+    assert quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, currency=None)["quote_currency"] == "USD"
+
+
+@pytest.mark.parametrize("currency", ["JPY", "PHP", "", "pounds", 826])
+def test_an_unknown_currency_is_refused_naming_the_allowed_ones(currency):
+    with pytest.raises(UnknownCurrency, match=r"currency must be one of USD, AUD, GBP, EUR, not"):
+        quote(TWO_SENIOR_ACCOUNTANTS_IN_OFFICE, currency=currency)
 
 
 # -- rounding once, at the end --------------------------------------------------------------
@@ -220,6 +308,7 @@ def test_the_rules_of_the_quote_date_apply():
     rules_2026 = replace(
         RULES_2025,
         effective_from=date(2026, 1, 1),
+        checked_until=date(2026, 12, 31),
         philhealth=replace(RULES_2025.philhealth, employer_rate=Decimal("0.03")),
     )
     req = request(RoleLine("accountant", "senior", 1))
@@ -274,7 +363,12 @@ def test_default_rates():
         "hybrid": Decimal("6000"),
         "office": Decimal("12000"),
     }
-    assert rates.php_per_usd == Decimal("56.00")
+    assert {code: fx.php_per_unit for code, fx in rates.exchange_rates.items()} == {
+        "USD": Decimal("56.00"),
+        "AUD": Decimal("37.00"),
+        "GBP": Decimal("75.00"),
+        "EUR": Decimal("65.00"),
+    }
 
 
 def test_rates_do_not_change_when_the_source_dict_does():
@@ -289,8 +383,18 @@ def test_rates_do_not_change_when_the_source_dict_does():
     [
         ({"service_fee_rate": 0.3}, "service fee rate must be a Decimal"),
         ({"service_fee_rate": Decimal("-0.1")}, "0 or more"),
-        ({"php_per_usd": Decimal("0")}, "more than 0"),
-        ({"php_per_usd": 56}, "PHP per USD must be a Decimal"),
+        ({"exchange_rates": {**LIST_RATES, "GBP": ExchangeRate(Decimal("0"))}}, "more than 0"),
+        ({"exchange_rates": {**LIST_RATES, "USD": ExchangeRate(56)}}, "PHP per USD must be a Dec"),
+        ({"exchange_rates": {"USD": LIST_RATES["USD"]}}, "must cover exactly"),
+        ({"exchange_rates": {**LIST_RATES, "EUR": Decimal("65")}}, "EUR rate must be an Exch"),
+        (
+            {"exchange_rates": {**LIST_RATES, "AUD": ExchangeRate(Decimal("37"), "2026-12-01")}},
+            "AUD rate's date must be a date",
+        ),
+        (
+            {"exchange_rates": {**LIST_RATES, "AUD": ExchangeRate(Decimal("37"), source=" ")}},
+            "AUD rate must name where it came from",
+        ),
         ({"tier_multipliers": {"standard": Decimal("1")}}, "must cover exactly"),
         (
             {"workspace_seat_php": {"wfh": 2500, "hybrid": 6000, "office": 12000}},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,19 +19,19 @@ from taskplatform import lua
 ROOT = Path(__file__).resolve().parents[2]
 #: Where key names may be spelled.
 KEY_ROOMS = ("broker/", "config/brokers/", "client/taskplatform/wire.py")
-#: What only the code we ship is held to (tests, benchmarks and examples set up keys freely).
-SHIPPED_SKIP = ("tests/", "bench/", "examples/", ".venv/", "client/.venv/", "build/")
 #: A Redis key of ours, or one of Celery's result keys.
 KEY_NAME = re.compile(r"^(taskplatform:|celery-task-meta-)")
 
 
 def _shipped_modules() -> list[Path]:
-    found = []
-    for path in ROOT.rglob("*.py"):
-        rel = path.relative_to(ROOT).as_posix()
-        if not rel.startswith(SHIPPED_SKIP) and "/.venv/" not in rel:
-            found.append(path)
-    return found
+    """The modules the distributions ship (pyproject's packages and py-modules)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {pattern.rstrip("*") for pattern in project["packages"]["find"]["include"]}
+    found = [ROOT / f"{name}.py" for name in project.get("py-modules", [])]
+    for where in project["packages"]["find"]["where"]:
+        for package in packages:
+            found.extend((ROOT / where / package).rglob("*.py"))
+    return sorted(set(found))
 
 
 def test_only_the_broker_rooms_spell_a_redis_key() -> None:
