@@ -47,12 +47,18 @@ def beats(services, redis_client):
         beat.__exit__(None, None, None)
 
 
+def leader_and_standby(beats, env: dict[str, str]) -> tuple[harness.BeatProcess, ...]:
+    """Two beats: the first holds the lock, the second waits for it."""
+    leader = beats(env)
+    harness.wait_for(leader.leads, 30)
+    standby = beats(env)
+    harness.never(standby.leads, 2)
+    return leader, standby
+
+
 def test_the_standby_takes_over_a_killed_leader_within_the_lock_timeout(beats):
     # Given a leader and a hot standby with the deployed lock numbers
-    leader = beats(DEPLOYED_BEAT)
-    harness.wait_for(leader.leads, 30)
-    standby = beats(DEPLOYED_BEAT)
-    harness.never(standby.leads, 3)
+    leader, standby = leader_and_standby(beats, DEPLOYED_BEAT)
 
     # When the leader's process is killed (a node failure: no lock release)
     leader.process.send_signal(signal.SIGKILL)
@@ -69,6 +75,22 @@ def test_the_standby_takes_over_a_killed_leader_within_the_lock_timeout(beats):
     # Not before the lock could expire: the lock, not luck, decided when
     assert took_over >= LOCK_TIMEOUT - MAX_INTERVAL - 1, took_over
     assert took_over < bound
+
+
+def test_a_leader_that_stops_hands_over_within_one_interval(beats):
+    # Given a leader and a standby (a rollout or a drain is about to stop the leader's pod)
+    leader, standby = leader_and_standby(beats, DEPLOYED_BEAT)
+
+    # When the leader stops as the kubelet stops it (SIGTERM)
+    leader.process.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+
+    # Then it releases the lock, and the standby takes it at its next try
+    harness.wait_for(standby.leads, MAX_INTERVAL + 10, interval=0.2)
+    took_over = time.monotonic() - stopped
+    print(f"\nbeat takeover after SIGTERM: {took_over:.1f} s")
+    assert took_over < MAX_INTERVAL + 5
+    harness.wait_for(lambda: standby.sent() > 0, 15)
 
 
 # -- Sentinel ------------------------------------------------------------------------------------
@@ -119,9 +141,7 @@ def test_the_leader_follows_a_sentinel_failover(beats, sentinel_pair):
     url = sentinel_pair["url"]
     env = {"REDIS_URL": url, "RESULT_BACKEND_URL": url, "REDIS_SENTINEL_MASTER": MASTER,
            "BEAT_MAX_INTERVAL": "1", "BEAT_LOCK_TIMEOUT": "20"}  # fmt: skip
-    leader = beats(env)
-    harness.wait_for(leader.leads, 30)
-    standby = beats(env)
+    leader, standby = leader_and_standby(beats, env)
     old = redis.Redis(port=sentinel_pair["master"].port)
     harness.wait_for(lambda: old.llen("maintenance") >= 2, 20)
 
@@ -134,9 +154,13 @@ def test_the_leader_follows_a_sentinel_failover(beats, sentinel_pair):
     # Then the same leader goes on sending, to the new master, and the standby stays a standby
     queued = new.llen("maintenance")
     harness.wait_for(lambda: new.llen("maintenance") >= queued + 3, 30)
-    ticked = json.loads(harness.wait_for(lambda: new.get(LEADER_KEY), 10))
-    assert ticked["pid"] == leader.process.pid
-    assert ticked["ticked_at"] > time.time() - (time.monotonic() - promoted) - 1
+    promoted_at = time.time() - (time.monotonic() - promoted)
+
+    def ticked_since_promotion() -> dict | None:
+        ticked = json.loads(new.get(LEADER_KEY) or "null")
+        return ticked if ticked and ticked["ticked_at"] > promoted_at else None
+
+    assert harness.wait_for(ticked_since_promotion, 10)["pid"] == leader.process.pid
     assert leader.process.poll() is None, leader.log()[-3000:]
     assert leader.log().count("beat: Acquired lock") == 1
     assert not standby.leads(), standby.log()[-3000:]
