@@ -22,6 +22,7 @@ from celery.signals import (
     import_modules,
     worker_init,
 )
+from kombu.utils.url import url_to_parts
 
 from beat_schedule import beat_schedule
 from broker import keys
@@ -62,6 +63,43 @@ PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
+
+
+def redbeat_connection() -> dict[str, Any]:
+    """Where beat keeps its lock and schedule: REDIS_URL's Redis, with the platform's timeouts
+    (redbeat's client has none by default: a hung Redis would hang beat).
+
+    redbeat cannot read `sentinel://` (it hands the URL to `Redis.from_url`, which refuses
+    the scheme): on Sentinel it gets its own `redis-sentinel://` form plus the sentinels and
+    the master's name, and its clients ask the sentinels for the master whenever they
+    connect, so the lock follows a failover (deploy/README.md, Sentinel)."""
+    url = settings.redis_service_url
+    timeouts = {
+        "socket_timeout": settings.redis_socket_timeout,
+        "socket_connect_timeout": settings.redis_socket_connect_timeout,
+    }
+    if not url.startswith("sentinel://"):
+        return {"redbeat_redis_url": url, "redbeat_redis_options": timeouts}
+    hosts = [url_to_parts(part) for part in url.split(";")]
+    sentinels = [(host.hostname, host.port or 26379) for host in hosts]
+    db = int(hosts[0].path or 0)  # as config/redis_client.py reads it
+    options: dict[str, Any] = {
+        "sentinels": sentinels,
+        "db": db,
+        "password": hosts[0].password,
+        "socket_timeout": settings.redis_socket_timeout,
+        # The sentinels themselves: short timeouts, no password (as config/redis_client.py).
+        "sentinel_kwargs": timeouts,
+    }
+    if hosts[0].username:
+        options["username"] = hosts[0].username
+    if settings.redis_sentinel_master:
+        options["service_name"] = settings.redis_sentinel_master
+    shown = ";".join(f"{host}:{port}" for host, port in sentinels)
+    return {
+        "redbeat_redis_url": f"redis-sentinel://{shown}/{db}",
+        "redbeat_redis_options": options,
+    }
 
 
 class CensoredSettings(Settings):
@@ -253,7 +291,7 @@ def build_app() -> Celery:
         beat_schedule=beat_schedule(settings.beat_test_interval),
         beat_scheduler="config.beat:PlatformScheduler",
         beat_max_loop_interval=settings.beat_max_interval,
-        redbeat_redis_url=settings.redis_service_url,
+        **redbeat_connection(),
         redbeat_lock_timeout=settings.beat_lock_timeout,
         redbeat_key_prefix=keys.REDBEAT_PREFIX,
     )

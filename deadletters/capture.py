@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -233,14 +234,28 @@ def on_replay_success(sender=None, **_: Any) -> None:
                      exc_info=True)  # fmt: skip
 
 
+#: How often a worker looks for letters filed on its own disk (Postgres and Redis were both
+#: away): the file is per host or pod volume, and only a process there can drain it.
+LOCAL_DRAIN_SECONDS = 10.0
+
+
 @worker_ready.connect
 def drain_on_start(**_: Any) -> None:
-    """A worker that starts drains what an earlier one on this host had to spool to file."""
+    """A worker that starts drains what an earlier one on this host (or this pod's volume) had
+    to spool to file, then drains again whenever such a file exists: the maintenance queue's
+    drain reaches only the disk of the worker that runs it."""
 
-    def drain() -> None:
+    def drain(when: str) -> None:
         try:
             spool.drain()
         except Exception as exc:
-            logger.warning("dead-letter spool not drained at start-up: %s", exc)
+            logger.warning("dead-letter spool not drained %s: %s", when, exc)
 
-    threading.Thread(target=drain, name="deadletter-drain", daemon=True).start()
+    def drain_while_filed() -> None:
+        drain("at start-up")
+        while True:
+            time.sleep(LOCAL_DRAIN_SECONDS)
+            if spool.filed():
+                drain("from this worker's file")
+
+    threading.Thread(target=drain_while_filed, name="deadletter-drain", daemon=True).start()

@@ -78,6 +78,12 @@ def append_to_file(path: Path, letter: Letter) -> None:
         os.fsync(spool.fileno())
 
 
+def filed(path: Path | None = None) -> bool:
+    """Whether letters wait in the local file (or a drain of it was cut short)."""
+    path = path or Path(settings.deadletter_spool_file)
+    return path.exists() or path.with_name(path.name + ".draining").exists()
+
+
 @dataclass
 class DrainReport:
     stored: int = 0

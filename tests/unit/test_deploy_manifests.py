@@ -7,6 +7,7 @@ only where the compose plugin exists.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shlex
@@ -14,23 +15,29 @@ import shutil
 import subprocess
 import sys
 from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from kombu.transport import pyamqp as kombu_amqp
+from kombu.transport import redis as kombu_redis
 
+from config import smtp
 from config.settings import Settings
+from tests.harness import in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 DOCKER = DEPLOY / "docker"
 SYSTEMD = DEPLOY / "systemd"
 KUBERNETES = DEPLOY / "kubernetes"
-KEDA_SCHEMAS = yaml.safe_load(
-    (Path(__file__).parent / "schemas" / "keda-v1alpha1.yaml").read_text()
-)
+SCHEMAS = Path(__file__).parent / "schemas"
+KEDA_SCHEMAS = yaml.safe_load((SCHEMAS / "keda-v1alpha1.yaml").read_text())
+MONITORING_SCHEMAS = yaml.safe_load((SCHEMAS / "monitoring-v1.yaml").read_text())
 
 #: After the soft shutdown, a stopping worker still puts back what it holds and closes its
 #: connections: every grace period must leave it at least this long on top.
@@ -204,12 +211,35 @@ COMPOSE_KEYS = {
 def test_the_image_is_slim_unprivileged_and_pinned():
     base = re.search(r"^ARG PYTHON_IMAGE=(\S+)", DOCKERFILE, re.M)
     assert base and base.group(1).startswith("python:3.11-slim")
+    # By digest: a tag moves with every rebuild (deploy/docker/pin-base-image.sh renews it).
+    assert re.fullmatch(r"python:[\w.-]+@sha256:[0-9a-f]{64}", base.group(1)), base.group(1)
     stages = re.findall(r"^FROM (\S+)", DOCKERFILE, re.M)
     assert len(stages) >= 2 and all(stage.startswith("${PYTHON_IMAGE}") for stage in stages)
     users = re.findall(r"^USER (\S+)", DOCKERFILE, re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert re.search(r"pip install -c constraints\.txt \.(\s|$)", DOCKERFILE)
     assert not re.search(r"pip install[^\n]*(\s-e\s|--editable|\[dev\])", DOCKERFILE)
+
+
+def test_the_image_runs_its_process_under_tini():
+    # Debian's tini as PID 1: signals passed on, orphans reaped, in Kubernetes too (no init).
+    runtime = DOCKERFILE.split("\nFROM ")[-1]
+    assert re.search(r"apt-get install -y --no-install-recommends tini\b", runtime)
+    entrypoint = re.findall(r"^ENTRYPOINT (.+)$", runtime, re.M)
+    assert [json.loads(e) for e in entrypoint] == [["/usr/bin/tini", "--"]]
+    # A second init in front of it would only hide it: compose relies on the image's.
+    assert not any(service.get("init") for service in SERVICES.values())
+
+
+def test_compose_stops_on_every_missing_secret():
+    used = {name for s in strings(COMPOSE) for name in re.findall(r"(?<!\$)\$\{(\w+)", s)}
+    secrets = {name for name in used if name.endswith("PASSWORD") or name == "FLOWER_BASIC_AUTH"}
+    guarded = {name for s in strings(COMPOSE) for name in re.findall(r"(?<!\$)\$\{(\w+):\?", s)}
+    assert secrets >= {"REDIS_PASSWORD", "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD"}
+    assert secrets <= guarded, f"no ${{X:?...}} guard: {sorted(secrets - guarded)}"
+    # A default would hide a missing one: no secret is ever `${X:-...}`.
+    defaulted = {name for s in strings(COMPOSE) for name in re.findall(r"(?<!\$)\$\{(\w+):-", s)}
+    assert not secrets & defaulted, sorted(secrets & defaulted)
 
 
 def test_the_build_context_keeps_what_the_image_needs():
@@ -483,14 +513,23 @@ SECRETS = {
     for document in yaml.safe_load_all((KUBERNETES / "secret.example.yaml").read_text())
 }
 #: The two ways to run it with KEDA: on Redis, and on RabbitMQ. And the queue key of each.
-OVERLAYS = {KUBERNETES: ("redis", "listName"), KUBERNETES / "rabbitmq": ("rabbitmq", "queueName")}
-KEDA_KINDS = {"ScaledObject", "TriggerAuthentication"}
-#: The label naming the Procfile process a Deployment (or the Job) runs.
+OVERLAYS = {
+    KUBERNETES / "redis": ("redis", "listName"),
+    KUBERNETES / "rabbitmq": ("rabbitmq", "queueName"),
+}
+#: Every kustomization (what `kubectl apply -k` may be given), and the per-environment ones.
+KUSTOMIZATIONS = sorted(path.parent for path in KUBERNETES.rglob("kustomization.yaml"))
+ENVIRONMENTS = sorted((KUBERNETES / "overlays").iterdir())
+#: Custom resources, checked against their CRDs' schemas (trimmed, in tests/unit/schemas).
+CRD_SCHEMAS = {**KEDA_SCHEMAS, **MONITORING_SCHEMAS}
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+#: The label naming the Procfile process a workload (or the Job) runs.
 COMPONENT = "app.kubernetes.io/component"
 
 
 def kustomize(directory: Path) -> list[dict]:
-    """The documents a kustomization's resources hold, following directories."""
+    """The documents a kustomization's resources hold, following directories (no patches:
+    `built` applies them, where kubectl is installed)."""
     kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
     documents = []
     for resource in kustomization["resources"]:
@@ -502,12 +541,51 @@ def kustomize(directory: Path) -> list[dict]:
     return documents
 
 
-def of_kind(documents: list[dict], kind: str) -> dict[str, dict]:
-    return {d["metadata"]["name"]: d for d in documents if d["kind"] == kind}
+@cache
+def _kustomize_build(directory: Path) -> str:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        if in_ci():
+            pytest.fail("no kubectl: `kubectl kustomize` checks the kustomizations")
+        pytest.skip("no kubectl here")
+    completed = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, f"kubectl kustomize {directory}: {completed.stderr}"
+    return completed.stdout
+
+
+def built(directory: Path) -> list[dict]:
+    """What `kubectl kustomize` makes of a kustomization: patches, namespace and images applied."""
+    return [d for d in yaml.safe_load_all(_kustomize_build(directory)) if d]
+
+
+def of_kind(documents: list[dict], *kinds: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in documents if d["kind"] in kinds}
 
 
 def pod(document: dict) -> dict:
     return document["spec"]["template"]["spec"]
+
+
+def argv(container: dict) -> list[str]:
+    """A container's command line. Only `args`: a `command` would replace the image's
+    ENTRYPOINT, and with it tini as PID 1."""
+    assert "command" not in container, f"{container['name']}: `command` replaces tini"
+    return container["args"]
+
+
+def schema_errors(document: dict, version: str) -> list[str]:
+    """What the Kubernetes schema of `version`, or the resource's CRD schema, refuses."""
+    if document["kind"] in CRD_SCHEMAS:
+        schema = CRD_SCHEMAS[document["kind"]]
+        jsonschema.Draft202012Validator.check_schema(schema)
+        return [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)]
+    try:
+        kubernetes_validate.validate(document, version, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return [error.message]
+    return []
 
 
 ALL_MANIFESTS = [
@@ -518,9 +596,9 @@ ALL_MANIFESTS = [
     if document
 ]
 APP = kustomize(KUBERNETES / "app")
-DEPLOYMENTS = of_kind(APP, "Deployment")
+WORKLOADS = of_kind(APP, *WORKLOAD_KINDS)
 WORKERS = {
-    name: d for name, d in DEPLOYMENTS.items() if "worker" in pod(d)["containers"][0]["command"][:4]
+    name: d for name, d in WORKLOADS.items() if "worker" in argv(pod(d)["containers"][0])[:4]
 }
 
 
@@ -528,30 +606,38 @@ WORKERS = {
 def test_kubernetes_manifests_match_the_kubernetes_schemas(version):
     checked = 0
     for path, document in ALL_MANIFESTS:
-        if document["kind"] in KEDA_KINDS:
+        if document["kind"] in CRD_SCHEMAS:
             continue
-        try:
-            kubernetes_validate.validate(document, version, strict=True)
-        except kubernetes_validate.ValidationError as error:
-            pytest.fail(
-                f"{path.name} {document['kind']}/{document['metadata']['name']}: {error.message}"
-            )
+        errors = schema_errors(document, version)
+        assert not errors, (
+            f"{path.name} {document['kind']}/{document['metadata']['name']}: {errors}"
+        )
         checked += 1
-    assert checked >= 10
+    assert checked >= 20
 
 
-def test_keda_resources_match_the_crd_schemas():
+def test_custom_resources_match_their_crd_schemas():
     checked = 0
     for path, document in ALL_MANIFESTS:
-        if document["kind"] in KEDA_KINDS:
-            schema = KEDA_SCHEMAS[document["kind"]]
-            jsonschema.Draft202012Validator.check_schema(schema)
-            errors = [
-                e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)
-            ]
+        if document["kind"] in CRD_SCHEMAS:
+            errors = schema_errors(document, KUBERNETES_VERSIONS[0])
             assert not errors, f"{path.name} {document['metadata']['name']}: {errors}"
             checked += 1
-    assert checked >= 6
+    assert checked >= 8
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_every_kustomization_builds_into_valid_manifests(directory):
+    documents = built(directory)
+    assert documents
+    names = [(d["kind"], d["metadata"]["name"]) for d in documents]
+    assert len(names) == len(set(names)), "a resource twice"
+    for version in KUBERNETES_VERSIONS:
+        for document in documents:
+            errors = schema_errors(document, version)
+            assert not errors, (
+                f"{version} {document['kind']}/{document['metadata']['name']}: {errors}"
+            )
 
 
 def test_each_kustomization_lists_its_files():
@@ -567,15 +653,41 @@ def test_each_kustomization_lists_its_files():
         assert not unlisted, f"{directory.name}: not in its kustomization: {unlisted}"
 
 
+def test_each_environment_has_its_own_namespace_hosts_and_release():
+    base = built(KUBERNETES / "redis")
+    base_hosts = {r["host"] for i in of_kind(base, "Ingress").values() for r in i["spec"]["rules"]}
+    seen = {}
+    for environment in ENVIRONMENTS:
+        documents = built(environment)
+        namespaces = {d["metadata"].get("namespace") for d in documents}
+        assert len(namespaces) == 1 and None not in namespaces, environment.name
+        ingresses = of_kind(documents, "Ingress")
+        hosts = {r["host"] for i in ingresses.values() for r in i["spec"]["rules"]}
+        assert hosts and not hosts & base_hosts, f"{environment.name}: placeholder hosts"
+        # The page links jobs to the Flower people open: the published one.
+        flower_url = of_kind(documents, "ConfigMap")["taskplatform"]["data"]["FLOWER_URL"]
+        flower_host = ingresses["taskplatform-flower"]["spec"]["rules"][0]["host"]
+        assert flower_url == f"https://{flower_host}/", environment.name
+        kinds = {d["kind"] for d in documents}
+        assert {"ServiceMonitor", "PrometheusRule", "ScaledObject"} <= kinds, environment.name
+        images = {
+            c["image"] for d in of_kind(documents, *WORKLOAD_KINDS, "Job").values()
+            for c in pod(d)["containers"]
+        }  # fmt: skip
+        assert len(images) == 1 and "taskplatform" not in images, environment.name
+        seen[environment.name] = (namespaces.pop(), frozenset(hosts))
+    assert {"staging", "production"} <= set(seen)
+    assert len(set(seen.values())) == len(seen), "two environments share a namespace or hosts"
+
+
 def test_kubernetes_runs_every_procfile_process():
     jobs = of_kind(APP, "Job")
-    for process, (argv, assigned) in PROCESSES.items():
-        kind = "Job" if process == "release" else "Deployment"
-        candidates = (jobs if kind == "Job" else DEPLOYMENTS).values()
+    for process, (command, assigned) in PROCESSES.items():
+        candidates = (jobs if process == "release" else WORKLOADS).values()
         matching = [d for d in candidates if d["metadata"]["labels"][COMPONENT] == process]
-        assert len(matching) == 1, f"{process}: {len(matching)} {kind}s"
+        assert len(matching) == 1, f"{process}: {len(matching)} workloads"
         container = pod(matching[0])["containers"][0]
-        assert same_command(argv, container["command"]), f"{process}: {container['command']}"
+        assert same_command(command, argv(container)), f"{process}: {argv(container)}"
         environment = {e["name"]: e.get("value") for e in container.get("env", [])}
         for key, value in assigned.items():
             assert environment.get(key) == value, f"{process} needs {key}={value}"
@@ -584,8 +696,8 @@ def test_kubernetes_runs_every_procfile_process():
 def test_kubernetes_workers_outlast_their_soft_shutdown_and_probe_their_heartbeat():
     config = of_kind(APP, "ConfigMap")["taskplatform"]["data"]
     assert WORKERS
-    for name, deployment in WORKERS.items():
-        spec = pod(deployment)
+    for name, worker in WORKERS.items():
+        spec = pod(worker)
         assert spec["terminationGracePeriodSeconds"] >= soft_shutdown(config) + REQUEUE_MARGIN, name
         container = spec["containers"][0]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -593,18 +705,27 @@ def test_kubernetes_workers_outlast_their_soft_shutdown_and_probe_their_heartbea
             assert command[:3] == ALIVE_PROBE, f"{name} {probe}"
         environment = {e["name"]: e.get("value") for e in container["env"]}
         assert environment.get("WORKER_ALIVE_FILE"), f"{name}: no heartbeat file is written"
-        # KEDA (or the HPA) owns the replica count.
-        assert "replicas" not in deployment["spec"], name
+
+
+@pytest.mark.parametrize("overlay", list(OVERLAYS), ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_keda_alone_sets_the_worker_counts(overlay):
+    # app/ alone runs two of each; where KEDA scales them, an apply must not reset its count.
+    for name in WORKERS:
+        assert WORKLOADS[name]["spec"]["replicas"] >= 2, name
+    workloads = of_kind(built(overlay), *WORKLOAD_KINDS)
+    for name in WORKERS:
+        assert "replicas" not in workloads[name]["spec"], f"{overlay.name}: {name}"
 
 
 def test_kubernetes_references_resolve():
     config_maps = of_kind(APP, "ConfigMap")
     known = known_variables()
     for document in APP:
-        if document["kind"] not in ("Deployment", "Job"):
+        if document["kind"] not in (*WORKLOAD_KINDS, "Job"):
             continue
         name = document["metadata"]["name"]
         spec = pod(document)
+        claims = [t["metadata"]["name"] for t in document["spec"].get("volumeClaimTemplates", [])]
         for container in spec["containers"] + spec.get("initContainers", []):
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:
@@ -617,7 +738,7 @@ def test_kubernetes_references_resolve():
                 if ref:
                     assert ref["key"] in SECRETS[ref["name"]], f"{name}: {ref}"
             mounts = {m["name"] for m in container.get("volumeMounts", [])}
-            assert mounts <= {v["name"] for v in spec.get("volumes", [])}, name
+            assert mounts <= {v["name"] for v in spec.get("volumes", [])} | set(claims), name
     for config in config_maps.values():
         assert set(config["data"]) <= known, set(config["data"]) - known
     assert set(SECRETS["taskplatform"]) <= known, set(SECRETS["taskplatform"]) - known
@@ -625,12 +746,13 @@ def test_kubernetes_references_resolve():
 
 def test_kubernetes_pods_run_unprivileged():
     for document in APP:
-        if document["kind"] not in ("Deployment", "Job"):
+        if document["kind"] not in (*WORKLOAD_KINDS, "Job"):
             continue
         name, spec = document["metadata"]["name"], pod(document)
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["automountServiceAccountToken"] is False, name
         for container in spec["containers"] + spec.get("initContainers", []):
+            argv(container)  # the image's ENTRYPOINT (tini) stays PID 1
             context = container["securityContext"]
             assert context["allowPrivilegeEscalation"] is False, name
             assert context["readOnlyRootFilesystem"] is True, name
@@ -638,40 +760,328 @@ def test_kubernetes_pods_run_unprivileged():
             assert container["resources"]["requests"] and container["resources"]["limits"], name
 
 
-def pod_labels(deployment: dict) -> dict[str, str]:
-    return deployment["spec"]["template"]["metadata"]["labels"]
+def pod_labels(workload: dict) -> dict[str, str]:
+    return workload["spec"]["template"]["metadata"]["labels"]
+
+
+def selected(selector: dict[str, str], workloads: dict[str, dict] = WORKLOADS) -> list[str]:
+    return [name for name, w in workloads.items() if selector.items() <= pod_labels(w).items()]
+
+
+def container_ports(workload: dict) -> dict[str, int]:
+    """Named ports of a workload's containers: name -> number."""
+    return {
+        port.get("name", str(port["containerPort"])): port["containerPort"]
+        for container in pod(workload)["containers"]
+        for port in container.get("ports", [])
+    }
 
 
 def test_kubernetes_selectors_find_their_pods():
     for document in APP:
         kind, name, spec = document["kind"], document["metadata"]["name"], document.get("spec")
-        if kind == "Deployment":
+        if kind in WORKLOAD_KINDS:
             assert spec["selector"]["matchLabels"].items() <= pod_labels(document).items(), name
         elif kind in ("Service", "PodDisruptionBudget"):
             selector = spec["selector"] if kind == "Service" else spec["selector"]["matchLabels"]
-            matched = [d for d in DEPLOYMENTS.values() if selector.items() <= pod_labels(d).items()]
+            matched = selected(selector)
             assert matched, f"{kind}/{name} selects no pods"
             if kind == "Service":
-                container = pod(matched[0])["containers"][0]
-                ports = {port["name"] for port in container.get("ports", [])}
-                assert all(p["targetPort"] in ports for p in spec["ports"]), name
+                ports = container_ports(WORKLOADS[matched[0]])
+                assert all(p["targetPort"] in ports for p in spec.get("ports", [])), name
+        if kind == "StatefulSet":
+            governing = of_kind(APP, "Service")[spec["serviceName"]]
+            assert governing["spec"]["clusterIP"] == "None", name
+            assert selected(governing["spec"]["selector"]) == [name], name
+
+
+# -- Kubernetes: disruptions, placement, state --------------------------------------------------
+
+#: What may be down for a while without anyone waiting: the exporter (a gap in the graphs).
+MAY_PAUSE = {"metrics"}
+
+
+def fewest_replicas(documents: list[dict]) -> dict[str, int]:
+    """Each workload's smallest replica count: KEDA's minimum where it scales the workload."""
+    workloads = of_kind(documents, *WORKLOAD_KINDS)
+    fewest = {name: w["spec"].get("replicas", 1) for name, w in workloads.items()}
+    for scaled in of_kind(documents, "ScaledObject").values():
+        fewest[scaled["spec"]["scaleTargetRef"]["name"]] = scaled["spec"]["minReplicaCount"]
+    return fewest
+
+
+@pytest.mark.parametrize(
+    "directory",
+    [KUBERNETES / "app", *OVERLAYS, *ENVIRONMENTS],
+    ids=lambda p: str(p.relative_to(DEPLOY)),
+)
+def test_no_drain_takes_the_last_replica(directory):
+    documents = built(directory)
+    workloads = of_kind(documents, *WORKLOAD_KINDS)
+    fewest = fewest_replicas(documents)
+    covered = set()
+    for name, budget in of_kind(documents, "PodDisruptionBudget").items():
+        spec = budget["spec"]
+        (target,) = selected(spec["selector"]["matchLabels"], workloads)
+        covered.add(target)
+        # The disruption controller with every pod healthy, at the fewest replicas: it allows
+        # evicting healthy - desiredHealthy pods.
+        limit = spec.get("maxUnavailable", spec.get("minAvailable"))
+        assert isinstance(limit, int), f"{name}: percentages round; use a count"
+        desired_healthy = fewest[target] - limit if "maxUnavailable" in spec else limit
+        allowed = fewest[target] - desired_healthy
+        assert allowed >= 1, f"{name}: a drain could never move {target}"
+        assert fewest[target] - allowed >= 1, f"{name}: a drain may evict {target}'s last pod"
+        # A pod that is not ready serves nothing: it never holds a node upgrade.
+        assert spec["unhealthyPodEvictionPolicy"] == "AlwaysAllow", name
+    must_stay = {n for n, w in workloads.items() if pod_labels(w)[COMPONENT] not in MAY_PAUSE}
+    assert covered == must_stay, f"without a budget: {sorted(must_stay - covered)}"
+
+
+def test_replicas_spread_over_nodes_and_zones():
+    for name, workload in WORKLOADS.items():
+        if pod_labels(workload)[COMPONENT] in MAY_PAUSE:
+            continue
+        constraints = pod(workload)["topologySpreadConstraints"]
+        keys = {c["topologyKey"] for c in constraints}
+        assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}, name
+        for constraint in constraints:
+            assert selected(constraint["labelSelector"]["matchLabels"]) == [name], name
+            # A preference: a full node or a lost zone never leaves a replica unscheduled.
+            assert constraint["whenUnsatisfiable"] == "ScheduleAnyway", name
+
+
+def test_beat_runs_a_leader_and_a_hot_standby():
+    (beat,) = [w for w in WORKLOADS.values() if pod_labels(w)[COMPONENT] == "beat"]
+    assert beat["spec"]["replicas"] == 2
+    # A new standby starts before an old pod stops: a rollout never leaves no beat.
+    assert beat["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    # tests/integration/test_beat_failover.py measures the takeover with the settings' lock
+    # numbers: no target may run other ones without that measurement following.
+    lock = {"BEAT_LOCK_TIMEOUT", "BEAT_MAX_INTERVAL"}
+    configured = [
+        set(of_kind(APP, "ConfigMap")["taskplatform"]["data"]),
+        *(set(service.get("environment") or {}) for service in SERVICES.values()),
+        *(set(env_file(example)) for example in SYSTEMD.glob("*.env.example")),
+        set(APP_JSON["env"]),
+    ]
+    for names in configured:
+        assert not names & lock, names & lock
+
+
+def test_the_worker_spool_outlives_its_pod():
+    # DEADLETTER_SPOOL_FILE: where a worker files a dead letter with Postgres and Redis away.
+    spool = Path(of_kind(APP, "ConfigMap")["taskplatform"]["data"]["DEADLETTER_SPOOL_FILE"])
+    assert WORKERS
+    for name, worker in WORKERS.items():
+        assert worker["kind"] == "StatefulSet", name
+        claims = {t["metadata"]["name"] for t in worker["spec"]["volumeClaimTemplates"]}
+        mounts = pod(worker)["containers"][0]["volumeMounts"]
+        (holding,) = [m for m in mounts if Path(m["mountPath"]) in spool.parents]
+        assert holding["name"] in claims, f"{name}: the spool is not on the pod's own volume"
+        assert holding["name"] not in {v["name"] for v in pod(worker).get("volumes", [])}, name
+        # Kept when KEDA scales the pod away: the next pod of that ordinal drains it.
+        retention = worker["spec"]["persistentVolumeClaimRetentionPolicy"]
+        assert retention == {"whenScaled": "Retain", "whenDeleted": "Retain"}, name
+
+
+# -- Kubernetes: network policies and the Ingress ------------------------------------------------
+
+NETWORK_POLICIES = of_kind(APP, "NetworkPolicy")
+#: The schemes of the URLs the platform connects to, and their ports when a URL names none:
+#: kombu's for the brokers (REDIS_URL, BROKER_URL), libpq's, the web's (SENTRY_DSN, the CRM).
+SCHEME_PORTS = {
+    "redis": kombu_redis.Transport.default_port,
+    "rediss": kombu_redis.Transport.default_port,
+    "sentinel": kombu_redis.SentinelTransport.default_port,
+    "amqp": kombu_amqp.Transport.default_port,
+    "amqps": kombu_amqp.Transport.default_ssl_port,
+    "postgresql": 5432,
+    "http": 80,
+    "https": 443,
+}
+#: RabbitMQ's management API over TLS (FLOWER_BROKER_API=https://...): its own port.
+MANAGEMENT_TLS_PORT = 15671
+
+
+def ports_of(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or SCHEME_PORTS[parts.scheme]
+
+
+def services_every_process_reaches() -> set[tuple[str, int]]:
+    """DNS, and the services of the settings' URLs: every scheme REDIS_URL and BROKER_URL
+    take, the example Secret's URLs, RabbitMQ's management API, Sentry (https)."""
+    compose_api = SERVICES["flower"]["environment"]["FLOWER_BROKER_API"]
+    management = VARIABLE.sub("secret", compose_api.partition(":-")[2].removesuffix("}"))
+    urls = [SECRETS["taskplatform"]["REDIS_URL"], SECRETS["taskplatform"]["DATABASE_URL"],
+            SECRETS["taskplatform-keda"]["rabbitmq-host"], management]  # fmt: skip
+    ports = {ports_of(url) for url in urls}
+    ports |= {SCHEME_PORTS[s] for s in ("redis", "sentinel", "amqp", "amqps", "https")}
+    ports.add(MANAGEMENT_TLS_PORT)
+    return {("UDP", 53), ("TCP", 53)} | {("TCP", port) for port in ports}
+
+
+def opened_ports(workload: dict) -> set[int]:
+    """The ports a workload's process listens on, read from its command line and settings."""
+    container = pod(workload)["containers"][0]
+    args = argv(container)
+    environment = {e["name"]: e.get("value") for e in container.get("env", [])}
+    ports = {int(m.group(1)) for word in args if (m := re.fullmatch(r"--port=(\d+)", word))}
+    if "--bind" in args:
+        ports.add(int(args[args.index("--bind") + 1].rpartition(":")[2]))
+    if args[:3] == ["python", "-m", "housekeeping.exporter"]:
+        ports.add(int(environment.get("METRICS_PORT") or Settings().metrics_port))
+    return ports
+
+
+def policies_of(workload: dict) -> list[dict]:
+    return [
+        policy
+        for policy in NETWORK_POLICIES.values()
+        if policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels(workload).items()
+    ]
+
+
+def admitted(workload: dict, direction: str) -> set[tuple[str, int]]:
+    """(protocol, port) pairs the policies selecting a workload admit, in or out."""
+    named = container_ports(workload)
+    found = set()
+    for policy in policies_of(workload):
+        for rule in policy["spec"].get(direction, []):
+            assert rule.get("ports"), f"{policy['metadata']['name']}: a rule for every port"
+            for port in rule["ports"]:
+                number = port["port"]
+                if isinstance(number, str):  # a named port: the selected pods' own
+                    assert direction == "ingress", f"{policy['metadata']['name']}: {number}"
+                    number = named[number]
+                found.add((port.get("protocol", "TCP"), number))
+    return found
+
+
+def test_every_platform_pod_starts_closed_both_ways():
+    for name, workload in {**WORKLOADS, **of_kind(APP, "Job")}.items():
+        closed = [
+            p for p in policies_of(workload)
+            if set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+            and "ingress" not in p["spec"] and "egress" not in p["spec"]
+        ]  # fmt: skip
+        assert closed, f"{name}: no default-deny policy selects it"
+
+
+def test_network_policies_admit_exactly_the_ports_each_process_opens():
+    assert opened_ports(WORKLOADS["taskplatform-flower"]) == {5555}  # read as meant
+    for name, workload in {**WORKLOADS, **of_kind(APP, "Job")}.items():
+        opened = opened_ports(workload) if workload["kind"] != "Job" else set()
+        declared = set(container_ports(workload).values())
+        assert declared == opened, f"{name}: containerPorts {declared}, listens on {opened}"
+        assert admitted(workload, "ingress") == {("TCP", port) for port in opened}, name
+
+
+def test_network_policies_admit_exactly_the_services_each_process_reaches():
+    flower_port = opened_ports(WORKLOADS["taskplatform-flower"]).pop()
+    every = services_every_process_reaches() | {("TCP", flower_port)}  # the doctor's check
+    # The main group mails (SMTP_URL) and calls the CRM (CRM_WEBHOOK_URL, http or https).
+    mail_and_crm = {("TCP", p) for p in [*smtp.DEFAULT_PORTS.values(), 80, 443]}
+    for name, workload in {**WORKLOADS, **of_kind(APP, "Job")}.items():
+        expected = every | (mail_and_crm if pod_labels(workload)[COMPONENT] == "worker" else set())
+        assert admitted(workload, "egress") == expected, name
+    # Flower's port, and only to Flower's pods.
+    for policy in NETWORK_POLICIES.values():
+        for rule in policy["spec"].get("egress", []):
+            if ("TCP", flower_port) in {
+                (p.get("protocol", "TCP"), p["port"]) for p in rule["ports"]
+            }:
+                (to,) = rule["to"]
+                assert selected(to["podSelector"]["matchLabels"]) == ["taskplatform-flower"]
+
+
+def test_the_web_uis_are_published_over_tls_only():
+    services = of_kind(APP, "Service")
+    published = set()
+    for name, ingress in of_kind(APP, "Ingress").items():
+        spec = ingress["spec"]
+        assert (
+            ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"]
+            == "true"
+        )
+        secured = {host for tls in spec["tls"] for host in tls["hosts"]}
+        for rule in spec["rules"]:
+            assert rule["host"] in secured, f"{name}: {rule['host']} without TLS"
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                service = services[backend["name"]]
+                (port,) = [
+                    p for p in service["spec"]["ports"] if p["name"] == backend["port"]["name"]
+                ]
+                (target,) = selected(service["spec"]["selector"])
+                number = container_ports(WORKLOADS[target])[port["targetPort"]]
+                # The ingress controller may reach that port (its namespace is admitted).
+                sources = [
+                    source for policy in policies_of(WORKLOADS[target])
+                    for rule_in in policy["spec"].get("ingress", [])
+                    if number in {container_ports(WORKLOADS[target]).get(p["port"], p["port"])
+                                  for p in rule_in["ports"]}
+                    for source in rule_in["from"]
+                ]  # fmt: skip
+                namespace = spec["ingressClassName"] == "nginx" and "ingress-nginx"
+                assert any(
+                    s.get("namespaceSelector", {}).get("matchLabels", {})
+                    .get("kubernetes.io/metadata.name") == namespace
+                    for s in sources
+                ), f"{name}: the ingress controller cannot reach {target}:{number}"  # fmt: skip
+                published.add(pod_labels(WORKLOADS[target])[COMPONENT])
+    # Flower and the Procfile's `deadletters` (webapp:create_app()).
+    assert published == {"flower", "deadletters"}
+    assert "webapp:create_app()" in PROCESSES["deadletters"][0]
+
+
+# -- Kubernetes: monitoring ----------------------------------------------------------------------
+
+MONITORING = kustomize(KUBERNETES / "monitoring")
+
+
+def test_the_prometheus_rule_is_the_rules_file():
+    spec = importlib.util.spec_from_file_location(
+        "rule", DEPLOY / "prometheus" / "prometheusrule.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rules = (DEPLOY / "prometheus" / "alerts.yml").read_text()
+    generated = (KUBERNETES / "monitoring" / "prometheusrule.yaml").read_text()
+    assert generated == module.render(rules), "run: python deploy/prometheus/prometheusrule.py"
+    (rule,) = of_kind(MONITORING, "PrometheusRule").values()
+    assert rule["spec"]["groups"] == yaml.safe_load(rules)["groups"]
+
+
+def test_the_service_monitor_scrapes_the_exporter():
+    (monitor,) = of_kind(MONITORING, "ServiceMonitor").values()
+    services = {
+        name: service for name, service in of_kind(APP, "Service").items()
+        if monitor["spec"]["selector"]["matchLabels"].items()
+        <= service["metadata"]["labels"].items()
+    }  # fmt: skip
+    assert list(services) == ["taskplatform-metrics"]
+    names = {port["name"] for port in services["taskplatform-metrics"]["spec"]["ports"]}
+    assert {endpoint["port"] for endpoint in monitor["spec"]["endpoints"]} <= names
+    assert all(seconds(e["interval"]) >= 15 for e in monitor["spec"]["endpoints"])
 
 
 @pytest.mark.parametrize("overlay", list(OVERLAYS), ids=lambda p: str(p.relative_to(DEPLOY)))
 def test_keda_scales_each_worker_on_the_queues_it_consumes(overlay):
     trigger_type, queue_key = OVERLAYS[overlay]
     documents = kustomize(overlay)
-    deployments = of_kind(documents, "Deployment")
+    workloads = of_kind(documents, *WORKLOAD_KINDS)
     authentications = of_kind(documents, "TriggerAuthentication")
     scaled = of_kind(documents, "ScaledObject")
     targets = []
     for name, scaled_object in scaled.items():
         spec = scaled_object["spec"]
         target = spec["scaleTargetRef"]
-        assert target.get("kind", "Deployment") == "Deployment", name
-        assert target["name"] in deployments, f"{name} scales a Deployment that does not exist"
+        assert target["name"] in workloads, f"{name} scales a workload that does not exist"
+        assert target["kind"] == workloads[target["name"]]["kind"], name
         targets.append(target["name"])
-        consumed = queues_of(pod(deployments[target["name"]])["containers"][0]["command"])
+        consumed = queues_of(argv(pod(workloads[target["name"]])["containers"][0]))
         triggers = spec["triggers"]
         assert all(t["type"] == trigger_type for t in triggers), name
         watched = [t["metadata"][queue_key] for t in triggers]
@@ -682,14 +1092,14 @@ def test_keda_scales_each_worker_on_the_queues_it_consumes(overlay):
             assert trigger["authenticationRef"]["name"] in authentications, name
             if trigger_type == "rabbitmq":
                 assert trigger["metadata"]["mode"] == "QueueLength", name
-        # Beat's housekeeping must always find a worker.
-        if "maintenance" in consumed:
-            assert spec["minReplicaCount"] >= 1, name
+        # Two at least: a drain may take one (app/pdb.yaml), and beat's housekeeping and the
+        # users' quotes always find a worker.
+        assert spec["minReplicaCount"] >= 2, name
         # One pool over several queues scales on their sum: every queue is in the formula.
         if len(triggers) > 1:
             formula = spec["advanced"]["scalingModifiers"]["formula"]
             assert set(re.findall(r"[A-Za-z_]\w*", formula)) == {t["name"] for t in triggers}, name
-    assert sorted(targets) == sorted(WORKERS), "every worker Deployment is scaled, once"
+    assert sorted(targets) == sorted(WORKERS), "every worker is scaled, once"
     for name, authentication in authentications.items():
         for ref in authentication["spec"]["secretTargetRef"]:
             assert ref["key"] in SECRETS.get(ref["name"], {}), f"{name}: {ref}"
