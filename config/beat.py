@@ -8,8 +8,9 @@ stops, so that its process restarts as a standby, when the lock is gone (another
 or it expired). A beat whose first try for the lock failed tries again instead of stopping.
 
 The leader also writes who it is and when it last ticked, for `celery -A config schedule`,
-the doctor and the metrics. Every beat process also runs the broker's reaper (a keeper
-thread), so a dead worker's jobs come back even while no other worker of its queues runs.
+the doctor and the metrics. The leader also runs the broker's reaper (a keeper thread, started
+at its first tick; a standby starts it when it takes the lead), so a dead worker's jobs come
+back even while no other worker of its queues runs.
 """
 
 from __future__ import annotations

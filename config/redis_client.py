@@ -28,7 +28,12 @@ def client() -> redis.Redis:
         sentinel = Sentinel(
             [(h.hostname, h.port or 26379) for h in hosts], sentinel_kwargs=timeouts, **timeouts
         )
-        return sentinel.master_for(settings.redis_sentinel_master, db=int(hosts[0].path or 0))
+        # The URL's password (and user) is the master's, as kombu's Sentinel transport and
+        # beat's lock (config/celery_app.py) read it; the sentinels take none.
+        auth = {"password": hosts[0].password, "username": hosts[0].username or None}
+        return sentinel.master_for(
+            settings.redis_sentinel_master, db=int(hosts[0].path or 0), **auth
+        )
     return redis.Redis.from_url(
         settings.redis_service_url,
         socket_timeout=settings.redis_socket_timeout,

@@ -7,13 +7,16 @@ failover instead of stopping.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 import redis
 
-from config.beat import LEADER_KEY
+from broker import keys
 from config.settings import Settings
 from devstack.servers import free_port
 from tests import harness
@@ -157,10 +160,47 @@ def test_the_leader_follows_a_sentinel_failover(beats, sentinel_pair):
     promoted_at = time.time() - (time.monotonic() - promoted)
 
     def ticked_since_promotion() -> dict | None:
-        ticked = json.loads(new.get(LEADER_KEY) or "null")
+        ticked = json.loads(new.get(keys.BEAT_LEADER) or "null")
         return ticked if ticked and ticked["ticked_at"] > promoted_at else None
 
     assert harness.wait_for(ticked_since_promotion, 10)["pid"] == leader.process.pid
     assert leader.process.poll() is None, leader.log()[-3000:]
     assert leader.log().count("beat: Acquired lock") == 1
     assert not standby.leads(), standby.log()[-3000:]
+
+
+def test_the_platform_client_logs_in_to_a_sentinel_master_with_a_password(tmp_path):
+    """The password in a sentinel:// URL is the master's (as kombu and beat's lock read it):
+    the platform's own client (spool, beat's leader key, the reaper) logs in with it."""
+    master_port, sentinel_port = free_port(), free_port()
+    master = Server(
+        ["--port", str(master_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path), "--requirepass", "s3cret"],
+        master_port, tmp_path / "master.log",
+    )  # fmt: skip
+    config = tmp_path / "sentinel.conf"
+    config.write_text(
+        f"port {sentinel_port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+        f"sentinel monitor {MASTER} 127.0.0.1 {master_port} 1\n"
+        f"sentinel auth-pass {MASTER} s3cret\n"
+    )
+    sentinel = Server([str(config), "--sentinel"], sentinel_port, tmp_path / "sentinel.log")
+    try:
+        assert master.wait_ready(), master.output()
+        assert sentinel.wait_ready(), sentinel.output()
+        env = {"REDIS_URL": f"sentinel://:s3cret@127.0.0.1:{sentinel_port}/0",
+               "REDIS_SENTINEL_MASTER": MASTER}  # fmt: skip
+        script = (
+            "from config import redis_client; c = redis_client.client();"
+            " c.set('tp-sentinel-auth', 'yes'); print(c.get('tp-sentinel-auth').decode())"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=harness.ROOT, capture_output=True, text=True,
+            env={**os.environ, "PYTHONPATH": str(harness.ROOT), **env}, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stdout.strip() == "yes", done.stderr[-2000:]
+        authed = redis.Redis(port=master_port, password="s3cret")
+        assert authed.get("tp-sentinel-auth") == b"yes"
+    finally:
+        sentinel.stop()
+        master.stop()
