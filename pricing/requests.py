@@ -257,7 +257,7 @@ _TIER_PHRASE = re.compile(
 _SHIFT_PHRASES = (
     ("night", r"(?:night|graveyard|overnight|gy)\s*shifts?|graveyard|overnight"),
     ("night", r"night\s*diff(?:erential)?|nights?(?:\s*time)?"),
-    ("day", r"(?:day|morning)\s*shifts?|day\s*time|days"),
+    ("day", r"(?:day|morning)\s*shifts?|day\s*time|days?"),
 )
 # Shifts clients name that a quote has no price for: refused by name, never read as day.
 _UNPRICED_SHIFT = re.compile(
@@ -477,6 +477,8 @@ _COUNT_AFTER = re.compile(
     re.M | re.I,
 )
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
+# The words after "hr" in a title ("hr recruiter", "hr assistant"): "2 hr recruiters" are people.
+_HR_TITLES = "|".join(sorted({name.split()[1] for name in catalogue.BY_NAME if name[:3] == "hr "}))
 _US_WRITTEN = re.compile(r"\bU\.S\.(?:A\.?)?|\bUSA\b|\bUS\b")
 _US_IN_CAPITALS = re.compile(rf"\bUS\b(?!\s*-?\s*(?:{_REGION_CONTEXT})\b)", re.I)
 
@@ -489,13 +491,17 @@ def _prepared(text: str) -> str:
     into "us", the pronoun.
     """
     original = text
-    if re.search(r"[a-z]", text):
+    capitals = not re.search(r"[a-z]", text)
+    if not capitals:
         text = _US_WRITTEN.sub(" usa ", text)
     else:
         # All capitals: "FOR US" may be the pronoun; "US HOURS" is not.
         text = _US_IN_CAPITALS.sub(" USCAPS ", re.sub(r"\bU\.S\.(?:A\.?)?", " USA ", text))
     text = _OFFSET.sub(lambda m: f" utc{'plus' if m[1] == '+' else 'minus'}{int(m[2])} ", text)
     text = re.sub(r"\b(?:Est|est)\.", " estimated ", text)  # "Est. budget", not EST hours
+    # "20 hrs", "4hr": hours; "2 HR", "2 hr recruiters" (or "2 HRS" in capitals) are people.
+    hours = r"(\d)\s*(?:hrs?|Hrs?|HRS)\b" if capitals else r"(\d)\s*(?:hrs?|Hrs?)\b"
+    text = re.sub(rf"{hours}(?!\s+(?:{_HR_TITLES})s?\b)", r"\1 hours", text)
     text = _LIST_MARK.sub("", text)
     text = _COUNT_AFTER.sub(r"\1 x \2", text)
     text = _THOUSANDS.sub(lambda m: m[0].replace(",", ""), text)
@@ -695,8 +701,8 @@ def _take_hours(words: list[str], days_a_week: int, original: str) -> tuple[list
         if after < len(words) and words[after] in _PER_WORDS:
             after += 1
         if after >= len(words) or words[after] not in _WEEK_WORDS | _DAY_WORDS:
-            if _role_at(words, index) is not None:
-                continue  # "2 HR recruiters": a title, not hours
+            if word in ("hr", "hrs") and _role_at(words, index) is not None:
+                continue  # "2 HR recruiters", "2 HRs": written in capitals, a title
             raise InvalidQuoteRequest(
                 f"{_shown(original)} gives hours ({' '.join(words[start : index + 1])!r}) without"
                 " saying per week or per day"

@@ -520,6 +520,12 @@ READ = [
     ("1 video editor for YouTube and TikTok, 30 hrs/week", [(1, "mid", "video editor", "day", 30)]),
     ("3 CSRs GY shift", [(3, "mid", CSR, "night", 40)]),
     ("5 CSRs, night diff", [(5, "mid", CSR, "night", 40)]),
+    (
+        "6 CSRs day, 4 CSRs night",
+        [(4, "mid", CSR, "night", 40), (6, "mid", CSR, "day", 40)],
+    ),
+    ("2 HR, 20 hrs/week", [(2, "mid", "hr generalist", "day", 20)]),
+    ("2 hr recruiters", [(2, "mid", "recruiter", "day", 40)]),
     ("a part-time bookkeeper 15 hrs/week", [(1, "mid", "bookkeeper", "day", 15)]),
     ("2 VAs part time, 15 hours a week", [(2, "mid", VA, "day", 15)]),
     (
@@ -652,6 +658,8 @@ REFUSED = [
     ("CSRs from 8 pm", "clock times ('from 8 pm')"),
     ("a bookkeeper, 3 days a week", "3 days a week without the hours"),
     ("2 VAs 20 hours", "gives hours ('20 hours') without saying per week or per day"),
+    ("1 graphic designer, part-time (20 hrs)", "gives hours ('20 hours') without saying per"),
+    ("2 hr", "gives hours ('2 hours')"),
     ("2 devs 9 hours a day", "is 45; it must be from 4 to 40"),
     # roles that are not the catalogue's, and words that change what a person costs
     ("5 outbound call center agents", "'outbound' customer service representatives"),

@@ -132,8 +132,10 @@ def test_words_not_used_are_refused(text, named):
 def test_every_family_is_staffed_and_aliases_resolve_through_the_parser():
     assert {role.family for role in catalogue.ROLES} == set(catalogue.FAMILIES)
     for name, title in catalogue.BY_NAME.items():
-        (line,) = parse_request(f"2 {name}").roles
-        assert line.title == title, name
+        # "2 hr" is two hours; HR people are written in capitals
+        for text in (f"2 {name}" if name != "hr" else "2 HR", f"{name} x2"):
+            (line,) = parse_request(text).roles
+            assert (line.title, line.count) == (title, 2), text
 
 
 def test_structured_titles_take_aliases_and_refuse_the_unknown():
