@@ -44,6 +44,11 @@ ROLES: tuple[Role, ...] = (
         "customer service specialist", "customer support", "customer support representative",
         "customer support rep", "customer support agent", "customer care representative",
         "call center agent", "call centre agent", "inbound agent", "voice agent",
+        "call center representative", "call centre representative", "contact center agent",
+        "contact centre agent", "customer care agent", "customer care specialist",
+        "customer care", "customer experience agent", "customer experience representative",
+        "cx agent", "cs agent", "cs representative", "support agent", "support representative",
+        "phone support agent", "phone support", "voice csr", "csr agent", "csr representative",
     )),
     Role("technical support representative", "support", (
         "tsr", "tech support", "technical support", "tech support agent",
@@ -51,13 +56,15 @@ ROLES: tuple[Role, ...] = (
     )),
     Role("chat support agent", "support", (
         "chat support", "chat agent", "email support agent", "non voice agent", "non voice csr",
+        "live chat agent", "live chat support", "chat support specialist",
+        "chat support representative", "chat csr", "email support", "email support specialist",
     )),
     # admin
     Role("virtual assistant", "admin", ("va", "general virtual assistant", "general va")),
     Role("executive assistant", "admin", ("ea", "personal assistant")),
     Role("administrative assistant", "admin", (
         "admin assistant", "admin", "admin staff", "administrative staff", "office assistant",
-        "admin officer", "administrative officer",
+        "admin officer", "administrative officer", "admin support", "administrative support",
     )),
     Role("data entry specialist", "admin", (
         "data entry", "data entry clerk", "data entry operator", "data encoder", "encoder",
@@ -70,7 +77,10 @@ ROLES: tuple[Role, ...] = (
     Role("certified public accountant", "finance", (
         "cpa", "cpa accountant", "licensed accountant",
     )),
-    Role("bookkeeper", "finance", ("book keeper", "bookkeeping specialist")),
+    Role("bookkeeper", "finance", (
+        "book keeper", "bookkeeping specialist", "bookkeeping", "bookkeeping assistant",
+        "bookkeeping clerk", "accounting clerk",
+    )),
     Role("payroll specialist", "finance", (
         "payroll", "payroll officer", "payroll clerk", "payroll administrator",
     )),
@@ -79,7 +89,7 @@ ROLES: tuple[Role, ...] = (
     )),
     Role("accounts receivable specialist", "finance", (
         "accounts receivable", "ar specialist", "ar clerk", "accounts receivable clerk",
-        "collections specialist",
+        "collections specialist", "collections agent",
     )),
     Role("financial analyst", "finance", ("finance analyst", "fp a analyst")),
     # creative
@@ -91,7 +101,10 @@ ROLES: tuple[Role, ...] = (
     )),
     Role("illustrator", "creative", ("digital illustrator",)),
     Role("animator", "creative", ("motion graphics designer", "motion designer", "2d animator")),
-    Role("video editor", "creative", ("video editing specialist", "youtube video editor")),
+    Role("video editor", "creative", (
+        "video editing specialist", "youtube video editor", "youtube editor", "video editing",
+        "tiktok video editor", "reels editor", "short form video editor",
+    )),
     # marketing
     Role("digital marketer", "marketing", (
         "digital marketing specialist", "online marketer", "marketing specialist",
@@ -117,10 +130,14 @@ ROLES: tuple[Role, ...] = (
     Role("lead generation specialist", "sales", (
         "lead generation", "lead gen", "lead gen specialist", "lead generator", "lead researcher",
     )),
-    Role("appointment setter", "sales", ("appointment setting specialist", "cold caller")),
+    Role("appointment setter", "sales", (
+        "appointment setting specialist", "cold caller", "telemarketer", "telemarketing agent",
+        "telemarketing specialist",
+    )),
     Role("sales development representative", "sales", (
         "sdr", "bdr", "business development representative", "sales rep",
         "sales representative", "sales agent", "inside sales representative", "inside sales rep",
+        "inside sales agent",
     )),
     # engineering
     Role("software developer", "engineering", (

@@ -10,14 +10,13 @@ returns is normalised again here, so a careless parser cannot break the cache ke
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from config.errors import InvalidInput
-from pricing import catalogue
+from pricing import catalogue, wording
 from taskplatform import tasks
 
 LEVELS = ("junior", "mid", "senior", "lead")
@@ -203,8 +202,27 @@ def _from_text(text: str, parser: QuoteParser | None) -> QuoteRequest:
         raise InvalidQuoteRequest(
             f"request text is {len(text)} characters; at most {MAX_TEXT_LENGTH} are read"
         )
+    _refuse_unreadable_characters(text, "the request text")
     parsed = (parser or RuleBasedParser()).parse(text)
     return normalised(parsed)
+
+
+# C0 and C1 controls but tab, newline and carriage return; and lone surrogates, which a str
+# holds only when it was decoded from broken UTF-16 or "\ud800" in JSON.
+_UNREADABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _refuse_unreadable_characters(value: str, what: str) -> None:
+    """Nobody types a NUL or half a surrogate pair: such text was mangled on its way here,
+    and pricing it would quote whatever the mangling left."""
+    match = _UNREADABLE.search(value)
+    if match:
+        code = ord(match.group(0))
+        kind = "an unpaired surrogate" if 0xD800 <= code <= 0xDFFF else "a control character"
+        raise InvalidQuoteRequest(
+            f"{what} has {kind} (U+{code:04X}) at position {match.start()}; send plain text"
+            f" (tabs and line breaks are fine): {_shown(value)}"
+        )
 
 
 _UNITS = {
@@ -217,7 +235,7 @@ _TENS = {
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
-_SEPARATORS = re.compile(r"[,;.&+/()\n]|\b(?:and|plus)\b")
+_SEPARATORS = re.compile(r"[,;:.&+/()\n]|\b(?:and|plus)\b")
 # "office" alone names the workspace only when no word of a title follows ("office manager").
 _NOT_A_TITLE_NEXT = r"(?!\s+(?!and\b|plus\b)[a-z])"
 _WORKSPACE_PHRASES = (
@@ -227,89 +245,115 @@ _WORKSPACE_PHRASES = (
     ("hybrid", r"hybrid(?:\s+(?:setup|set\s+up|arrangement|work|working|basis))?"),
     ("wfh", r"(?:fully\s+)?remote(?:\s+(?:setup|work|working|basis))?"),
     ("wfh", r"(?:work|working)\s+from\s+home|wfh|home\s+based"),
+    ("office", r"(?:work|working)\s+from\s+(?:the\s+)?office|wfo"),
 )
+# "our enterprise clients" is a purpose, not the enterprise tier.
 _TIER_PHRASE = re.compile(
     r"(?:\b(?:on|in|at)\s+(?:the\s+|a\s+)?)?\b(?P<tier>standard|premium|enterprise)\b"
-    r"(?:\s+(?:tier|plan|package|service))?"
+    r"(?:\s+(?:tier|plan|package|service)\b"
+    rf"|(?!\s+(?:{'|'.join(sorted(wording.PURPOSE_HEADS))})\b))"
 )
 # Shift and schedule phrases, read per fragment (see RuleBasedParser).
 _SHIFT_PHRASES = (
-    ("night", r"(?:night|graveyard|overnight)\s*shifts?|graveyard|overnight|nights?(?:\s*time)?"),
-    ("day", r"day\s*shifts?|day\s*time"),
+    ("night", r"(?:night|graveyard|overnight|gy)\s*shifts?|graveyard|overnight"),
+    ("night", r"night\s*diff(?:erential)?|nights?(?:\s*time)?"),
+    ("day", r"(?:day|morning)\s*shifts?|day\s*time|days?"),
+)
+# Shifts clients name that a quote has no price for: refused by name, never read as day.
+_UNPRICED_SHIFT = re.compile(
+    r"\b(?:mid|swing|evening|afternoon|split|rotating|rotational|early|late)\s*shifts?\b"
+    r"|\bshifting\s+schedules?\b"
 )
 _SCHEDULE_PHRASES = (
-    (PART_TIME_HOURS, r"part\s*(?:time|timers?)"),
-    (FULL_TIME_HOURS, r"full\s*(?:time|timers?)"),
+    ("part_time", r"part\s*(?:time|timers?)"),
+    ("hours", r"full\s*(?:time|timers?)|ft"),
 )
+_SCHEDULE_VALUES = {"part_time": True, "hours": FULL_TIME_HOURS}
 _HOUR_WORDS = frozenset({"hour", "hours", "hr", "hrs", "h"})
 _PER_WORDS = frozenset({"a", "per", "each", "every"})
-_PERIODS = {"week": 1, "wk": 1, "weekly": 1, "day": WORKDAYS_PER_WEEK,
-            "daily": WORKDAYS_PER_WEEK}  # fmt: skip
+_WEEK_WORDS = frozenset({"week", "wk", "weekly"})
+_DAY_WORDS = frozenset({"day", "daily"})
 _MORE = frozenset({"more", "other", "additional", "extra"})
-_LEVEL_WORDS = {
-    "entry": "junior", "junior": "junior", "jr": "junior", "mid": "mid", "midlevel": "mid",
-    "intermediate": "mid", "senior": "senior", "sr": "senior", "lead": "lead",
-}  # fmt: skip
-# Words a fragment may hold besides a role: greetings, "we need", linking words, and what
-# is left of "... on the premium tier" or "... to work part time for our firm". Anything
-# else is refused by name, never dropped: a word we skip could change the price.
-_FILLER = frozenset(
-    ("please", "thanks", "thank", "you", "hi", "hello", "we", "i", "us", "me", "our", "it")
-    + ("need", "want", "would", "like", "looking", "for", "quote", "price", "pricing", "cost")
-    + ("how", "much", "is", "give", "get", "hire", "hiring", "also", "the", "of", "on", "in")
-    + ("at", "a", "an", "setup", "tier", "plan", "team", "staff", "to", "who", "will", "can")
-    + ("work", "working", "with", "my", "your", "company", "business", "firm", "asap")
-    + ("be", "are", "do", "some", "basis", "schedule", "role", "roles", "position", "positions")
+# "5 pax CSRs", "CSR x 5 pax", "5 people for customer service": a count's noun, not a role.
+_HEADS = frozenset(
+    ("pax", "people", "persons", "person", "heads", "head", "headcount", "seats", "seat", "nos")
 )
+_LEVEL_WORDS = {
+    "entry": "junior", "junior": "junior", "jr": "junior", "jnr": "junior", "mid": "mid",
+    "midlevel": "mid", "intermediate": "mid", "senior": "senior", "sr": "senior",
+    "snr": "senior", "lead": "lead",
+}  # fmt: skip
+# Written in a title's place: "Python devs", "customer service reps".
+_ABBREVIATIONS = {
+    "dev": "developer",
+    "rep": "representative",
+    "mgr": "manager",
+    "asst": "assistant",
+    "engr": "engineer",
+}
+# Words before a title that name the same job: "10 inbound call center agents" are CSRs,
+# "an Amazon VA" a virtual assistant. "outbound" is sales work (see _refuse_outbound).
+_INBOUND_FAMILIES = frozenset({"support", "sales"})
+_FAMILY = {role.title: role.family for role in catalogue.ROLES}
+_REGION_CONTEXT = "|".join(sorted(wording.ANY_CONTEXT, key=len, reverse=True))
 
 
 class RuleBasedParser:
-    """Reads phrasings like "2 senior accountants and a junior graphic designer, office based".
+    """Reads requests as a sales team writes them: "2 senior accountants and a junior graphic
+    designer, office based", "night-shift customer support x5", "3 CSRs for Aussie hours".
 
-    A request is cut into fragments at commas, "and" and the like. A fragment is a role (how
-    many, in digits or words, then an optional level, then a title or alias from the role
-    catalogue), with the shift and hours said in the same fragment ("5 CSRs for the night
-    shift", "3 bookkeepers at 20 hours a week"), or conditions alone ("3 CSRs, night shift"),
-    which then hold for every role that does not say its own. So punctuation never changes
-    what is priced. Deliberately strict: every word is read or refused by name, because
-    quoting a misread team is worse than asking the client to rephrase.
+    A request is cut into fragments at commas, "and" and the like. A fragment is a role: a
+    count (in digits or words, or after the title: "x5", "(5)", ": 5"), a level (before or
+    after the title), a title or alias from the role catalogue, and what the team works for
+    ("for our Shopify store": read, it does not change the price); with the shift and hours
+    said in the same fragment ("5 CSRs for the night shift", "US hours", "20 hrs/week"). Or a
+    fragment holds conditions or a level alone ("3 CSRs, night shift", "payroll specialist,
+    mid level"), which then hold for every role that does not say its own. So punctuation
+    never changes what is priced. Deliberately strict: every word is read or refused by
+    name, because quoting a misread team is worse than asking the client to rephrase.
     """
 
     def parse(self, text: str) -> QuoteRequest:
-        _refuse_odd_numbers(text)
-        cleaned = _clean(text)
+        _refuse_unreadable_characters(text, "the request text")
+        cleaned = _clean(_prepared(text))
         cleaned, workspace = _take_workspace(cleaned, text)
         cleaned, tier = _take_tier(cleaned, text)
-        lines: list[tuple[str, str | None, int, str | None, int | None]] = []
+        lines: list[tuple[tuple[str, str | None, int], _Conditions]] = []
         shared = _Conditions()
         unreadable: list[str] = []
+        after_purpose = False
         for segment in _SEPARATORS.split(cleaned):
             words = segment.split()
             if not words:
                 continue
             conditions, words = _take_conditions(words, text)
-            role, unread = _role_in(words)
-            if role is None:
-                if unread:
-                    unreadable.append(" ".join(unread))
-                else:
-                    shared = shared.merged(conditions, text)
-                continue
-            if unread:
-                unreadable.append(" ".join(unread))
-            lines.append((*role, conditions.shift, conditions.hours))
+            reading = _read_fragment(words, text, after_purpose)
+            after_purpose = reading.purpose
+            if reading.unread:
+                unreadable.append(" ".join(reading.unread))
+            if reading.role is None:
+                shared = shared.merged(replace(conditions, level=reading.level), text)
+            else:
+                lines.append((reading.role, conditions))
         if unreadable:
             raise InvalidQuoteRequest(
                 f"cannot read {', '.join(map(repr, unreadable))} in {_shown(text)}; write each"
                 " role like '2 senior accountants', with its shift or hours if any"
-                " ('night shift', 'part time', '20 hours a week')"
+                " ('night shift', 'US hours', 'part time', '20 hours a week')"
             )
         if not lines:
             raise InvalidQuoteRequest(f"no roles found in {_shown(text)}")
+        _refuse_unused(shared, [(role[1], own) for role, own in lines], text)
         return _build(
             [
-                (title, level, count, shift or shared.shift, hours or shared.hours)
-                for title, level, count, shift, hours in lines
+                (
+                    title,
+                    level or shared.level,
+                    count,
+                    own.shift or shared.shift,
+                    _weekly_hours(own, shared, alone=len(lines) == 1),
+                )
+                for (title, level, count), own in lines
             ],
             workspace or DEFAULT_WORKSPACE,
             tier or DEFAULT_TIER,
@@ -318,21 +362,86 @@ class RuleBasedParser:
 
 @dataclass(frozen=True)
 class _Conditions:
+    """What a fragment says besides a role; `said` keeps the words, for messages."""
+
     shift: str | None = None
     hours: int | None = None
+    level: str | None = None
+    part_time: bool = False  # "part time": fewer than 40 hours, 20 unless the hours are said
+    said: tuple[tuple[str, str], ...] = ()
 
     def merged(self, other: _Conditions, original: str) -> _Conditions:
         """Both sets of conditions, refusing a contradiction rather than picking one."""
-        values = {}
-        for name in ("shift", "hours"):
+        values: dict[str, Any] = {}
+        mine_said, theirs_said = dict(self.said), dict(other.said)
+        for name in ("shift", "hours", "level"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if mine is not None and theirs is not None and mine != theirs:
-                what = {"shift": "shifts", "hours": "weekly hours"}[name]
+                what = {"shift": "shifts", "hours": "weekly hours", "level": "levels"}[name]
                 raise InvalidQuoteRequest(
-                    f"{_shown(original)} asks for two different {what}: {mine} and {theirs}"
+                    f"{_shown(original)} asks for two different {what}:"
+                    f" {_as_said(mine, mine_said.get(name))} and"
+                    f" {_as_said(theirs, theirs_said.get(name))}"
                 )
             values[name] = mine if mine is not None else theirs
-        return _Conditions(**values)
+        said = {**theirs_said, **mine_said}
+        part_time = self.part_time or other.part_time
+        if part_time and values["hours"] == FULL_TIME_HOURS:
+            raise InvalidQuoteRequest(
+                f"{_shown(original)} asks for two different weekly hours: part time"
+                f" ({said.get('part_time')!r}) and {_as_said(FULL_TIME_HOURS, said.get('hours'))}"
+            )
+        return _Conditions(**values, part_time=part_time, said=tuple(said.items()))
+
+
+def _weekly_hours(own: _Conditions, shared: _Conditions, alone: bool) -> int | None:
+    """A role's own hours, else its own "part time", else what was said alone for every
+    role; None is full time. A role `alone` in its request takes part-time hours said apart
+    ("2 VAs part time, 15 hours a week"): with more roles they are the other roles'."""
+    if own.hours is not None:
+        return own.hours
+    if own.part_time:
+        fits = alone and shared.hours is not None and shared.hours < FULL_TIME_HOURS
+        return shared.hours if fits else PART_TIME_HOURS
+    if shared.hours is not None:
+        return shared.hours
+    return PART_TIME_HOURS if shared.part_time else None
+
+
+def _as_said(value: Any, said: str | None) -> str:
+    return f"{value} ({said!r})" if said and said != str(value) else str(value)
+
+
+def _refuse_unused(
+    shared: _Conditions, lines: list[tuple[str | None, _Conditions]], original: str
+) -> None:
+    """A shift, hours or level said alone that every role overrides was not used: the client
+    meant it for someone, so ask rather than drop it ("5 CSRs on nights, day shift")."""
+    said = dict(shared.said)
+    for name in ("shift", "level"):
+        value = getattr(shared, name)
+        own = [
+            level if name == "level" else getattr(conditions, name) for level, conditions in lines
+        ]
+        if value is not None and None not in own and any(mine != value for mine in own):
+            _refuse_said_for_no_role(said.get(name, str(value)), name, original)
+    alone = len(lines) == 1
+    hours = [(own, _weekly_hours(own, shared, alone)) for _, own in lines]
+    if (
+        shared.hours is not None
+        and not any(own.hours is None and weekly == shared.hours for own, weekly in hours)
+        and any(weekly != shared.hours for _, weekly in hours)
+    ):
+        _refuse_said_for_no_role(said.get("hours", str(shared.hours)), "hours", original)
+    if shared.part_time and all(own.hours == FULL_TIME_HOURS for own, _ in hours):
+        _refuse_said_for_no_role(said["part_time"], "hours", original)
+
+
+def _refuse_said_for_no_role(said: str, what: str, original: str) -> None:
+    raise InvalidQuoteRequest(
+        f"{_shown(original)} says {said!r} for no role: each role gives its own {what}; put"
+        f" {said!r} with the role it is for"
+    )
 
 
 def _shown(text: str) -> str:
@@ -340,17 +449,81 @@ def _shown(text: str) -> str:
     return repr(text) if len(text) <= 80 else repr(text[:77] + "...")
 
 
-_NEGATIVE = re.compile(r"(?:^|[^\w.])([-\u2212\u2013]\s*\d+)")
+# -- before the words: numbers, clock times, list marks ------------------------------------
+
+# "-2 developers"; "Night shift - 5 CSRs" has a dash, not a negative number.
+_NEGATIVE = re.compile(r"(?:^|[^\w.])([-\u2212\u2013]\d+)")
 _FRACTION = re.compile(r"\d+\s*(?:[.,]\d+|/\s*\d+)|[\u00bc-\u00be\u2150-\u215e]|\bhalf\b")
 _RANGE = re.compile(r"\d+\s*(?:-|\u2013|to|or)\s*\d+")
+_ROUND_THE_CLOCK = re.compile(
+    r"\b24\s*(?:/|x)\s*7\b|\b24\s*(?:hours?|hrs?)\s*(?:a|per)?\s*day\b"
+    r"|\b(?:a)?round\W+the\W+clock\b"
+)
+# Clock times: "9am-6pm", "from 8 pm", "9:00", "9-5 EST". A lone "2 PM" is two project
+# managers, so "am"/"pm" counts as a clock only in a range, after "at"/"from", or before a zone.
+_AM_PM = r"(?:am|pm|a\.m\.|p\.m\.)(?![a-z])"
+_CLOCK = re.compile(
+    rf"\b\d{{1,2}}:\d{{2}}\b|\b\d{{1,2}}\s*{_AM_PM}?\s*(?:-|\u2013|to|till|until)\s*\d{{1,2}}\s*{_AM_PM}"
+    rf"|\b(?:at|from|until|till|by|starting|start|starts)\s+\d{{1,2}}\s*{_AM_PM}"
+    r"|\b(?:9|nine)\s*(?:-|\u2013|to)\s*(?:5|6|five|six)\b"
+    rf"|\b\d{{1,2}}\s*(?:{_AM_PM}|(?:-|\u2013|to)\s*\d{{1,2}})\s*(?:{wording.REGION_NAME.pattern})"
+)
+_OFFSET = re.compile(r"\b(?:gmt|utc)\s*([+\-\u2212\u2013])\s*(\d{1,2})(?::?[03]0)?\b", re.I)
+_LIST_MARK = re.compile(r"^[ \t]*(?:[-*\u2022\u2013\u2014]|\d{1,2}[.)])[ \t]+", re.M)
+# "CSRs: 5", "Accountants - 3": a count after the title, at the end of its fragment.
+_COUNT_AFTER = re.compile(
+    r"([A-Za-z)])[ \t]*(?::|[-\u2013\u2014])[ \t]*(\d[\d,]*)[ \t]*"
+    r"(?=$|[,;\n.)&+]|[ \t]+(?:and|plus|pax|people|persons|heads)\b)",
+    re.M | re.I,
+)
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
+# The words after "hr" in a title ("hr recruiter", "hr assistant"): "2 hr recruiters" are people.
+_HR_TITLES = "|".join(sorted({name.split()[1] for name in catalogue.BY_NAME if name[:3] == "hr "}))
+_US_WRITTEN = re.compile(r"\bU\.S\.(?:A\.?)?|\bUSA\b|\bUS\b")
+_US_IN_CAPITALS = re.compile(rf"\bUS\b(?!\s*-?\s*(?:{_REGION_CONTEXT})\b)", re.I)
 
 
-def _refuse_odd_numbers(text: str) -> None:
-    """Counts and hours are whole, positive and exact; anything else is asked again.
+def _prepared(text: str) -> str:
+    """The text with what only the raw form shows read out: offsets, capitals, list marks,
+    counts after a colon or dash, thousands separators; odd numbers and clock times refused.
 
-    Checked on the raw text because cleaning turns "-2" into "2" and "1.5" into "1", "5".
+    Done before cleaning because cleaning turns "-2" into "2", "1.5" into "1", "5" and "US"
+    into "us", the pronoun.
     """
-    lowered = text.lower()
+    original = text
+    capitals = not re.search(r"[a-z]", text)
+    if not capitals:
+        text = _US_WRITTEN.sub(" usa ", text)
+    else:
+        # All capitals: "FOR US" may be the pronoun; "US HOURS" is not.
+        text = _US_IN_CAPITALS.sub(" USCAPS ", re.sub(r"\bU\.S\.(?:A\.?)?", " USA ", text))
+    text = _OFFSET.sub(lambda m: f" utc{'plus' if m[1] == '+' else 'minus'}{int(m[2])} ", text)
+    text = re.sub(r"\b(?:Est|est)\.", " estimated ", text)  # "Est. budget", not EST hours
+    # "20 hrs", "4hr": hours; "2 HR", "2 hr recruiters" (or "2 HRS" in capitals) are people.
+    hours = r"(\d)\s*(?:hrs?|Hrs?|HRS)\b" if capitals else r"(\d)\s*(?:hrs?|Hrs?)\b"
+    text = re.sub(rf"{hours}(?!\s+(?:{_HR_TITLES})s?\b)", r"\1 hours", text)
+    text = _LIST_MARK.sub("", text)
+    text = _COUNT_AFTER.sub(r"\1 x \2", text)
+    text = _THOUSANDS.sub(lambda m: m[0].replace(",", ""), text)
+    _refuse_odd_numbers(text.lower(), original)
+    return text
+
+
+def _refuse_odd_numbers(lowered: str, original: str) -> None:
+    """Counts and hours are whole, positive and exact; anything else is asked again."""
+    match = _ROUND_THE_CLOCK.search(lowered)
+    if match:
+        raise InvalidQuoteRequest(
+            f"{_shown(original)} asks for round-the-clock cover ({match[0]!r}), which takes"
+            " more than one shift: ask for each shift's team, like '3 CSRs day shift and"
+            " 3 CSRs night shift'"
+        )
+    match = _CLOCK.search(lowered)
+    if match:
+        raise InvalidQuoteRequest(
+            f"{_shown(original)} gives clock times ({match[0]!r}); say the time zone or region"
+            " ('EST', 'US hours', 'Aussie hours') or the shift ('night shift', 'day shift')"
+        )
     for pattern, what in (
         (_NEGATIVE, "a negative number"),
         (_FRACTION, "a fraction"),
@@ -359,21 +532,57 @@ def _refuse_odd_numbers(text: str) -> None:
         match = pattern.search(lowered)
         if match:
             raise InvalidQuoteRequest(
-                f"{_shown(text)} has {what} ({match.group(0).strip()!r}); counts and hours"
+                f"{_shown(original)} has {what} ({match.group(0).strip()!r}); counts and hours"
                 " must be whole numbers such as '2 developers' or '20 hours a week'"
             )
 
 
 def _clean(text: str) -> str:
-    lowered = text.lower().replace("'", "").replace("\u2019", "")
+    lowered = text.lower().replace("'", "").replace("\u2019", "").replace("\u00d7", " x ")
+    lowered = wording.GREETING.sub(" ", lowered)
+    for pattern, replacement in wording.ZONE_SPELLINGS:
+        lowered = re.sub(rf"\b{pattern}\b", replacement, lowered)
     lowered = re.sub(r"\b(sr|jr)\.", r"\1", lowered)
     lowered = re.sub(r"\bui\s*/\s*ux\b", "ui ux", lowered)
     lowered = re.sub(r"\.net\b", " net", lowered)
+    lowered = re.sub(r"\b(\d+)\s*k\b", lambda m: str(int(m[1]) * 1000), lowered)
+    lowered = re.sub(r"(\d)(?=(?:hrs?|hours?|h|x|pax)\b)", r"\1 ", lowered)
+    lowered = re.sub(r"\bx(?=\d)", "x ", lowered)
     lowered = re.sub(r"\b(hours?|hrs?|h)\s*/\s*(week|wk|day)\b", r"\1 per \2", lowered)
-    # "3 accountants (CPA)" is "3 CPA accountants": a qualifier in brackets names the role.
-    lowered = re.sub(r"\b([a-z]+)\s*\(\s*([a-z][a-z ]*?)\s*\)", r"\2 \1", lowered)
+    lowered = re.sub(
+        r"\bmon(?:day)?\s*(?:-|\u2013|to|thru|through)\s*fri(?:day)?\b|\bweekdays\b",
+        " 5 days per week ",
+        lowered,
+    )
+    lowered = re.sub(r"\b(?:(?:per|a|each|every)\s+month|monthly)\b", " ", lowered)
+    lowered = wording.START_DATE.sub(" ", lowered)
+    lowered = re.sub(r"\*\s*(?=\d)", " x ", lowered)
+    lowered = re.sub(r"(\d)\s*nos?\.", r"\1 nos ", lowered)  # "5 nos. CSR": five of them
+    # "ET/PT", "US/Canada hours": one list of places, not two fragments.
+    region = wording.REGION_NAME.pattern
+    lowered = re.sub(rf"({region})\s*/\s*(?={region})", r"\1 ", lowered)
     lowered = re.sub(r"[-_]", " ", lowered)
-    return re.sub(r"[^a-z0-9,;.&+/()\n ]", " ", lowered)
+    lowered = re.sub(r"\b([a-z]+)\s*\(\s*([a-z][a-z0-9 ]*?)\s*\)", _bracketed_words, lowered)
+    lowered = re.sub(r"\(\s*(\d+)\s*(?:pax|people|persons|heads)?\s*\)", _bracketed_count, lowered)
+    return re.sub(r"[^a-z0-9,;:.&+/()\n ]", " ", lowered)
+
+
+def _bracketed_words(match: re.Match[str]) -> str:
+    """ "3 accountants (CPA)" is "3 CPA accountants"; "designer (senior)", "CSRs (night
+    shift)" say the level or shift of the role they follow, in its fragment."""
+    word, inside = match[1], match[2]
+    if _catalogue_title([*inside.split(), word]) is not None:
+        return f"{inside} {word}"
+    return f"{word} {inside}"
+
+
+def _bracketed_count(match: re.Match[str]) -> str:
+    """ "CSRs (5)" is "CSRs x 5"; "five (5) CSRs", the legal style, is five."""
+    before = match.string[: match.start()].split()
+    for length in range(1, min(4, len(before)) + 1):
+        if _number_at(before[-length:], 0) == (int(match[1]), length):
+            return " "
+    return f" x {match[1]} "
 
 
 def _take_workspace(text: str, original: str) -> tuple[str, str | None]:
@@ -397,20 +606,89 @@ def _take_tier(text: str, original: str) -> tuple[str, str | None]:
     return _TIER_PHRASE.sub(" ", text), found.pop() if found else None
 
 
+# -- conditions: shift, hours, region --------------------------------------------------------
+
+
 def _take_conditions(words: list[str], original: str) -> tuple[_Conditions, list[str]]:
     """The shift and weekly hours a fragment states, and its words without them."""
-    words, hours = _take_hours(words, original)
+    words, days = _take_days(words, original)
+    words, hours = _take_hours(words, days or WORKDAYS_PER_WEEK, original)
+    if days not in (None, WORKDAYS_PER_WEEK) and hours is None:
+        raise InvalidQuoteRequest(
+            f"{_shown(original)} gives {days} days a week without the hours; say the hours a"
+            f" week, like '{days * 4} hours a week'"
+        )
     text = " ".join(words)
+    unpriced = _UNPRICED_SHIFT.search(text)
+    if unpriced:
+        raise InvalidQuoteRequest(
+            f"cannot read {unpriced[0]!r} in {_shown(original)}: a quote prices a day shift or"
+            " a night shift; ask for one of them, or for a place's hours ('US hours')"
+        )
     conditions = _Conditions(hours=hours)
-    for phrases, name in ((_SHIFT_PHRASES, "shift"), (_SCHEDULE_PHRASES, "hours")):
-        for value, pattern in phrases:
-            text, hits = re.subn(rf"\b(?:{pattern})\b", " ", text)
-            if hits:
-                conditions = conditions.merged(_Conditions(**{name: value}), original)
-    return conditions, text.split()
+    stating = [("shift", value, pattern) for value, pattern in _SHIFT_PHRASES]
+    stating += [(name, _SCHEDULE_VALUES[name], pattern) for name, pattern in _SCHEDULE_PHRASES]
+    for name, value, pattern in stating:
+        for match in re.finditer(rf"\b(?:{pattern})\b", text):
+            stated = _Conditions(**{name: value}, said=((name, match[0]),))
+            conditions = conditions.merged(stated, original)
+        text = re.sub(rf"\b(?:{pattern})\b", " ", text)
+    for match in wording.REGION_PHRASE.finditer(text):
+        for name in wording.REGION_NAME.findall(match[0]):
+            region = wording.REGION_NAMES[name]
+            conditions = conditions.merged(_region_shift(region, match[0], original), original)
+    text = wording.REGION_PHRASE.sub(" ", text)
+    for match in re.finditer(rf"\butc(plus|minus)(\d+)(?:\s+(?:{_REGION_CONTEXT}))*\b", text):
+        offset = int(match[2]) * (1 if match[1] == "plus" else -1)
+        region = wording.Region(f"UTC{offset:+d}", (offset,))
+        said = match[0].replace(f"utc{match[1]}{match[2]}", region.name.lower())
+        conditions = conditions.merged(_region_shift(region, said, original), original)
+        text = text.replace(match[0], " ")
+    words = text.split()
+    if "pt" in words:
+        raise InvalidQuoteRequest(
+            f"{_shown(original)} says 'PT', which may be part time or Pacific time; write"
+            " 'part time' or 'PST'"
+        )
+    if "uscaps" in words:
+        raise InvalidQuoteRequest(
+            f"{_shown(original)} is in capitals, so 'US' may be 'us' or the United States;"
+            " write 'US hours' or 'night shift' if the team works US hours"
+        )
+    return conditions, words
 
 
-def _take_hours(words: list[str], original: str) -> tuple[list[str], int | None]:
+def _region_shift(region: wording.Region, said: str, original: str) -> _Conditions:
+    """The shift a place's business hours fall in, in Manila (see wording.Region.shift)."""
+    if region.shift is None:
+        raise InvalidQuoteRequest(
+            f"{_shown(original)} asks for {region.name} hours ({said!r}): 9 am to 5 pm there is"
+            f" {region.manila_hours()} in Manila, partly in the night differential's hours, so"
+            " neither the day shift nor the night shift a quote prices fits; ask for"
+            " 'day shift' or 'night shift'"
+        )
+    return _Conditions(shift=region.shift, said=(("shift", said),))
+
+
+def _take_days(words: list[str], original: str) -> tuple[list[str], int | None]:
+    """ "5 days a week", "a 4-day week": days a week, or None."""
+    for index, word in enumerate(words):
+        if word not in ("day", "days"):
+            continue
+        start = _number_ending_at(words, index)
+        after = index + 1
+        if after < len(words) and words[after] in _PER_WORDS:
+            after += 1
+        if start is None or after >= len(words) or words[after] not in _WEEK_WORDS:
+            continue
+        days, _ = _number_at(words, start)
+        if not 1 <= days <= 7:
+            raise InvalidQuoteRequest(f"{_shown(original)} gives {days} days a week")
+        return words[:start] + words[after + 1 :], days
+    return words, None
+
+
+def _take_hours(words: list[str], days_a_week: int, original: str) -> tuple[list[str], int | None]:
     """ "20 hours a week", "4 hrs per day", "twenty hours weekly": hours a week, or None."""
     for index, word in enumerate(words):
         if word not in _HOUR_WORDS:
@@ -422,19 +700,22 @@ def _take_hours(words: list[str], original: str) -> tuple[list[str], int | None]
         after = index + 1
         if after < len(words) and words[after] in _PER_WORDS:
             after += 1
-        if after >= len(words) or words[after] not in _PERIODS:
-            if _role_at(words, index) is not None:
-                continue  # "2 HR recruiters": a title, not hours
+        if after >= len(words) or words[after] not in _WEEK_WORDS | _DAY_WORDS:
+            if word in ("hr", "hrs") and _role_at(words, index) is not None:
+                continue  # "2 HR recruiters", "2 HRs": written in capitals, a title
             raise InvalidQuoteRequest(
                 f"{_shown(original)} gives hours ({' '.join(words[start : index + 1])!r}) without"
                 " saying per week or per day"
             )
-        weekly = amount * _PERIODS[words[after]]
-        rest, more = _take_hours(words[:start] + words[after + 1 :], original)
+        weekly = amount * (days_a_week if words[after] in _DAY_WORDS else 1)
+        rest, more = _take_hours(words[:start] + words[after + 1 :], days_a_week, original)
         if more is not None and more != weekly:
             raise InvalidQuoteRequest(f"{_shown(original)} gives two different hours")
         return rest, weekly
     return words, None
+
+
+# -- numbers -------------------------------------------------------------------------------
 
 
 def _number_ending_at(words: list[str], end: int) -> int | None:
@@ -448,7 +729,7 @@ def _number_ending_at(words: list[str], end: int) -> int | None:
 
 def _number_at(words: list[str], start: int) -> tuple[int, int] | None:
     """The number written at `start` ("12", "a", "twenty five", "a couple of", "one hundred
-    and two") and the index after it, or None."""
+    and two", "a thousand") and the index after it, or None."""
     if start >= len(words):
         return None
     word = words[start]
@@ -460,14 +741,26 @@ def _number_at(words: list[str], start: int) -> tuple[int, int] | None:
             return 2, start + 3
         if following[:1] == ["dozen"]:
             return 12, start + 2
-        if following[:1] == ["hundred"]:
-            return _hundreds(words, 1, start + 2)
+        if following[:1] in (["hundred"], ["thousand"]):
+            return _multiplied(words, 1, start + 1)
         return 1, start + 1
     value, index = _below_hundred(words, start)
     if value is None:
         return None
+    return _multiplied(words, value, index)
+
+
+def _multiplied(words: list[str], value: int, index: int) -> tuple[int, int]:
+    """ "two hundred and five", "ten thousand": the number that starts with `value`."""
+    if index < len(words) and words[index] == "dozen":
+        return value * 12, index + 1
     if index < len(words) and words[index] == "hundred":
-        return _hundreds(words, value, index + 1)
+        value, index = _hundreds(words, value, index + 1)
+    if index < len(words) and words[index] == "thousand":
+        rest = _number_at(words, index + 1)
+        if rest is not None and rest[0] < 1000 and words[index + 1] not in ("a", "an"):
+            return value * 1000 + rest[0], rest[1]
+        return value * 1000, index + 1
     return value, index
 
 
@@ -488,18 +781,33 @@ def _hundreds(words: list[str], multiple: int, index: int) -> tuple[int, int]:
     return (multiple * 100 + rest, end) if rest is not None else (multiple * 100, index)
 
 
+# -- roles ---------------------------------------------------------------------------------
+
+
+def _catalogue_title(words: list[str]) -> str | None:
+    """The catalogue title `words` name, as typed ("Python devs", "customer service reps")."""
+    if not words:
+        return None
+    words = words[:-1] + [singular(words[-1])]
+    title = catalogue.title_for(" ".join(words))
+    if title is None:
+        title = catalogue.title_for(" ".join(_ABBREVIATIONS.get(word, word) for word in words))
+    return title
+
+
 def _role_at(words: list[str], start: int) -> tuple[str, int] | None:
     """The catalogue title named at `start` (the longest name wins) and the index after it."""
     for length in range(min(catalogue.LONGEST_NAME, len(words) - start), 0, -1):
-        span = words[start : start + length]
-        name = " ".join(span[:-1] + [singular(span[-1])])
-        title = catalogue.title_for(name)
+        title = _catalogue_title(words[start : start + length])
         if title is not None:
             return title, start + length
     return None
 
 
 def _level_at(words: list[str], start: int) -> tuple[str, int] | None:
+    """ "senior", "mid level", "entry-level", "fresh grad": a level and the index after it."""
+    if words[start : start + 2] in (["fresh", "grad"], ["fresh", "graduate"]):
+        return "junior", start + 2
     if start >= len(words) or words[start] not in _LEVEL_WORDS:
         return None
     end = start + 1
@@ -508,67 +816,306 @@ def _level_at(words: list[str], start: int) -> tuple[str, int] | None:
     return _LEVEL_WORDS[words[start]], end
 
 
-def _role_in(words: list[str]) -> tuple[tuple[str, str | None, int] | None, list[str]]:
-    """The role a fragment names, and the words it could not read (not filler, not used)."""
-    for start in range(len(words)):
-        parsed = _role_from(words, start)
-        if parsed is None:
-            continue
-        role, end, unread = parsed
-        unread += [word for word in words[:start] + words[end:] if word not in _FILLER]
-        return role, unread
-    return None, [word for word in words if word not in _FILLER]
+def _step(words: list[str], index: int) -> tuple[str, Any, int]:
+    """What starts at `index`: ("level", "senior", next), ("number", 12, next) or ("word",
+    the word, next). A level is tried first: "a" is a number, "lead" no number."""
+    level = _level_at(words, index)
+    if level is not None:
+        return "level", level[0], level[1]
+    number = _number_at(words, index)
+    if number is not None:
+        return "number", number[0], number[1]
+    return "word", words[index], index + 1
 
 
-def _role_from(
-    words: list[str], start: int
-) -> tuple[tuple[str, str | None, int], int, list[str]] | None:
-    """A role starting at `start`: [count] [more] [level] title. None if none starts here."""
-    counted = _number_at(words, start)
-    index = counted[1] if counted else start
-    if counted and index < len(words) and words[index] == "of" and words[start] not in ("a", "an"):
-        index += 1  # "a team of 5", "5 of our"
-    if index < len(words) and words[index] in _MORE:
-        index += 1
-    named = _role_at(words, index)
-    level = None
-    if named is None:
-        leveled = _level_at(words, index)
-        if leveled is not None:
-            level, index = leveled
-            named = _role_at(words, index)
-    if named is None:
-        if counted is None and level is None:
-            return None
-        if counted is not None and words[start] in ("a", "an") and level is None:
-            return None  # "a" before a word that is no role: filler, as in "a quote"
-        unknown = list(itertools.takewhile(lambda word: word not in _FILLER, words[index:]))
-        if not unknown:
-            return None
-        for offset in range(1, len(unknown)):
-            later = _role_at(words, index + offset)
-            if later is not None:
-                raise InvalidQuoteRequest(
-                    f"cannot read {' '.join(unknown[:offset])!r} before {later[0]!r}; a role is"
-                    " a count, then a level (junior, mid, senior, lead), then the title"
-                )
-        name = " ".join(unknown[:-1] + [singular(unknown[-1])])
-        hint = catalogue.suggestions(name)
+@dataclass
+class _Reading:
+    """What one fragment says: a role, or a level for every role, or neither."""
+
+    role: tuple[str, str | None, int] | None = None
+    level: str | None = None
+    purpose: bool = False  # it ends in what the team works for ("for our store")
+    unread: list[str] = field(default_factory=list)
+
+
+def _read_fragment(words: list[str], original: str, after_purpose: bool) -> _Reading:
+    found = next(
+        ((start, *named) for start in range(len(words)) if (named := _role_at(words, start))),
+        None,
+    )
+    if found is None:
+        return _read_without_role(words, original, after_purpose)
+    start, title, end = found
+    typed = words[start:end]
+    # "For our YouTube channel we need a video editor": a purpose may come first.
+    before, purpose_first = _split_purpose(words[:start])
+    counts, article, levels = _read_before(before, title, original)
+    rest, purpose = _split_purpose(words[end:], typed)
+    if purpose or purpose_first:
+        title = _read_purpose(purpose_first + purpose, typed, title, original)
+    after_counts, after_levels, unread = _read_after(rest, title)
+    levels += after_levels
+    # "2 2 VAs" may be 22; "2 CSRs x 3" is 2 or 3; "5 CSRs (5)" says 5 twice.
+    if len(counts) > 1 or len({*counts, *after_counts}) > 1:
+        counts += after_counts
         raise InvalidQuoteRequest(
-            f"no role {name!r} in the catalogue"
-            + (f"; did you mean {' or '.join(map(repr, hint))}?" if hint else "")
+            f"{_shown(original)} gives two counts for {title!r}: {' and '.join(map(str, counts))}"
         )
-    title, end = named
-    if counted is None:
-        if words[end - 1] != singular(words[end - 1]):
+    counts = counts or after_counts
+    if len(set(levels)) > 1:
+        raise InvalidQuoteRequest(
+            f"{_shown(original)} gives two levels for {title!r}: {' and '.join(levels)}"
+        )
+    named = " ".join(typed)
+    if not counts and not article:
+        if typed[-1] != singular(typed[-1]):
             raise InvalidQuoteRequest(
-                f"how many {' '.join(words[index:end])!r}? give a count, like"
-                f" '2 {' '.join(words[index:end])}'"
+                f"how many {named!r}? give a count, like '2 {named}' or '{named} x2'"
             )
-        count = 1
-    else:
-        count = counted[0]
-    return (title, level, count), end, []
+        if after_purpose and not levels:
+            raise InvalidQuoteRequest(
+                f"is {named!r} in {_shown(original)} another role, or part of what the team"
+                f" works for? write 'a {named}' for a role, or 'for ... and for {named}'"
+            )
+    return _Reading(
+        role=(title, levels[0] if levels else None, counts[0] if counts else 1),
+        purpose=bool(purpose) and all(word in wording.UNPRICED for word in rest),
+        unread=unread,
+    )
+
+
+def _read_before(words: list[str], title: str, original: str) -> tuple[list[int], bool, list[str]]:
+    """[count [pax] [x]] [more] [level] [inbound | a market]: what comes before a title."""
+    counts: list[int] = []
+    article = False
+    levels: list[str] = []
+    unknown: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        kind, value, index = _step(words, index)
+        if kind == "level":
+            levels.append(value)
+            continue
+        if kind == "number":
+            if word in ("a", "an") and value == 1:
+                article = True
+            else:
+                counts.append(value)
+            if index < len(words) and words[index] == "x":
+                index += 1
+            continue
+        if word == "outbound":
+            _refuse_outbound(title)
+        elif word == "inbound":
+            if _FAMILY[title] not in _INBOUND_FAMILIES:
+                unknown.append(word)
+        elif word in wording.MARKETS:
+            if _FAMILY[title] == "engineering":
+                unknown.append(word)
+        elif word not in _HEADS | _MORE | wording.UNPRICED:
+            unknown.append(word)
+    if unknown:
+        raise InvalidQuoteRequest(
+            f"cannot read {' '.join(unknown)!r} before {title!r} in {_shown(original)}; a role"
+            " is a count, then a level (junior, mid, senior, lead), then the title"
+        )
+    return counts, article, levels
+
+
+def _refuse_outbound(title: str | None) -> None:
+    """ "Outbound" agents make calls to sell or to book meetings: the sales roles' work, not
+    the customer service roles' this catalogue prices lower, so it is never dropped."""
+    if title is None or _FAMILY[title] != "sales":
+        named = f"{title}s" if title else "agents"
+        raise InvalidQuoteRequest(
+            f"'outbound' {named}: outbound calling is sales work, priced as its own roles; ask"
+            " for appointment setters or sales development representatives (SDRs)"
+            + (f", or leave 'outbound' out for {named}" if title else "")
+        )
+
+
+def _read_after(words: list[str], title: str) -> tuple[list[int], list[str], list[str]]:
+    """[level] [x count [pax] | team of count] [a market] [filler]: what may follow a title.
+    Unread words are returned."""
+    counts: list[int] = []
+    levels: list[str] = []
+    unread: list[str] = []
+    index = 0
+    while index < len(words):
+        named = _role_at(words, index)
+        if named is not None:  # "2 accountants 3 designers": roles run together
+            unread += words[index : named[1]]
+            index = named[1]
+            continue
+        level = _level_at(words, index)
+        if level is not None:
+            levels.append(level[0])
+            index = level[1]
+            continue
+        number = None
+        if words[index] == "x" or words[index - 1 : index + 1] == ["team", "of"]:
+            number = _number_at(words, index + 1)
+        if number is None and words[index] not in ("a", "an"):
+            # "CSR 5 pax": a bare number after a title is a count only with its noun.
+            bare = _number_at(words, index)
+            if bare is not None and bare[1] < len(words) and words[bare[1]] in _HEADS:
+                number = bare
+        if number is not None:
+            counts.append(number[0])
+            index = number[1]
+            if index < len(words) and words[index] in _HEADS:
+                index += 1
+            continue
+        market = words[index] in wording.MARKETS and _FAMILY[title] != "engineering"
+        if not market and words[index] not in wording.UNPRICED:
+            unread.append(words[index])
+        index += 1
+    return counts, levels, unread
+
+
+# -- purposes ------------------------------------------------------------------------------
+
+
+def _split_purpose(words: list[str], typed: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """The words around a title without the purpose phrase in them, and that phrase's words:
+    "for" or a verb ("to manage", "handling"), then words ending in a business or platform
+    ("our Shopify store", "YouTube") or in a specialism of the title `typed` ("a VA for real
+    estate"). No such ending, no purpose: "for 6 months" is refused."""
+    for index, word in enumerate(words):
+        if word != "for" and word not in wording.PURPOSE_VERBS:
+            continue
+        after = index + 1
+        while after < len(words) and words[after] in wording.PURPOSE_PARTICLES:
+            after += 1
+        ends = [
+            position
+            for position in range(after, len(words))
+            if words[position] in wording.PURPOSE_HEADS | wording.PLATFORMS
+            or (typed and _specialism(words[after : position + 1], typed, ending=True))
+        ]
+        if ends:
+            return words[:index] + words[ends[-1] + 1 :], words[after : ends[-1] + 1]
+    return words, []
+
+
+def _specialism(
+    words: list[str], typed: list[str], ending: bool = False
+) -> tuple[str, int, int] | None:
+    """The catalogue title some of `words` make before the title as typed ("real estate" and
+    "VA": the real estate virtual assistant), with where those words are; longest first.
+    With `ending`, only words that end `words`. No name is longer than LONGEST_NAME words,
+    so no longer run is tried: the search stays linear in a long text."""
+    longest = min(len(words), catalogue.LONGEST_NAME - len(typed))
+    for length in range(longest, 0, -1):
+        starts = [len(words) - length] if ending else range(len(words) - length + 1)
+        for start in starts:
+            span = words[start : start + length]
+            if wording.PRICED_QUALITIES.intersection(span):
+                continue  # "an accountant for our CPA firm" is no CPA for it
+            title = _catalogue_title(span + typed)
+            if title is not None:
+                return title, start, start + length
+    return None
+
+
+def _read_purpose(words: list[str], typed: list[str], title: str, original: str) -> str:
+    """The title a purpose leaves: the catalogue's, when the purpose names the specialism
+    ("a VA for real estate" is a real estate VA); refusing what would change the price."""
+    specialised = _specialism(words, typed)
+    if specialised is not None:
+        title, start, end = specialised
+        words = words[:start] + words[end:]
+    for index in range(len(words)):
+        named = _role_at(words, index)
+        if named is not None and named[0] != title:
+            raise InvalidQuoteRequest(
+                f"{_shown(original)} names {' '.join(words[index : named[1]])!r}, a role of its"
+                f" own ({named[0]}), in what the {title} works for; ask for one role or the"
+                " other"
+            )
+    _refuse_priced_words(words, title, original)
+    return title
+
+
+def _refuse_priced_words(words: list[str], title: str, original: str) -> None:
+    """A purpose says what the team works for; a language, a credential, a level or a number
+    in it would change what the person costs, so it is refused rather than passed over."""
+    for index, word in enumerate(words):
+        if (
+            word in wording.PRICED_QUALITIES
+            or _level_at(words, index) is not None
+            or (_number_at(words, index) is not None and word not in ("a", "an"))
+        ):
+            raise InvalidQuoteRequest(
+                f"cannot read {word!r} in {_shown(original)}: it may change what a {title}"
+                " costs, and a quote does not price it; leave it out or ask for a level"
+            )
+
+
+def _read_without_role(words: list[str], original: str, after_purpose: bool) -> _Reading:
+    """A fragment with no title: a level or what the team works for, said alone; a role not
+    in the catalogue ("3 quantum physicists"); or words that cannot be read."""
+    rest, purpose = _split_purpose(words)
+    if not purpose and all(word in wording.MARKETS | wording.UNPRICED for word in words):
+        rest, purpose = [], [word for word in words if word in wording.MARKETS]  # ", LinkedIn,"
+    if not purpose and after_purpose:
+        # "a VA to manage our Instagram and Facebook": the purpose goes on.
+        rest, purpose = _split_purpose(["for", *words])
+    if purpose:
+        _refuse_priced_words(purpose, "person", original)
+        unread = [word for word in rest if word not in wording.UNPRICED]
+        return _Reading(purpose=not unread, unread=unread)
+    levels: list[str] = []
+    unread: list[str] = []
+    counted = False
+    index = 0
+    while index < len(words):
+        word = words[index]
+        kind, value, after = _step(words, index)
+        if kind == "level":
+            levels.append(value)
+            index = after
+            continue
+        counted = counted or kind == "number"
+        if kind == "number" and word not in ("a", "an"):
+            _refuse_unknown_role(words[after:])
+        if word not in wording.UNPRICED:
+            unread.append(word)
+        index += 1
+    if levels and unread:
+        _refuse_unknown_role(unread)
+    if levels and counted:
+        # "2 accountants plus a lead": a person of no named role, not a level for the others
+        raise InvalidQuoteRequest(
+            f"cannot read {' '.join(words)!r} in {_shown(original)}: a level needs its role,"
+            " like 'a senior accountant'"
+        )
+    if len(set(levels)) > 1:
+        unread = [*levels, *unread]
+    return _Reading(level=levels[0] if levels and not unread else None, unread=unread)
+
+
+def _refuse_unknown_role(words: list[str]) -> None:
+    """After a count or a level, words that are no title: the role is not in the catalogue."""
+    while words and words[-1] in wording.UNPRICED:
+        words = words[:-1]
+    while words and (words[0] in wording.UNPRICED or words[0] == "x") and words[0] != "team":
+        words = words[1:]  # not "team": "2 team leads" asks for team leads
+    if not words:
+        return
+    if any(
+        _number_at(words, index) for index in range(len(words)) if words[index] not in ("a", "an")
+    ):
+        return  # "2 2 VAs", "twenty twenty": numbers, not a title; refused as unread words
+    if "outbound" in words:
+        _refuse_outbound(None)
+    name = " ".join(words[:-1] + [singular(words[-1])])
+    hint = catalogue.suggestions(name)
+    raise InvalidQuoteRequest(
+        f"no role {name!r} in the catalogue"
+        + (f"; did you mean {' or '.join(map(repr, hint))}?" if hint else "")
+    )
 
 
 # -- normalisation --------------------------------------------------------------------------
@@ -600,11 +1147,12 @@ def _title(value: Any) -> str:
         raise InvalidQuoteRequest(f"a role title must be a string, not {value!r}")
     if len(value) > MAX_TITLE_LENGTH:
         raise InvalidQuoteRequest(f"role title {value[:40]!r}... is longer than {MAX_TITLE_LENGTH}")
+    _refuse_unreadable_characters(value, "a role title")
     words = re.sub(r"[-_/.]", " ", value.lower()).split()
     if not words:
         raise InvalidQuoteRequest(f"a role title is empty: {value!r}")
     name = " ".join(words[:-1] + [singular(words[-1])])
-    title = catalogue.title_for(name)
+    title = _catalogue_title(words)
     if title is None:
         hint = catalogue.suggestions(name)
         raise InvalidQuoteRequest(
@@ -617,6 +1165,8 @@ def _title(value: Any) -> str:
 def _shift(value: Any, title: str) -> str:
     if value is None:
         return DEFAULT_SHIFT
+    if isinstance(value, str):
+        _refuse_unreadable_characters(value, f"the shift for {title!r}")
     if not isinstance(value, str) or value.strip().lower() not in SHIFTS:
         raise InvalidQuoteRequest(
             f"the shift for {title!r} must be one of {list(SHIFTS)}, not {value!r}"
@@ -656,6 +1206,7 @@ def _level(value: Any) -> str:
         return DEFAULT_LEVEL
     if not isinstance(value, str):
         raise InvalidQuoteRequest(f"a level must be a string, not {value!r}")
+    _refuse_unreadable_characters(value, "a level")
     level = LEVEL_SYNONYMS.get(" ".join(re.sub(r"[-_.]", " ", value.lower()).split()))
     if level is None:
         raise InvalidQuoteRequest(f"unknown level {value!r}; expected one of {list(LEVELS)}")
@@ -675,6 +1226,7 @@ def _count(value: Any, title: str) -> int:
 def _workspace(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidQuoteRequest(f"workspace must be a string, not {value!r}")
+    _refuse_unreadable_characters(value, "workspace")
     workspace = WORKSPACE_SYNONYMS.get(" ".join(re.sub(r"[-_]", " ", value.lower()).split()))
     if workspace is None:
         raise InvalidQuoteRequest(
@@ -686,6 +1238,7 @@ def _workspace(value: Any) -> str:
 def _tier(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidQuoteRequest(f"tier must be a string, not {value!r}")
+    _refuse_unreadable_characters(value, "tier")
     tier = value.strip().lower()
     if tier not in TIERS:
         raise InvalidQuoteRequest(f"unknown tier {value!r}; expected one of {list(TIERS)}")

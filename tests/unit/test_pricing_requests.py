@@ -410,3 +410,318 @@ def test_overlong_title_is_an_error():
 
 def test_request_errors_are_permanent():
     assert issubclass(InvalidQuoteRequest, PermanentError)
+
+
+# -- free text as sales teams write it ------------------------------------------------------
+# Each wording with the team it means: (count, level, title, shift, hours a week) per line.
+
+CSR = "customer service representative"
+VA = "virtual assistant"
+SDR = "sales development representative"
+
+
+def lines(text: str) -> list[tuple]:
+    return sorted(
+        (line.count, line.level, line.title, line.shift, line.hours_per_week)
+        for line in parse_request(text).roles
+    )
+
+
+READ = [
+    # counts after the title, or with a noun: "x5", "x 5", "5x", "×5", "(5)", ": 5", "5 pax"
+    ("night-shift customer support x5", [(5, "mid", CSR, "night", 40)]),
+    ("data entry x10", [(10, "mid", "data entry specialist", "day", 40)]),
+    ("5x CSR", [(5, "mid", CSR, "day", 40)]),
+    ("CSR x 5", [(5, "mid", CSR, "day", 40)]),
+    ("CSR \u00d75", [(5, "mid", CSR, "day", 40)]),
+    ("CSR*5", [(5, "mid", CSR, "day", 40)]),
+    ("Customer Service Rep x3 - Night Shift", [(3, "mid", CSR, "night", 40)]),
+    ("2x senior full stack devs", [(2, "senior", "full stack developer", "day", 40)]),
+    ("3 x data entry specialists", [(3, "mid", "data entry specialist", "day", 40)]),
+    ("CSRs (5)", [(5, "mid", CSR, "day", 40)]),
+    ("CSR (5 pax)", [(5, "mid", CSR, "day", 40)]),
+    ("Accountants: 3\nVAs: 2", [(2, "mid", VA, "day", 40), (3, "mid", "accountant", "day", 40)]),
+    ("Data Entry - 4 pax", [(4, "mid", "data entry specialist", "day", 40)]),
+    ("CSR 5 pax", [(5, "mid", CSR, "day", 40)]),
+    ("10-seat CSR team, night shift", [(10, "mid", CSR, "night", 40)]),
+    ("customer support team of 10 for US hours", [(10, "mid", CSR, "night", 40)]),
+    ("5 nos. CSR", [(5, "mid", CSR, "day", 40)]),
+    ("5 people for customer service, night shift", [(5, "mid", CSR, "night", 40)]),
+    ("five (5) CSRs", [(5, "mid", CSR, "day", 40)]),
+    ("two (2) bookkeepers, part-time", [(2, "mid", "bookkeeper", "day", 20)]),
+    ("two dozen CSRs", [(24, "mid", CSR, "day", 40)]),
+    ("- 3 CSRs\n- 2 VAs", [(2, "mid", VA, "day", 40), (3, "mid", CSR, "day", 40)]),
+    ("1. 3 CSRs\n2. 2 VAs", [(2, "mid", VA, "day", 40), (3, "mid", CSR, "day", 40)]),
+    # levels after the title, in brackets, or said alone for the roles that say none
+    ("graphic designer mid-level", [(1, "mid", "graphic designer", "day", 40)]),
+    ("Payroll specialist, mid level", [(1, "mid", "payroll specialist", "day", 40)]),
+    ("a designer (senior)", [(1, "senior", "graphic designer", "day", 40)]),
+    ("bookkeeper (mid level) x2", [(2, "mid", "bookkeeper", "day", 40)]),
+    ("Graphic Designer x2 (mid-level)", [(2, "mid", "graphic designer", "day", 40)]),
+    ("Admin assistant, junior, part-time", [(1, "junior", "administrative assistant", "day", 20)]),
+    ("Snr accountant", [(1, "senior", "accountant", "day", 40)]),
+    ("a fresh grad accountant", [(1, "junior", "accountant", "day", 40)]),
+    ("2 entry-level data encoders", [(2, "junior", "data entry specialist", "day", 40)]),
+    (
+        "2 senior accountants and a designer, junior",
+        [(1, "junior", "graphic designer", "day", 40), (2, "senior", "accountant", "day", 40)],
+    ),
+    (
+        "Two mid-level accountants and one senior accountant",
+        [(1, "senior", "accountant", "day", 40), (2, "mid", "accountant", "day", 40)],
+    ),
+    # region hours: US and Canada are nights in Manila, Australia and Asia days
+    ("5 CSRs for US", [(5, "mid", CSR, "night", 40)]),
+    ("10 CSRs for US-based clients", [(10, "mid", CSR, "night", 40)]),
+    ("3 CSRs on EST", [(3, "mid", CSR, "night", 40)]),
+    ("3 CSRs ET/PT", [(3, "mid", CSR, "night", 40)]),
+    ("2 devs PST", [(2, "mid", "software developer", "night", 40)]),
+    ("3 customer service agents, Eastern time", [(3, "mid", CSR, "night", 40)]),
+    ("3 CSRs, Central Standard Time, premium", [(3, "mid", CSR, "night", 40)]),
+    ("We need 5 virtual assistants working PST hours", [(5, "mid", VA, "night", 40)]),
+    ("5 CSRS, US HOURS", [(5, "mid", CSR, "night", 40)]),
+    ("2 CSRs supporting US customers", [(2, "mid", CSR, "night", 40)]),
+    ("5 CSRs, US East Coast hours", [(5, "mid", CSR, "night", 40)]),
+    ("2 SDRs for Canadian clients", [(2, "mid", SDR, "night", 40)]),
+    ("2 CSRs MST", [(2, "mid", CSR, "night", 40)]),
+    ("2 CSRs for our US store", [(2, "mid", CSR, "night", 40)]),
+    ("5 CSRs GMT-5", [(5, "mid", CSR, "night", 40)]),
+    ("3 CSRs for Aussie hours", [(3, "mid", CSR, "day", 40)]),
+    ("4 CSRs, AU hours", [(4, "mid", CSR, "day", 40)]),
+    ("2 VAs, Sydney hours", [(2, "mid", VA, "day", 40)]),
+    ("2 VAs on AEST", [(2, "mid", VA, "day", 40)]),
+    ("3 CSRs, Australian Eastern Standard Time", [(3, "mid", CSR, "day", 40)]),
+    ("Est. quote for 5 CSRs", [(5, "mid", CSR, "day", 40)]),  # estimated, not EST
+    ("8 call centre agents for Australian customers", [(8, "mid", CSR, "day", 40)]),
+    ("2 VAs on GMT+8", [(2, "mid", VA, "day", 40)]),
+    ("2 devs, Manila hours", [(2, "mid", "software developer", "day", 40)]),
+    ("2 VAs PHT", [(2, "mid", VA, "day", 40)]),
+    ("2 VAs for Dubai clients", [(2, "mid", VA, "day", 40)]),
+    ("5 CSRs for us", [(5, "mid", CSR, "day", 40)]),  # the pronoun: "a quote for us"
+    (
+        "3 CSRs for US, 2 CSRs for AU",
+        [(2, "mid", CSR, "day", 40), (3, "mid", CSR, "night", 40)],
+    ),
+    (
+        "Hi! Could we get a quote for 2 SDRs and an appointment setter, US night shift? Thanks",
+        [(1, "mid", "appointment setter", "night", 40), (2, "mid", SDR, "night", 40)],
+    ),
+    # hours forms
+    ("2 bookkeepers 20hrs/week", [(2, "mid", "bookkeeper", "day", 20)]),
+    ("2 VAs 20 h/wk", [(2, "mid", VA, "day", 20)]),
+    ("a VA, 25 h/week", [(1, "mid", VA, "day", 25)]),
+    ("2 VAs 20 hours a week", [(2, "mid", VA, "day", 20)]),
+    ("a bookkeeper for 4 hours a day", [(1, "mid", "bookkeeper", "day", 20)]),
+    ("a bookkeeper, 4 hours a day 3 days a week", [(1, "mid", "bookkeeper", "day", 12)]),
+    ("a bookkeeper part-time", [(1, "mid", "bookkeeper", "day", 20)]),
+    ("2 part time VAs", [(2, "mid", VA, "day", 20)]),
+    ("2 FT CSRs", [(2, "mid", CSR, "day", 40)]),
+    ("2 VAs, 20 hours/week, Mon-Fri", [(2, "mid", VA, "day", 20)]),
+    ("1 video editor for YouTube and TikTok, 30 hrs/week", [(1, "mid", "video editor", "day", 30)]),
+    ("3 CSRs GY shift", [(3, "mid", CSR, "night", 40)]),
+    ("5 CSRs, night diff", [(5, "mid", CSR, "night", 40)]),
+    (
+        "6 CSRs day, 4 CSRs night",
+        [(4, "mid", CSR, "night", 40), (6, "mid", CSR, "day", 40)],
+    ),
+    ("2 HR, 20 hrs/week", [(2, "mid", "hr generalist", "day", 20)]),
+    ("2 hr recruiters", [(2, "mid", "recruiter", "day", 40)]),
+    ("a part-time bookkeeper 15 hrs/week", [(1, "mid", "bookkeeper", "day", 15)]),
+    ("2 VAs part time, 15 hours a week", [(2, "mid", VA, "day", 15)]),
+    (
+        "2 VAs, 30 hours a week, and 3 CSRs part time",
+        [(2, "mid", VA, "day", 30), (3, "mid", CSR, "day", 20)],
+    ),
+    (
+        "Pls quote: 3 CSRs (nights), 1 QA tester (days)",
+        [(1, "mid", "qa tester", "day", 40), (3, "mid", CSR, "night", 40)],
+    ),
+    (
+        "Night shift: 5 CSRs and 2 VAs",
+        [(2, "mid", VA, "night", 40), (5, "mid", CSR, "night", 40)],
+    ),
+    # what the team works for: read, and it does not change the price
+    ("video editor for YouTube, part time", [(1, "mid", "video editor", "day", 20)]),
+    ("2 VAs for our Shopify store", [(2, "mid", VA, "day", 40)]),
+    ("We're looking for a full-time VA for our Shopify store", [(1, "mid", VA, "day", 40)]),
+    ("Need 2 Amazon VAs", [(2, "mid", VA, "day", 40)]),
+    ("2 virtual assistants (ecommerce)", [(2, "mid", VA, "day", 40)]),
+    (
+        "2 lead generation specialists, LinkedIn, US hours",
+        [(2, "mid", "lead generation specialist", "night", 40)],
+    ),
+    ("2 recruiters for tech hiring", [(2, "mid", "recruiter", "day", 40)]),
+    ("a VA for our HubSpot CRM", [(1, "mid", VA, "day", 40)]),
+    ("For our YouTube channel we need a video editor", [(1, "mid", "video editor", "day", 40)]),
+    ("Need a VA to manage our Instagram and Facebook", [(1, "mid", VA, "day", 40)]),
+    ("a VA handling our inbox", [(1, "mid", VA, "day", 40)]),
+    (
+        "1 executive assistant to support our CEO, US hours",
+        [(1, "mid", "executive assistant", "night", 40)],
+    ),
+    (
+        "3 junior graphic designers and 2 video editors for social media",
+        [(2, "mid", "video editor", "day", 40), (3, "junior", "graphic designer", "day", 40)],
+    ),
+    ("5 CSRs to start next month", [(5, "mid", CSR, "day", 40)]),
+    ("long-term VA, part time", [(1, "mid", VA, "day", 20)]),
+    # ...unless it names the catalogue's specialism of that role
+    ("a VA for real estate", [(1, "mid", "real estate virtual assistant", "day", 40)]),
+    ("A senior web developer for our WordPress site", [(1, "senior", "web developer", "day", 40)]),
+    ("a developer for our Shopify store", [(1, "mid", "web developer", "day", 40)]),
+    ("a medical VA for our dental clinic", [(1, "mid", "medical virtual assistant", "day", 40)]),
+    ("a VA for social media", [(1, "mid", "social media manager", "day", 40)]),
+    # roles clients name that are catalogue roles by another name
+    ("10 inbound call center agents", [(10, "mid", CSR, "day", 40)]),
+    ("6 support agents, night shift", [(6, "mid", CSR, "night", 40)]),
+    ("3 CSR agents", [(3, "mid", CSR, "day", 40)]),
+    ("4 customer care agents", [(4, "mid", CSR, "day", 40)]),
+    ("2 live chat agents", [(2, "mid", "chat support agent", "day", 40)]),
+    ("3 outbound SDRs", [(3, "mid", SDR, "day", 40)]),
+    ("4 telemarketers, US hours", [(4, "mid", "appointment setter", "night", 40)]),
+    ("an accounting clerk", [(1, "mid", "bookkeeper", "day", 40)]),
+    ("2 YouTube editors", [(2, "mid", "video editor", "day", 40)]),
+    ("3 customer service reps", [(3, "mid", CSR, "day", 40)]),
+    # greetings and the words around a request
+    ("Hi team, could you send pricing for 3 SDRs? Thanks!", [(3, "mid", SDR, "day", 40)]),
+    (
+        "Can you quote 2 senior accountants + 1 junior bookkeeper?",
+        [(1, "junior", "bookkeeper", "day", 40), (2, "senior", "accountant", "day", 40)],
+    ),
+    (
+        "Good day! Looking to hire 2 Python devs, senior level, US hours",
+        [(2, "senior", "software developer", "night", 40)],
+    ),
+    (
+        "Senior accountant and 2 bookkeepers, all part time",
+        [(1, "senior", "accountant", "day", 20), (2, "mid", "bookkeeper", "day", 20)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), READ)
+def test_wordings_a_sales_team_uses_are_read(text, expected):
+    assert lines(text) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "workspace", "tier"),
+    [
+        ("Quote for 4 customer service reps, EST hours, office based", "office", "standard"),
+        ("6 inbound CSRs + 2 QA, premium tier", "wfh", "premium"),
+        ("2 VAs, WFO", "office", "standard"),
+        ("3 CSRs, Eastern Standard Time, enterprise", "wfh", "enterprise"),
+        ("2 CSRs for our enterprise clients", "wfh", "standard"),
+        ("2 IT support specialists, night shift, onsite", "office", "standard"),
+    ],
+)
+def test_workspace_and_tier_are_read_beside_the_new_wordings(text, workspace, tier):
+    request = parse_request(text)
+    assert (request.workspace, request.tier) == (workspace, tier)
+
+
+def test_a_purpose_does_not_change_the_price_or_the_cache_key():
+    assert (
+        parse_request("video editor for our YouTube channel, part time").cache_key()
+        == parse_request("a video editor, part time").cache_key()
+    )
+
+
+REFUSED = [
+    # a place whose business hours fit neither quoted shift
+    ("2 VAs, UK hours", "UK hours ('uk hours'): 9 am to 5 pm there is 5 pm to 1 am in Manila"),
+    ("5 CSRs, GMT", "asks for UK hours ('gmt')"),
+    ("5 CSRs for UK clients", "asks for UK hours"),
+    ("2 devs on EU hours", "European hours ('eu hours'): 9 am to 5 pm there is 4 pm to midnight"),
+    ("2 devs, NZ hours", "New Zealand hours ('nz hours')"),
+    ("2 VAs, London hours", "UK hours ('london hours')"),
+    ("2 VAs CET", "European hours ('cet')"),
+    ("2 VAs on GMT+1", "UTC+1 hours"),
+    # words that could mean two things
+    ("5 CSRS FOR US", "in capitals, so 'US' may be 'us' or the United States"),
+    ("2 VAs PT", "'PT', which may be part time or Pacific time"),
+    ("2 VAs for our store and SEO", "is 'seo' in '2 VAs for our store and SEO' another role"),
+    # contradictions and conditions no role takes
+    ("5 CSRs on US hours on the day shift", "two different shifts: day ('day shift') and night"),
+    ("5 CSRs US hours, day shift", "says 'day shift' for no role"),
+    ("2 senior accountants, junior", "says 'junior' for no role"),
+    ("2 CSRs x 3", "gives two counts for 'customer service representative': 2 and 3"),
+    ("2 senior junior accountants", "two levels for 'accountant': senior and junior"),
+    ("mid to senior accountant", "two levels for 'accountant': mid and senior"),
+    # shifts and schedules a quote has no price for
+    ("3 CSRs on the mid shift", "cannot read 'mid shift'"),
+    ("3 CSRs, evening shift", "cannot read 'evening shift'"),
+    ("5 CSRs 24/7", "round-the-clock cover ('24/7')"),
+    ("5 CSRs round the clock", "round-the-clock cover"),
+    ("2 VAs 9am-5pm EST", "clock times ('9am-5pm')"),
+    ("2 VAs 9-5", "clock times ('9-5')"),
+    ("CSRs from 8 pm", "clock times ('from 8 pm')"),
+    ("a bookkeeper, 3 days a week", "3 days a week without the hours"),
+    ("2 VAs 20 hours", "gives hours ('20 hours') without saying per week or per day"),
+    ("1 graphic designer, part-time (20 hrs)", "gives hours ('20 hours') without saying per"),
+    ("2 hr", "gives hours ('2 hours')"),
+    ("2 devs 9 hours a day", "is 45; it must be from 4 to 40"),
+    # roles that are not the catalogue's, and words that change what a person costs
+    ("5 outbound call center agents", "'outbound' customer service representatives"),
+    ("5 outbound agents", "outbound calling is sales work"),
+    ("2 team leads", "no role 'team lead'"),
+    ("2 VAs for our Spanish-speaking customers", "cannot read 'spanish'"),
+    ("a bilingual CSR", "cannot read 'bilingual' before 'customer service representative'"),
+    ("an accountant for our CPA firm", "names 'cpa', a role of its own"),
+    ("a VA for data entry", "cannot read 'data entry'"),
+    ("2 VAs with Shopify experience", "cannot read 'experience'"),
+    ("Salesforce admin", "cannot read 'salesforce' before 'administrative assistant'"),
+    ("2 Amazon developers", "cannot read 'amazon' before 'software developer'"),
+    ("2 accountants plus a lead", "cannot read 'a lead'"),
+    ("Need quote: 5 x CSR, 2 x TL", "no role 'tl'"),
+    ("2 VAs for a few months", "cannot read 'few months'"),
+    ("5 CSRs, budget $2000", "cannot read 'budget 2000'"),
+    ("2 VAs part time, full time", "says 'full time' for no role"),
+    ("2 VAs part time 40 hours a week", "two different weekly hours: part time"),
+    # numbers
+    ("10,000 CSRs", "is 10000; it must be from 1 to 500"),
+    ("a thousand CSRs", "is 1000; it must be from 1 to 500"),
+    ("2,5 VAs", "has a fraction ('2,5')"),
+    ("CSRs for US", "how many 'csrs'?"),
+    ("2 2 VAs", "gives two counts for 'virtual assistant': 2 and 2"),
+]
+
+
+@pytest.mark.parametrize(("text", "named"), REFUSED)
+def test_wordings_that_could_be_misread_are_refused_by_name(text, named):
+    with pytest.raises(InvalidQuoteRequest) as refused:
+        parse_request(text)
+    assert named in str(refused.value)
+
+
+# -- characters nobody types ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_", "named"),
+    [
+        ("2 accountants\x00", "a control character (U+0000) at position 13"),
+        ("2 accountants\x1b[0m", "a control character (U+001B)"),
+        ("2 accountants\x7f", "a control character (U+007F)"),
+        ("2 accountants\x85", "a control character (U+0085)"),
+        ("2 accountants\ud800", "an unpaired surrogate (U+D800) at position 13"),
+        ("\udc00 2 accountants", "an unpaired surrogate (U+DC00) at position 0"),
+        ({"text": "2 accountants\x00"}, "a control character (U+0000)"),
+        (structured({"title": "accountant\x00", "count": 1}), "a role title has a control"),
+        (structured({"title": "accountant", "level": "sr\x1f", "count": 1}), "a level has a"),
+        (structured({"title": "accountant", "count": 1, "shift": "night\x1c"}), "the shift"),
+        (structured({"title": "accountant", "count": 1}, tier="premium\x1c"), "tier has a"),
+        (structured({"title": "accountant", "count": 1}, workspace="\ud83d"), "workspace has an"),
+    ],
+)
+def test_control_characters_and_lone_surrogates_are_refused_by_name(request_, named):
+    with pytest.raises(InvalidQuoteRequest) as refused:
+        parse_request(request_)
+    assert named in str(refused.value)
+
+
+def test_tabs_line_breaks_and_emoji_are_text():
+    assert lines("2 accountants,\t1 VA\r\n\U0001f44d") == [
+        (1, "mid", VA, "day", 40),
+        (2, "mid", "accountant", "day", 40),
+    ]
