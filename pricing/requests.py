@@ -93,6 +93,9 @@ class QuoteRequest:
     roles: tuple[RoleLine, ...]
     workspace: str
     tier: str
+    #: The currency the request names ("in GBP"), an upper-case code, or None: the caller's
+    #: `currency` argument, or USD, decides then (tasks/quote.py).
+    currency: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The structured form: `parse_request(q.to_dict()) == q`."""
@@ -109,12 +112,14 @@ class QuoteRequest:
             ],
             "workspace": self.workspace,
             "tier": self.tier,
-        }
+        } | ({"currency": self.currency} if self.currency else {})
 
     def cache_key(self) -> str:
-        """Equal for requests that mean the same; rates and date are the caller's to add."""
+        """Equal for requests that mean the same team; rates, the currency shown and the date
+        are the caller's to add (pricing/cache.py)."""
+        team = {k: v for k, v in self.to_dict().items() if k != "currency"}
         canonical = json.dumps(
-            {"v": CACHE_KEY_VERSION, "request": self.to_dict()},
+            {"v": CACHE_KEY_VERSION, "request": team},
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=True,
@@ -159,6 +164,7 @@ def normalised(request: QuoteRequest) -> QuoteRequest:
         ],
         request.workspace,
         request.tier,
+        request.currency,
     )
 
 
@@ -166,7 +172,7 @@ def normalised(request: QuoteRequest) -> QuoteRequest:
 
 
 def _from_structured(request: dict) -> QuoteRequest:
-    _reject_unknown_keys(request, {"roles", "workspace", "tier"}, "a quote request")
+    _reject_unknown_keys(request, {"roles", "workspace", "tier", "currency"}, "a quote request")
     roles = request.get("roles")
     if not isinstance(roles, list | tuple):
         raise InvalidQuoteRequest(f"'roles' must be a list of roles, not {roles!r}")
@@ -182,6 +188,7 @@ def _from_structured(request: dict) -> QuoteRequest:
         lines,
         DEFAULT_WORKSPACE if workspace is None else workspace,
         DEFAULT_TIER if tier is None else tier,
+        request.get("currency"),
     )
 
 
@@ -318,6 +325,7 @@ class RuleBasedParser:
         cleaned = _clean(_prepared(text))
         cleaned, workspace = _take_workspace(cleaned, text)
         cleaned, tier = _take_tier(cleaned, text)
+        cleaned, currency = _take_currency(cleaned, text)
         lines: list[tuple[tuple[str, str | None, int], _Conditions]] = []
         shared = _Conditions()
         unreadable: list[str] = []
@@ -357,6 +365,7 @@ class RuleBasedParser:
             ],
             workspace or DEFAULT_WORKSPACE,
             tier or DEFAULT_TIER,
+            currency,
         )
 
 
@@ -604,6 +613,39 @@ def _take_tier(text: str, original: str) -> tuple[str, str | None]:
     if len(found) > 1:
         raise InvalidQuoteRequest(f"{_shown(original)} names more than one tier: {sorted(found)}")
     return _TIER_PHRASE.sub(" ", text), found.pop() if found else None
+
+
+# A currency the request names ("quote in GBP", "(EUR)", "in Australian dollars"): the
+# totals are shown in it. "dollars" alone is asked about (US or Australian?).
+_CURRENCY_WORDS = (
+    ("USD", r"usd|(?:usa?|american)\s+dollars?"),
+    ("AUD", r"aud|(?:australian|aussie|au)\s+dollars?"),
+    ("GBP", r"gbp|(?:british\s+)?pounds?(?:\s+sterling)?|sterling"),
+    ("EUR", r"eur|euros?"),
+)
+_CURRENCY_LEAD = (
+    r"(?:\b(?:(?:please\s+)?(?:quote|quoted|price|priced|prices|pricing|totals?|amounts?|costs?)"
+    r"\s+)?(?:in|into)\s+)?"
+)
+_BARE_DOLLARS = re.compile(rf"{_CURRENCY_LEAD}\bdollars?\b")
+
+
+def _take_currency(text: str, original: str) -> tuple[str, str | None]:
+    """Remove the currency the request names; two different ones are a contradiction."""
+    found: set[str] = set()
+    for code, pattern in _CURRENCY_WORDS:
+        text, hits = re.subn(rf"{_CURRENCY_LEAD}\b(?:{pattern})\b", " ", text)
+        if hits:
+            found.add(code)
+    if _BARE_DOLLARS.search(text):
+        raise InvalidQuoteRequest(
+            f"{_shown(original)} says dollars: say which, USD or AUD ('quote in AUD')"
+        )
+    if len(found) > 1:
+        raise InvalidQuoteRequest(
+            f"{_shown(original)} names more than one currency: {sorted(found)}"
+        )
+    return text, found.pop() if found else None
 
 
 # -- conditions: shift, hours, region --------------------------------------------------------
@@ -1121,7 +1163,9 @@ def _refuse_unknown_role(words: list[str]) -> None:
 # -- normalisation --------------------------------------------------------------------------
 
 
-def _build(lines: list[tuple[Any, ...]], workspace: Any, tier: Any) -> QuoteRequest:
+def _build(
+    lines: list[tuple[Any, ...]], workspace: Any, tier: Any, currency: Any = None
+) -> QuoteRequest:
     """Merge lines that name the same role, level, shift and hours, and sort them: one
     request, one form. A line is (title, level, count, shift, hours_per_week); None takes
     the default."""
@@ -1138,7 +1182,20 @@ def _build(lines: list[tuple[Any, ...]], workspace: Any, tier: Any) -> QuoteRequ
                 f"{count} x {level} {title} in total is more than {MAX_COUNT} per role"
             )
     roles = tuple(RoleLine(*key[:2], count, *key[2:]) for key, count in sorted(merged.items()))
-    return QuoteRequest(roles=roles, workspace=_workspace(workspace), tier=_tier(tier))
+    return QuoteRequest(
+        roles=roles, workspace=_workspace(workspace), tier=_tier(tier), currency=_currency(currency)
+    )
+
+
+def _currency(value: Any) -> str | None:
+    """The upper-case code of a currency a quote can be shown in, or None (not named)."""
+    if value is None:
+        return None
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code is None or code.lower() not in tasks.QUOTE_CURRENCIES:
+        shown = ", ".join(c.upper() for c in tasks.QUOTE_CURRENCIES)
+        raise InvalidQuoteRequest(f"currency must be one of {shown}, not {value!r}")
+    return code
 
 
 def _title(value: Any) -> str:

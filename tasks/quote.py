@@ -29,7 +29,7 @@ def priced(request: dict | str, currency: str | None = None) -> dict:
     """The quote for `request` today, in `currency` (USD when None): from the cache, or priced
     and cached. A currency it cannot be shown in is refused before anything is priced."""
     parsed = requests.parse_request(request)
-    code = currencies.currency_code(currency)
+    code = currencies.currency_code(_one_currency(currency, parsed.currency))
     rates = current_rates()
     today = datetime.now(UTC).date()
     rules = rule_sets.rules_for(today)
@@ -42,9 +42,20 @@ def priced(request: dict | str, currency: str | None = None) -> dict:
     return cache.cached(redis_client.client(), key, settings.quote_cache_ttl, compute)
 
 
+def _one_currency(argument: str | None, named: str | None) -> str | None:
+    """The currency the caller passed or the request names ("2 CSRs in GBP"); both may say
+    it, but not two different ones."""
+    if argument is not None and named is not None and argument.strip().upper() != named:
+        raise requests.InvalidQuoteRequest(
+            f"the request names {named} but currency={argument!r} was passed: name one"
+        )
+    return argument if argument is not None else named
+
+
 @app.task(name="quote.generate_quote")
 def generate_quote(request: dict | str, currency: str | None = None) -> dict:
     """Price a staffing request (structured, or free text such as "2 senior accountants,
-    office based"), its totals also in `currency` (USD, AUD, GBP or EUR; USD when not given).
+    office based"), its totals also in `currency` (USD, AUD, GBP or EUR), or in the one the
+    request names ("in GBP"; USD when neither does).
     The same normalised request and currency return the cached quote."""
     return priced(request, currency)

@@ -34,6 +34,7 @@ ROLE = Record(
     },
     required=("title", "count"),
 )
+QUOTE_CURRENCY = Nullable(Text(choices=QUOTE_CURRENCIES))
 QUOTE_REQUEST = Either(
     (
         Text(QUOTE_MAX_TEXT_LENGTH, least=1),
@@ -43,13 +44,14 @@ QUOTE_REQUEST = Either(
                 "roles": Items(ROLE, least=1),
                 "workspace": Text(40),
                 "tier": Text(choices=QUOTE_TIERS),
+                "currency": QUOTE_CURRENCY,
             },
             required=("roles",),
         ),  # fmt: skip
     ),
-    "a request: text, {'text': ...} or {'roles': [...], 'workspace': ..., 'tier': ...}",
+    "a request: text, {'text': ...} or {'roles': [...], 'workspace': ..., 'tier': ...,"
+    " 'currency': ...}",
 )
-QUOTE_CURRENCY = Nullable(Text(choices=QUOTE_CURRENCIES))
 
 # -- search (candidates/search.py reads these) ------------------------------------------------
 SEARCH_MAX_PER_PAGE = 100

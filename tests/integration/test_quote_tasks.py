@@ -106,6 +106,28 @@ def test_a_currency_no_quote_is_in_is_refused_at_the_door_and_in_the_worker(quot
     )
 
 
+def test_a_request_that_names_its_currency_is_priced_in_it(quote_worker, redis_client):
+    # Given a request in the words a client writes, naming pounds
+    text = "2 CSRs for Aussie hours, quote in GBP"
+    today = datetime.now(UTC).date()
+    key = quote_key(parse_request(text), current_rates(), today, "GBP", rules_for(today))
+    redis_client.delete(keys.quote(key))
+
+    # When a web app queues it without a currency argument, then with the same one
+    named = generate_quote.delay(text).get(timeout=20)
+    both = generate_quote.delay(text, currency="gbp").get(timeout=20)
+
+    # Then it is priced in GBP once, the second from the cache
+    assert (named["quote_currency"], named["cached"], both["cached"]) == ("GBP", False, True)
+    assert "monthly_gbp" in named["totals"] and "monthly_usd" not in named["totals"]
+
+    # And a request that names one currency and an argument that names another is refused
+    result = generate_quote.delay(text, "EUR")
+    letter = harness.wait_for_letter(result.id)
+    assert (letter.reason, letter.attempts) == ("invalid_input", 1)
+    assert "names GBP but currency='EUR' was passed" in letter.exception_message
+
+
 def test_an_unknown_role_is_a_dead_letter_naming_it(quote_worker):
     result = generate_quote.delay({"roles": [{"title": "astronaut", "level": "senior",
                                               "count": 1}]})  # fmt: skip

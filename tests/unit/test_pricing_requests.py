@@ -725,3 +725,43 @@ def test_tabs_line_breaks_and_emoji_are_text():
         (1, "mid", VA, "day", 40),
         (2, "mid", "accountant", "day", 40),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("4 CSRs, quote in AUD", "AUD"),
+        ("2 accountants in GBP", "GBP"),
+        ("3 VAs (EUR)", "EUR"),
+        ("5 CSRs priced in pounds", "GBP"),
+        ("2 CSRs in US dollars", "USD"),
+        ("3 VAs for Aussie hours, in Australian dollars", "AUD"),
+        ("a senior accountant, office based, prices in euros please", "EUR"),
+        ("4 CSRs", None),
+    ],
+)
+def test_a_request_may_name_its_currency(text, code):
+    assert parse_request(text).currency == code
+
+
+def test_the_currency_named_does_not_change_the_team_or_its_key():
+    named, plain = parse_request("4 CSRs, quote in GBP"), parse_request("4 CSRs")
+    assert named.roles == plain.roles and named.cache_key() == plain.cache_key()
+    assert parse_request(named.to_dict()) == named  # the structured form keeps it
+    assert parse_request(structured({"title": "csr", "count": 4}, currency=" gbp ")) == named
+
+
+@pytest.mark.parametrize(
+    ("request_", "refusal"),
+    [
+        ("2 CSRs in dollars", "say which, USD or AUD"),
+        ("2 CSRs in GBP and EUR", "more than one currency: ['EUR', 'GBP']"),
+        (structured({"title": "csr", "count": 2}, currency="JPY"), "USD, AUD, GBP, EUR, not 'JPY'"),
+        (structured({"title": "csr", "count": 2}, currency=5), "not 5"),
+        ("2 CSRs in yen", "cannot read 'yen'"),
+    ],
+)
+def test_a_currency_a_quote_cannot_be_in_is_refused_by_name(request_, refusal):
+    with pytest.raises(InvalidQuoteRequest) as refused:
+        parse_request(request_)
+    assert refusal in str(refused.value)
