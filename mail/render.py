@@ -1,7 +1,8 @@
 """Rendering mail from Jinja2 templates: a subject, a text part and an HTML part.
 
 Each template `name` is three files in mail/templates/: `name.subject.txt`,
-`name.txt` and `name.html`. HTML is autoescaped; text is not.
+`name.txt` and `name.html`. HTML is autoescaped; text is not. Every template sees `brand`
+(mail/brand.py): the company's name and colours.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jinja2 import (
 )
 
 from config.errors import PermanentError
+from mail.brand import BRAND
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -28,6 +30,7 @@ _environment = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+_environment.globals["brand"] = BRAND
 
 
 class TemplateError(PermanentError):

@@ -22,9 +22,9 @@ def chromium() -> tuple[str, str] | None:
 
 
 @contextlib.contextmanager
-def headless_chromium(login: tuple[str, str]) -> Iterator:
-    """A browser whose every request carries the basic-auth `login` (skips without one
-    locally; fails under CI, which installs it)."""
+def headless_chromium(login: tuple[str, str] | None = None) -> Iterator:
+    """A browser whose every request carries the basic-auth `login` when one is given (skips
+    without chromium locally; fails under CI, which installs it)."""
     found = chromium()
     if found is None:
         if harness.in_ci():
@@ -50,10 +50,11 @@ def headless_chromium(login: tuple[str, str]) -> Iterator:
         options.add_argument(flag)  # fmt: skip
     browser = webdriver.Chrome(service=Service(found[1]), options=options)
     try:
-        token = base64.b64encode(":".join(login).encode()).decode()
-        browser.execute_cdp_cmd("Network.enable", {})
-        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders",
-                                {"headers": {"Authorization": f"Basic {token}"}})  # fmt: skip
+        if login is not None:
+            token = base64.b64encode(":".join(login).encode()).decode()
+            browser.execute_cdp_cmd("Network.enable", {})
+            browser.execute_cdp_cmd("Network.setExtraHTTPHeaders",
+                                    {"headers": {"Authorization": f"Basic {token}"}})  # fmt: skip
         yield browser
     finally:
         browser.quit()

@@ -19,6 +19,17 @@ def decoded_parts(data: str) -> dict[str, str]:
             if not part.is_multipart()}  # fmt: skip
 
 
+def mailed_quote(mail: SmtpSink, *args: object) -> tuple[dict, dict, dict[str, str]]:
+    """Send a quote through the worker (`send_quote`'s arguments) and take it off the SMTP
+    server: the task's result, the message as received, and its decoded parts."""
+    before = len(mail.messages)
+    result = send_quote.delay(*args).get(timeout=30)
+    assert result["status"] == "sent", result
+    harness.wait_for(lambda: len(mail.messages) > before, 10)
+    received = mail.messages[before]
+    return result, received, decoded_parts(received["data"])
+
+
 REQUEST = "5 CSRs for the night shift and 2 senior accountants, office based"
 
 
@@ -44,13 +55,13 @@ def test_a_quote_is_mailed_once_per_quote_and_recipient(worker_process):
         # Seeded midpoints: mid CSR 28,000 (night differential 2,800 a head), senior
         # accountant 62,500; the line and monthly totals are the quote's own figures.
         assert "Hi Ana," in text
-        assert "5 mid customer service representatives (night shift)" in text
+        assert "5 customer service representatives (mid-level, night shift)" in text
         assert "Night-shift differential: PHP 14,000.00" in text
         assert "13th-month pay (accrued monthly): PHP 10,416.67" in text  # 125,000 / 12
         assert f"Monthly total: PHP {float(first['monthly_php']):,.2f}" in text
-        assert "as of 2026-12-01" in text and "list rate" in text
-        assert "2 senior accountants" in html and "PHP 14,000.00" in html
-        assert "Subject: Your staffing quote: 2 senior accountants, 5 mid customer" in (
+        assert "as of 1 December 2026" in text and "list rate" in text
+        assert "2 accountants (senior)" in html and "PHP 14,000.00" in html
+        assert "Subject: Your staffing quote: 2 accountants (senior) and 5 customer" in (
             received["data"].replace("\r\n ", " ").replace("\n ", " ")
         )
 
@@ -60,16 +71,13 @@ def test_a_quote_in_gbp_is_mailed_in_pounds_with_no_internal_warning(worker_proc
     with SmtpSink() as mail:
         worker_process(["email"], env={"SMTP_URL": mail.url})
         # When a web app asks for the quote in pounds
-        sent = send_quote.delay("a senior accountant, office based", customer, "Ola", "GBP")
-        assert sent.get(timeout=30)["status"] == "sent"
-
-        (received,) = mail.messages
-        body = decoded_parts(received["data"])
+        _, _, body = mailed_quote(mail, "a senior accountant, office based", customer, "Ola", "GBP")
         text, html = body["text/plain"], body["text/html"]
+        assert len(mail.messages) == 1
         # Then the totals are in GBP at the configured, dated rate (seeded senior accountant
         # 62,500: 103,750.833... PHP a month, / 75 = 1,383.34), and no dollars appear
         assert "Monthly total: PHP 103,750.83 (GBP 1,383.34)" in text
-        assert "GBP amounts at PHP 75.00 per GBP (list rate, as of 2026-12-01)" in text
+        assert "GBP amounts at PHP 75.00 per GBP (list rate, as of 1 December 2026)." in text
         assert "GBP 1,383.34" in html
         assert "USD" not in text and "USD" not in html
         # And nothing of the rule sets' paperwork reaches the customer
