@@ -45,14 +45,14 @@ class PlatformScheduler(RedBeatScheduler):
     _reaper_started = False
 
     def tick(self, *args, **kwargs):
-        if not self._reaper_started:  # None where the broker returns a dead worker's jobs
-            on_lost = self.app.conf.broker_transport_options.get("on_lost")
-            self._keeper = brokers.current().start_reaper(on_lost)
-            self._reaper_started = True
         try:
             if self.lock is None and self.lock_key:
                 # The try at start-up failed (Celery logs and swallows beat_init errors).
                 acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=self))
+            if not self._reaper_started:  # the leader's; None where the broker needs none
+                on_lost = self.app.conf.broker_transport_options.get("on_lost")
+                self._keeper = brokers.current().start_reaper(on_lost)
+                self._reaper_started = True
             next_in = super().tick(*args, **kwargs)  # extends the lock before sending
         except UNREACHABLE as exc:
             logger.warning(

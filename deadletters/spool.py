@@ -16,6 +16,7 @@ holds up the letters behind it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -121,8 +122,10 @@ def drain(
     engine = engine or database.engine()
     client = client or redis_client.client()
     report = DrainReport()
-    _drain_redis(engine, client, report, limit)
+    # The file first: it needs only Postgres and this disk, and it exists because Redis was
+    # away too (which it may still be: then Redis's part raises, after the file's).
     _drain_file(engine, spool_file or Path(settings.deadletter_spool_file), report)
+    _drain_redis(engine, client, report, limit)
     report.left += client.llen(keys.SPOOL) + client.llen(keys.SPOOL_DRAINING)
     if report.stored or report.left:
         logger.info("dead-letter spool drain: %s", report)
@@ -199,6 +202,21 @@ def _drain_redis(engine: Engine, client: redis.Redis, report: DrainReport, limit
 
 
 def _drain_file(engine: Engine, path: Path, report: DrainReport) -> None:
+    """One drainer at a time per file (a worker's own drain thread and the maintenance job in
+    its pool, or units sharing a directory): a second one could otherwise remove the
+    .draining file the first has just renamed in, unread. A busy file is left to its drainer."""
+    if not filed(path):
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("dead-letter spool file %s: another process drains it", path)
+            return
+        _drain_file_locked(engine, path, report)
+
+
+def _drain_file_locked(engine: Engine, path: Path, report: DrainReport) -> None:
     draining = path.with_name(path.name + ".draining")
     if path.exists() and not draining.exists():
         path.rename(draining)  # atomic: writers from now on start a new file

@@ -176,7 +176,7 @@ def price_quote(
         )
     monthly = sum(item_totals.values(), Decimal(0))
     return {
-        "request": request.to_dict(),
+        "request": request.team(),
         "quoted_on": on.isoformat(),
         "effective_rules": rules.effective_from.isoformat(),
         "currency": CURRENCY,

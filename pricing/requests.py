@@ -114,12 +114,16 @@ class QuoteRequest:
             "tier": self.tier,
         } | ({"currency": self.currency} if self.currency else {})
 
+    def team(self) -> dict[str, Any]:
+        """What is priced: the structured form without the currency it is shown in (a quote
+        names that itself), so two ways of asking for one team quote alike."""
+        return {k: v for k, v in self.to_dict().items() if k != "currency"}
+
     def cache_key(self) -> str:
         """Equal for requests that mean the same team; rates, the currency shown and the date
         are the caller's to add (pricing/cache.py)."""
-        team = {k: v for k, v in self.to_dict().items() if k != "currency"}
         canonical = json.dumps(
-            {"v": CACHE_KEY_VERSION, "request": team},
+            {"v": CACHE_KEY_VERSION, "request": self.team()},
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=True,
@@ -270,6 +274,13 @@ _SHIFT_PHRASES = (
 _UNPRICED_SHIFT = re.compile(
     r"\b(?:mid|swing|evening|afternoon|split|rotating|rotational|early|late)\s*shifts?\b"
     r"|\bshifting\s+schedules?\b"
+)
+# Work outside a five-day week of day or night shifts costs more (premium pay for rest days,
+# holidays, overtime, on-call duty), and a quote does not price it: refused wherever it is
+# said, in a purpose too ("to cover our weekend calls").
+_UNPRICED_TIME = re.compile(
+    r"\b(?:weekends?|saturdays?|sundays?|holidays?|overtime|on[\s-]*call|after[\s-]*hours?"
+    r"|rest[\s-]*days?|overnight|midnight|graveyard\s+hours)\b"
 )
 _SCHEDULE_PHRASES = (
     ("part_time", r"part\s*(?:time|timers?)"),
@@ -571,6 +582,8 @@ def _clean(text: str) -> str:
     region = wording.REGION_NAME.pattern
     lowered = re.sub(rf"({region})\s*/\s*(?={region})", r"\1 ", lowered)
     lowered = re.sub(r"[-_]", " ", lowered)
+    # "(euros)": a currency said alone, as a fragment of its own (_take_currency).
+    lowered = re.sub(rf"\(\s*({_CURRENCY_ALONE})\s*\)", r", \1,", lowered)
     lowered = re.sub(r"\b([a-z]+)\s*\(\s*([a-z][a-z0-9 ]*?)\s*\)", _bracketed_words, lowered)
     lowered = re.sub(r"\(\s*(\d+)\s*(?:pax|people|persons|heads)?\s*\)", _bracketed_count, lowered)
     return re.sub(r"[^a-z0-9,;:.&+/()\n ]", " ", lowered)
@@ -616,25 +629,44 @@ def _take_tier(text: str, original: str) -> tuple[str, str | None]:
 
 
 # A currency the request names ("quote in GBP", "(EUR)", "in Australian dollars"): the
-# totals are shown in it. "dollars" alone is asked about (US or Australian?).
-_CURRENCY_WORDS = (
-    ("USD", r"usd|(?:usa?|american)\s+dollars?"),
-    ("AUD", r"aud|(?:australian|aussie|au)\s+dollars?"),
-    ("GBP", r"gbp|(?:british\s+)?pounds?(?:\s+sterling)?|sterling"),
-    ("EUR", r"eur|euros?"),
+# totals are shown in it. A code or "<country> dollars" names one anywhere; "pounds",
+# "sterling" and "euros" only after "in" ("priced in pounds"), in brackets or alone between
+# commas, since elsewhere they may be part of what the team works for ("our pound shop").
+# "dollars" alone is asked about (US or Australian?).
+_CURRENCY_NAMES = (
+    ("USD", r"usd|(?:usa?|american)\s+dollars?", ""),
+    ("AUD", r"aud|(?:australian|aussie|au)\s+dollars?", ""),
+    ("GBP", r"gbp", r"(?:british\s+)?pounds?(?:\s+sterling)?|sterling"),
+    ("EUR", r"eur", r"euros?"),
 )
-_CURRENCY_LEAD = (
-    r"(?:\b(?:(?:please\s+)?(?:quote|quoted|price|priced|prices|pricing|totals?|amounts?|costs?)"
-    r"\s+)?(?:in|into)\s+)?"
+_CURRENCY_ALONE = "|".join(alone for _code, _anywhere, alone in _CURRENCY_NAMES if alone)
+_CURRENCY_IN = (
+    r"\b(?:(?:please\s+)?(?:quote|quoted|price|priced|prices|pricing|totals?|amounts?|costs?)"
+    r"\s+)?(?:in|into)\s+"
 )
+_CURRENCY_LEAD = rf"(?:{_CURRENCY_IN})?"
 _BARE_DOLLARS = re.compile(rf"{_CURRENCY_LEAD}\bdollars?\b")
+
+
+def _currency_phrase(anywhere: str, said_as_currency: str) -> re.Pattern[str]:
+    alone = rf"(?:^|(?<=[,;\n]))\s*(?:{said_as_currency})\s*(?=$|[,;\n])"
+    led = rf"{_CURRENCY_IN}\b(?:{said_as_currency})\b"
+    either = [rf"{_CURRENCY_LEAD}\b(?:{anywhere})\b"]
+    if said_as_currency:
+        either += [led, alone]
+    return re.compile("|".join(either))
+
+
+_CURRENCY_PHRASES = tuple(
+    (code, _currency_phrase(anywhere, led)) for code, anywhere, led in _CURRENCY_NAMES
+)
 
 
 def _take_currency(text: str, original: str) -> tuple[str, str | None]:
     """Remove the currency the request names; two different ones are a contradiction."""
     found: set[str] = set()
-    for code, pattern in _CURRENCY_WORDS:
-        text, hits = re.subn(rf"{_CURRENCY_LEAD}\b(?:{pattern})\b", " ", text)
+    for code, phrase in _CURRENCY_PHRASES:
+        text, hits = phrase.subn(" ", text)
         if hits:
             found.add(code)
     if _BARE_DOLLARS.search(text):
@@ -661,6 +693,13 @@ def _take_conditions(words: list[str], original: str) -> tuple[_Conditions, list
             f" week, like '{days * 4} hours a week'"
         )
     text = " ".join(words)
+    off_hours = _UNPRICED_TIME.search(text)
+    if off_hours:
+        raise InvalidQuoteRequest(
+            f"cannot read {off_hours[0]!r} in {_shown(original)}: a quote prices a five-day week"
+            " of day or night shifts; weekend, holiday, overtime, on-call or after-hours work"
+            " is not priced: leave it out, or ask us for it"
+        )
     unpriced = _UNPRICED_SHIFT.search(text)
     if unpriced:
         raise InvalidQuoteRequest(

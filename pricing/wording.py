@@ -219,6 +219,8 @@ PRICED_QUALITIES = frozenset(
     + ("multilingual", "trilingual", "native", "fluent", "speaking", "speaker", "speakers")
     + ("experienced", "experience", "years", "yrs", "year", "certified", "licensed")
     + ("accredited", "expert", "experts", "skilled", "specialized", "specialised", "cpa")
+    # When the work is done: a purpose may not move it out of the shift the quote prices.
+    + ("late", "evening", "evenings", "night", "nights", "nightly", "early", "nighttime")
 )
 
 # Words a request may hold besides what it asks for: greetings, "we need", linking words.

@@ -3,6 +3,7 @@ them in once it is back; with Redis unreachable too, they wait in a local file."
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 import tempfile
@@ -10,12 +11,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from broker import keys
 from config.database import make_engine
 from deadletters import spool
-from deadletters.letters import Letter
+from deadletters.letters import Letter, from_job
 from deadletters.model import DeadLetter
 from devstack.servers import PostgresServer, free_port
 from tests import harness
@@ -116,4 +118,30 @@ def test_with_postgres_and_redis_down_a_dead_letter_goes_to_the_local_file(servi
     report = spool.drain(spool_file=spool_file)
     assert report.stored == 1
     assert len(harness.letters_for(task_id)) == 1
+    assert not spool_file.exists()
+
+
+def test_a_spool_file_has_one_drainer_at_a_time_and_drains_with_redis_away(services):
+    # Given a letter filed locally, and another process draining that file (it holds its lock)
+    spool_file = Path(tempfile.mkdtemp()) / "spool.jsonl"
+    letter = from_job(task_id=str(uuid.uuid4()), task_name="crm.capture_lead", queue="crm",
+                      args=[], kwargs={}, embed={}, headers={}, properties={},
+                      exception_type="ValueError", exception_message="bad", traceback=None,
+                      attempts=1, reason="permanent", hostname="h")  # fmt: skip
+    spool_file.write_text(letter.to_json() + "\n")
+    with open(spool_file.with_name("spool.jsonl.lock"), "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+
+        # When this process drains (its Redis away, as when the file was written)
+        away = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=1)
+        with pytest.raises(redis.ConnectionError):
+            spool.drain(client=away, spool_file=spool_file)
+
+        # Then it leaves the file to the other drainer, untouched
+        assert spool_file.exists() and harness.letters_for(letter.task_id) == []
+
+    # And once the file is free, a drain stores it, although Redis is still away
+    with pytest.raises(redis.ConnectionError):
+        spool.drain(client=away, spool_file=spool_file)
+    assert len(harness.letters_for(letter.task_id)) == 1
     assert not spool_file.exists()

@@ -15,7 +15,8 @@ import pytest
 import redis
 
 from broker import keys
-from config.flow_control import FlowConfigError, Gate, Limits, parse_counts, parse_rates
+from config.flow_control import Gate, Limits
+from config.flow_limits import FlowConfigError, parse_counts, parse_rates
 from tests import harness
 from tests.fakes import RateLimitedCrm
 

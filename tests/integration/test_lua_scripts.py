@@ -9,9 +9,9 @@ import pytest
 import redis
 
 from taskplatform import lua
+from tests.unit.test_redis_keys_and_lua import lua_files
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = sorted(p for p in ROOT.glob("**/lua/*.lua") if ".venv" not in p.parts)
+SCRIPTS = lua_files()
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)

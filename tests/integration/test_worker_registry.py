@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import time
 
+from broker import keys
 from tests import harness
 from worker import heartbeat as workers
 
@@ -34,9 +35,9 @@ def test_a_worker_not_heard_from_is_silent_and_old_ones_are_forgotten(redis_clie
     workers.heard(redis_client, "quiet@test", {"queues": ["quote"]}, now=now - 60)
     workers.heard(redis_client, "gone@test", {"queues": ["quote"]}, now=now - 2 * 86400)
     workers.heard(redis_client, "live@test", {"queues": ["email"]}, now=now)
-    redis_client.hset(workers.KEY, "broken@test", "not json")
+    redis_client.hset(keys.WORKERS, "broken@test", "not json")
     known = {w["hostname"]: w for w in workers.known(redis_client, now=now)}
     assert known["quiet@test"]["state"] == "silent" and known["live@test"]["state"] == "running"
     assert "gone@test" not in known and "broken@test" not in known
-    assert not redis_client.hexists(workers.KEY, "gone@test")
+    assert not redis_client.hexists(keys.WORKERS, "gone@test")
     assert workers.unconsumed(list(known.values()), ["quote", "email"]) == ["quote"]

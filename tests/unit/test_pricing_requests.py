@@ -765,3 +765,49 @@ def test_a_currency_a_quote_cannot_be_in_is_refused_by_name(request_, refusal):
     with pytest.raises(InvalidQuoteRequest) as refused:
         parse_request(request_)
     assert refusal in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("3 VAs (euros)", "EUR"),
+        ("3 VAs, euros", "EUR"),
+        ("2 CSRs in sterling", "GBP"),
+        ("2 CSRs (pounds sterling)", "GBP"),
+        # a word that is a currency only when said as one: here it is what the team works for
+        ("2 VAs for our pound shop", None),
+        ("2 VAs for our euro store", None),
+    ],
+)
+def test_pounds_and_euros_name_a_currency_only_when_said_as_one(text, code):
+    assert parse_request(text).currency == code
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("2 CSRs to cover our weekend calls", "'weekend'"),
+        ("2 CSRs on weekends", "'weekends'"),
+        ("2 CSRs on call", "'on call'"),
+        ("2 VAs to work on call", "'on call'"),
+        ("2 CSRs for after-hours support", "'after hours'"),
+        ("5 CSRs incl. holidays", "'holidays'"),
+        ("2 CSRs to answer our late calls", "'late'"),
+        ("a VA for early morning emails", "'early'"),
+    ],
+)
+def test_work_outside_the_priced_week_is_refused_even_in_a_purpose(text, refused):
+    with pytest.raises(InvalidQuoteRequest) as raised:
+        parse_request(text)
+    assert f"cannot read {refused}" in str(raised.value)
+
+
+def test_a_purpose_that_looks_after_something_is_still_read():
+    assert lines("a VA to look after our inbox") == [(1, "mid", VA, "day", 40)]
+    assert lines("2 CSRs, Mon-Fri") == [(2, "mid", "customer service representative", "day", 40)]
+
+
+def test_the_team_is_the_request_without_its_currency():
+    named = parse_request("4 CSRs, quote in GBP")
+    assert "currency" not in named.team() and named.to_dict()["currency"] == "GBP"
+    assert named.team() == parse_request("4 CSRs").to_dict()

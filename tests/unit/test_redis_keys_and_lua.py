@@ -23,15 +23,30 @@ KEY_ROOMS = ("broker/", "config/brokers/", "client/taskplatform/wire.py")
 KEY_NAME = re.compile(r"^(taskplatform:|celery-task-meta-)")
 
 
-def _shipped_modules() -> list[Path]:
-    """The modules the distributions ship (pyproject's packages and py-modules)."""
+def _package_dirs() -> list[Path]:
+    """The package folders the distributions ship (pyproject's packages.find)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     packages = {pattern.rstrip("*") for pattern in project["packages"]["find"]["include"]}
+    return [
+        ROOT / where / package
+        for where in project["packages"]["find"]["where"]
+        for package in sorted(packages)
+        if (ROOT / where / package).is_dir()
+    ]
+
+
+def _shipped_modules() -> list[Path]:
+    """The modules the distributions ship (their packages and py-modules)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     found = [ROOT / f"{name}.py" for name in project.get("py-modules", [])]
-    for where in project["packages"]["find"]["where"]:
-        for package in packages:
-            found.extend((ROOT / where / package).rglob("*.py"))
+    for package in _package_dirs():
+        found.extend(package.rglob("*.py"))
     return sorted(set(found))
+
+
+def lua_files() -> list[Path]:
+    """Every Lua script the distributions ship: `lua/` folders of their packages."""
+    return sorted(path for package in _package_dirs() for path in package.rglob("lua/*.lua"))
 
 
 def test_only_the_broker_rooms_spell_a_redis_key() -> None:
@@ -55,16 +70,12 @@ def test_the_check_finds_a_spelled_key() -> None:
     assert any(KEY_NAME.match(v) for v in found)
 
 
-def _lua_files() -> list[Path]:
-    return sorted(p for p in ROOT.glob("**/lua/*.lua") if ".venv" not in p.parts)
-
-
 def test_every_lua_file_is_loaded_by_a_module() -> None:
     sources = "\n".join(p.read_text() for p in _shipped_modules())
-    names = {p.stem for p in _lua_files()}
+    names = {p.stem for p in lua_files()}
     used_by_scripts = {
         name.strip()
-        for p in _lua_files()
+        for p in lua_files()
         if (first := p.read_text().split("\n", 1)[0]).startswith("-- uses:")
         for name in first.removeprefix("-- uses:").split(",")
     }
@@ -72,7 +83,7 @@ def test_every_lua_file_is_loaded_by_a_module() -> None:
     assert len(names) >= 14 and not unused
 
 
-@pytest.mark.parametrize("path", _lua_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+@pytest.mark.parametrize("path", lua_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_a_script_is_sent_without_its_comments(path: Path) -> None:
     package = "taskplatform" if path.parts[-3] == "taskplatform" else path.parts[-3]
     body = lua.script(package, path.stem)
