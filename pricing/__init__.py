@@ -5,7 +5,7 @@ price quotes pass in what they fetched (salaries, rates, the date).
 """
 
 from pricing.contributions import Contributions, InvalidSalary, contributions, contributions_under
-from pricing.currencies import CURRENCIES, ExchangeRate, UnknownCurrency, currency_code
+from pricing.currencies import CURRENCIES, ExchangeRate, currency_code
 from pricing.engine import InvalidPricingRates, PricingRates, money, price_quote
 from pricing.requests import (
     InvalidQuoteRequest,
@@ -13,6 +13,7 @@ from pricing.requests import (
     QuoteRequest,
     RoleLine,
     RuleBasedParser,
+    UnknownCurrency,
     normalised,
     parse_request,
 )

@@ -16,15 +16,11 @@ from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
 
-from pricing.requests import InvalidQuoteRequest
+from pricing.requests import currency_named
 from taskplatform import tasks
 
 CURRENCIES: tuple[str, ...] = tuple(code.upper() for code in tasks.QUOTE_CURRENCIES)
 DEFAULT_CURRENCY = "USD"
-
-
-class UnknownCurrency(InvalidQuoteRequest):
-    """A currency the quote cannot be shown in; the message names the ones it can."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +47,5 @@ LIST_RATES = MappingProxyType(
 
 def currency_code(value: object) -> str:
     """The ISO code a caller meant ("gbp", " GBP "), USD for none; anything else is refused
-    by name, with the codes a quote can be in."""
-    if value is None:
-        return DEFAULT_CURRENCY
-    code = value.strip().upper() if isinstance(value, str) else None
-    if code not in CURRENCIES:
-        raise UnknownCurrency(f"currency must be one of {', '.join(CURRENCIES)}, not {value!r}")
-    return code
+    by name, with the codes a quote can be in (pricing/requests.py owns the check)."""
+    return currency_named(value) or DEFAULT_CURRENCY

@@ -77,6 +77,10 @@ class InvalidQuoteRequest(InvalidInput):
     """The request cannot be read as a quote; the message names the offending value."""
 
 
+class UnknownCurrency(InvalidQuoteRequest):
+    """A currency the quote cannot be shown in; the message names the ones it can."""
+
+
 @dataclass(frozen=True)
 class RoleLine:
     """People of one title and level on the same shift and weekly hours."""
@@ -1222,18 +1226,22 @@ def _build(
             )
     roles = tuple(RoleLine(*key[:2], count, *key[2:]) for key, count in sorted(merged.items()))
     return QuoteRequest(
-        roles=roles, workspace=_workspace(workspace), tier=_tier(tier), currency=_currency(currency)
+        roles=roles,
+        workspace=_workspace(workspace),
+        tier=_tier(tier),
+        currency=currency_named(currency),
     )
 
 
-def _currency(value: Any) -> str | None:
-    """The upper-case code of a currency a quote can be shown in, or None (not named)."""
+def currency_named(value: Any) -> str | None:
+    """The upper-case code of a currency a quote can be shown in ("gbp", " GBP "), or None
+    when none is named; anything else is refused by name, with the codes a quote can be in."""
     if value is None:
         return None
     code = value.strip().upper() if isinstance(value, str) else None
     if code is None or code.lower() not in tasks.QUOTE_CURRENCIES:
         shown = ", ".join(c.upper() for c in tasks.QUOTE_CURRENCIES)
-        raise InvalidQuoteRequest(f"currency must be one of {shown}, not {value!r}")
+        raise UnknownCurrency(f"currency must be one of {shown}, not {value!r}")
     return code
 
 

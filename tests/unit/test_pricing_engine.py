@@ -10,9 +10,9 @@ import pytest
 
 from config.errors import PermanentError
 from pricing.contributions import InvalidSalary
-from pricing.currencies import LIST_RATES, ExchangeRate, UnknownCurrency
+from pricing.currencies import LIST_RATES, ExchangeRate
 from pricing.engine import InvalidPricingRates, PricingRates, price_quote
-from pricing.requests import InvalidQuoteRequest, QuoteRequest, RoleLine
+from pricing.requests import InvalidQuoteRequest, QuoteRequest, RoleLine, UnknownCurrency
 from pricing.rule_sets import RULES_2025, ContributionRulesError
 
 IN_2025 = date(2025, 6, 15)
