@@ -45,11 +45,12 @@ def priced(request: dict | str, currency: str | None = None) -> dict:
 def _one_currency(argument: str | None, named: str | None) -> str | None:
     """The currency the caller passed or the request names ("2 CSRs in GBP"); both may say
     it, but not two different ones."""
-    if argument is not None and named is not None and argument.strip().upper() != named:
+    argued = requests.currency_named(argument)
+    if argued is not None and named is not None and argued != named:
         raise requests.InvalidQuoteRequest(
             f"the request names {named} but currency={argument!r} was passed: name one"
         )
-    return argument if argument is not None else named
+    return argued or named
 
 
 @app.task(name="quote.generate_quote")
